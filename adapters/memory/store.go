@@ -1,0 +1,361 @@
+// Package memory holds in-memory adapters for every port: the card store (with its queue and
+// outbox), the user directory, the script store, a mailer, an audit log, a clock, an id source and
+// a bureau. They are safe for concurrent use and honour the ports' atomicity contracts with one
+// mutex per store, which makes them the embedded default and the reference the conformance suite
+// is checked against. Nothing survives a restart.
+package memory
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+var (
+	_ ports.CardStore = (*Store)(nil)
+	_ ports.Queue     = (*Store)(nil)
+	_ ports.Outbox    = (*Store)(nil)
+)
+
+// Store keeps cards, their queue and their outbox in memory. The zero value is not usable: call
+// [NewStore].
+type Store struct {
+	mu      sync.Mutex
+	cards   map[string]*entry
+	bySeq   []*entry            // every card in creation order; index = seq-1
+	byUser  map[string][]*entry // every card of a user in creation order
+	open    map[string]int      // open cards per user
+	queued  map[*entry]struct{} // processing cards
+	waiting dueHeap             // queue entries by the time they become claimable
+	ready   readyHeap           // claimable queue entries, oldest QueuedAt first
+
+	events        []ports.AuditEvent // pending audit events, oldest first
+	notifications []ports.Notification
+}
+
+type entry struct {
+	card ports.Card
+	seq  int64
+}
+
+// queueRef is a queue position of one version of a card; it is stale once the card changes.
+type queueRef struct {
+	e        *entry
+	version  int64
+	due      time.Time
+	queuedAt time.Time
+}
+
+func (r queueRef) live() bool {
+	return r.e.card.Version == r.version && r.e.card.State == ports.StateProcessing
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{
+		cards:  make(map[string]*entry),
+		byUser: make(map[string][]*entry),
+		open:   make(map[string]int),
+		queued: make(map[*entry]struct{}),
+	}
+}
+
+// Create implements [ports.CardStore].
+func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, card := range c.Cards {
+		if _, dup := s.cards[card.ID]; dup || slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.ID == card.ID }) {
+			return nil, fmt.Errorf("create card %s: id already used", card.ID)
+		}
+		if c.Exclusive && card.UserID != "" && s.open[card.UserID] > 0 {
+			return nil, ports.ErrOpenOrderExists
+		}
+	}
+	out := make([]ports.Card, len(c.Cards))
+	for i, card := range c.Cards {
+		card.Version = 1
+		e := &entry{card: card, seq: int64(len(s.bySeq) + 1)}
+		s.cards[card.ID] = e
+		s.bySeq = append(s.bySeq, e)
+		if card.UserID != "" {
+			s.byUser[card.UserID] = append(s.byUser[card.UserID], e)
+		}
+		s.track(e, "")
+		out[i] = card
+	}
+	s.events = append(s.events, c.Events...)
+	s.notifications = append(s.notifications, c.Notifications...)
+	return out, nil
+}
+
+// Update implements [ports.CardStore].
+func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.Card{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.cards[c.Card.ID]
+	if !ok {
+		return ports.Card{}, fmt.Errorf("update card %s: %w", c.Card.ID, ports.ErrNotFound)
+	}
+	if e.card.Version != c.Card.Version {
+		return ports.Card{}, fmt.Errorf("update card %s: %w", c.Card.ID, ports.ErrConflict)
+	}
+	if c.Exclusive && e.card.UserID != "" {
+		others := s.open[e.card.UserID]
+		if e.card.State.Open() {
+			others--
+		}
+		if others > 0 {
+			return ports.Card{}, ports.ErrOpenOrderExists
+		}
+	}
+	prev := e.card.State
+	e.card = c.Card
+	e.card.Version++
+	s.track(e, prev)
+	if c.Event.ID != "" {
+		s.events = append(s.events, c.Event)
+	}
+	s.notifications = append(s.notifications, c.Notifications...)
+	return e.card, nil
+}
+
+// track updates the open-order count and the queue after e changed from state prev ("" for new).
+func (s *Store) track(e *entry, prev ports.CardState) {
+	now := e.card.State
+	if e.card.UserID != "" && prev.Open() != now.Open() {
+		if now.Open() {
+			s.open[e.card.UserID]++
+		} else {
+			s.open[e.card.UserID]--
+		}
+	}
+	if now != ports.StateProcessing {
+		delete(s.queued, e)
+		return
+	}
+	s.queued[e] = struct{}{}
+	heap.Push(&s.waiting, ref(e))
+}
+
+func ref(e *entry) queueRef {
+	return queueRef{e: e, version: e.card.Version, due: due(e.card), queuedAt: e.card.QueuedAt}
+}
+
+func due(c ports.Card) time.Time {
+	if c.LeaseUntil.After(c.NotBefore) {
+		return c.LeaseUntil
+	}
+	return c.NotBefore
+}
+
+// Card implements [ports.CardStore].
+func (s *Store) Card(ctx context.Context, id string) (ports.Card, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.Card{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.cards[id]
+	if !ok {
+		return ports.Card{}, fmt.Errorf("card %s: %w", id, ports.ErrNotFound)
+	}
+	return e.card, nil
+}
+
+// MaxPage caps [Store.List]'s page size.
+const MaxPage = 1000
+
+// List implements [ports.CardStore]. The cursor is the creation sequence of the last card
+// returned, so cards added meanwhile appear on later pages and nothing is skipped or repeated.
+func (s *Store) List(ctx context.Context, f ports.CardFilter) (ports.CardPage, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.CardPage{}, err
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	candidates := s.bySeq
+	if f.UserID != "" {
+		candidates = s.byUser[f.UserID]
+	}
+	start, _ := slices.BinarySearchFunc(candidates, f.After+1, func(e *entry, seq int64) int {
+		return int(e.seq - seq)
+	})
+	var page ports.CardPage
+	var last int64
+	for _, e := range candidates[start:] {
+		if len(f.States) > 0 && !slices.Contains(f.States, e.card.State) {
+			continue
+		}
+		if len(page.Cards) == limit {
+			page.Next = last
+			break
+		}
+		page.Cards = append(page.Cards, e.card)
+		last = e.seq
+	}
+	return page, nil
+}
+
+// Claim implements [ports.Queue].
+func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]ports.Card, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.waiting.Len() > 0 && !s.waiting[0].due.After(now) {
+		r := heap.Pop(&s.waiting).(queueRef)
+		if r.live() {
+			heap.Push(&s.ready, r)
+		}
+	}
+	var out []ports.Card
+	for len(out) < max && s.ready.Len() > 0 {
+		r := heap.Pop(&s.ready).(queueRef)
+		if !r.live() {
+			continue
+		}
+		c := &r.e.card
+		c.DispatchStarted = true
+		c.LeaseUntil = now.Add(lease)
+		c.Version++
+		heap.Push(&s.waiting, ref(r.e))
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// Stats implements [ports.Queue].
+func (s *Store) Stats(ctx context.Context, now time.Time) (ports.QueueStats, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.QueueStats{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := ports.QueueStats{Depth: len(s.queued)}
+	for e := range s.queued {
+		if !due(e.card).After(now) {
+			st.Due++
+		}
+		if st.OldestQueuedAt.IsZero() || e.card.QueuedAt.Before(st.OldestQueuedAt) {
+			st.OldestQueuedAt = e.card.QueuedAt
+		}
+	}
+	return st, nil
+}
+
+// PendingEvents implements [ports.Outbox].
+func (s *Store) PendingEvents(ctx context.Context, max int) ([]ports.AuditEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events[:min(max, len(s.events))]), nil
+}
+
+// EventsDelivered implements [ports.Outbox].
+func (s *Store) EventsDelivered(ctx context.Context, ids []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = slices.DeleteFunc(s.events, func(e ports.AuditEvent) bool { return slices.Contains(ids, e.ID) })
+	return nil
+}
+
+// PendingNotifications implements [ports.Outbox].
+func (s *Store) PendingNotifications(ctx context.Context, now time.Time, max int) ([]ports.Notification, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ports.Notification
+	for _, n := range s.notifications {
+		if len(out) == max {
+			break
+		}
+		if !n.NotBefore.After(now) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// NotificationSent implements [ports.Outbox].
+func (s *Store) NotificationSent(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notifications = slices.DeleteFunc(s.notifications, func(n ports.Notification) bool { return n.ID == id })
+	return nil
+}
+
+// NotificationFailed implements [ports.Outbox].
+func (s *Store) NotificationFailed(ctx context.Context, id, reason string, retryAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.notifications {
+		if n := &s.notifications[i]; n.ID == id {
+			n.Tries++
+			n.LastError = reason
+			n.NotBefore = retryAt
+		}
+	}
+	return nil
+}
+
+// dueHeap orders queue entries by the time they become claimable.
+type dueHeap []queueRef
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(queueRef)) }
+func (h *dueHeap) Pop() any          { return pop(h) }
+
+// readyHeap orders claimable entries oldest QueuedAt first, then by creation.
+type readyHeap []queueRef
+
+func (h readyHeap) Len() int { return len(h) }
+func (h readyHeap) Less(i, j int) bool {
+	a, b := h[i], h[j]
+	if !a.queuedAt.Equal(b.queuedAt) {
+		return a.queuedAt.Before(b.queuedAt)
+	}
+	return a.e.seq < b.e.seq
+}
+func (h readyHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *readyHeap) Push(x any)   { *h = append(*h, x.(queueRef)) }
+func (h *readyHeap) Pop() any     { return pop(h) }
+
+func pop[H ~[]queueRef](h *H) any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = queueRef{}
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,242 @@
+package cardorder
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// SystemActor is the actor recorded for changes the library makes by itself: dispatch outcomes
+// and bureau status updates.
+const SystemActor = "system"
+
+// ReasonUnreachable is the failure reason of a card that ran out of dispatch attempts.
+const ReasonUnreachable = "bureau unreachable"
+
+func providerOrder(c ports.Card) ports.ProviderOrder {
+	return ports.ProviderOrder{
+		IdempotencyKey:    c.IdempotencyKey(),
+		ExternalReference: c.ID,
+		LayoutID:          c.LayoutID,
+		CardHolderEmail:   c.Email,
+		Elements:          c.Elements,
+	}
+}
+
+// outcome is what one bureau attempt did to a card.
+type outcome int
+
+const (
+	outOrdered outcome = iota
+	outFailed
+	outRetry        // unknown outcome: the card stays queued for a later pass
+	outUnauthorized // the bureau refused our credentials: the card stays queued
+	outLost         // another writer changed the card meanwhile (its lease had expired)
+)
+
+// send places a claimed card's current attempt at the bureau and records the outcome. It never
+// fails: the card is ordered, failed with the bureau's reason, or left queued for the dispatcher.
+func (s *Service) send(ctx context.Context, c ports.Card) ports.Card {
+	c, _, _ = s.attempt(ctx, c)
+	return c
+}
+
+func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcome, error) {
+	receipt, perr := s.p.Provider.PlaceOrder(ctx, providerOrder(c))
+	// The outcome is recorded even when the caller gave up meanwhile: the bureau may hold the order.
+	wctx := context.WithoutCancel(ctx)
+	var ch ports.Change
+	var out outcome
+	var rejected *ports.RejectedError
+	switch {
+	case perr == nil:
+		next := c
+		next.ProviderOrderID = receipt.OrderID
+		ch, out = s.change(c, next, ports.StateOrdered, SystemActor, ""), outOrdered
+	case errors.As(perr, &rejected):
+		next := c
+		next.FailureReason = rejected.Reason
+		ch, out = s.change(c, next, ports.StateFailed, SystemActor, rejected.Reason), outFailed
+	default:
+		next := c
+		next.LeaseUntil = time.Time{}
+		out = outUnauthorized
+		if !errors.Is(perr, ports.ErrUnauthorized) {
+			next.DispatchTries++
+			out = outRetry
+		}
+		next.NotBefore = s.now().Add(s.backoff(next.DispatchTries))
+		ch = ports.Change{Card: next}
+		if next.DispatchTries >= s.cfg.MaxDispatchTries {
+			next.FailureReason = ReasonUnreachable
+			ch, out = s.change(c, next, ports.StateFailed, SystemActor, ReasonUnreachable), outFailed
+		}
+		s.log.Warn("bureau order not placed; card stays queued", "card", c.ID, "tries", next.DispatchTries, "err", perr)
+	}
+	stored, err := s.p.Cards.Update(wctx, ch)
+	if err != nil {
+		// Lost to a writer that took the card after our lease expired, or the store failed: the
+		// card keeps whatever state the store has, and a processing card stays in the queue.
+		s.log.Warn("dispatch outcome not recorded", "card", c.ID, "err", err)
+		if cur, rerr := s.p.Cards.Card(wctx, c.ID); rerr == nil {
+			return cur, outLost, perr
+		}
+		return c, outLost, perr
+	}
+	if ch.Event.ID != "" {
+		s.deliver(wctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
+	}
+	return stored, out, perr
+}
+
+// backoff is the wait before dispatch try n+1: RetryBackoff doubling per try, capped.
+func (s *Service) backoff(tries int) time.Duration {
+	d := s.cfg.RetryBackoff
+	for i := 1; i < tries && d < s.cfg.MaxRetryBackoff; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.MaxRetryBackoff)
+}
+
+// DispatchResult counts what one dispatch pass did.
+type DispatchResult struct {
+	Ordered int // cards now ordered
+	Failed  int // cards the bureau refused, or that ran out of attempts
+	Retry   int // cards whose outcome was unknown; they stay queued with a backoff
+	// Remaining counts the cards still queued after the pass (due now or waiting for a retry).
+	Remaining int
+}
+
+// Dispatch runs one dispatch pass for an administrator: see [Service.DispatchQueued].
+func (s *Service) Dispatch(ctx context.Context, admin ports.Actor, max int) (DispatchResult, error) {
+	if err := require(admin, ports.RoleAdmin, "dispatching"); err != nil {
+		return DispatchResult{}, err
+	}
+	return s.DispatchQueued(ctx, max)
+}
+
+// DispatchQueued runs one dispatch pass: it claims up to max due queued cards, oldest first, in
+// batches of Config.DispatchBatch, and orders each at the bureau with at most
+// Config.DispatchConcurrency calls in flight. Each card ends ordered, failed (refused by the
+// bureau, or out of attempts), or stays queued with a backoff when the outcome is unknown. When the
+// bureau refuses the library's credentials the pass stops, no card is failed, and the error
+// (code provider_unavailable) is returned with the counts. It is for the host's own scheduling and
+// checks no actor; [Dispatcher] runs it periodically.
+func (s *Service) DispatchQueued(ctx context.Context, max int) (DispatchResult, error) {
+	return s.dispatchPass(ctx, ctx, max)
+}
+
+// dispatchPass claims while stop is not done and sends with work, so a stopping dispatcher
+// finishes the cards it holds.
+func (s *Service) dispatchPass(stop, work context.Context, max int) (DispatchResult, error) {
+	var (
+		res     DispatchResult
+		mu      sync.Mutex
+		authErr error
+	)
+	for claimed := 0; claimed < max && stop.Err() == nil && authErr == nil; {
+		batch, err := s.p.Queue.Claim(work, s.now(), min(s.cfg.DispatchBatch, max-claimed), s.cfg.DispatchLease)
+		if err != nil {
+			return res, wrapErr(CodeInternal, err, "claim queued cards")
+		}
+		if len(batch) == 0 {
+			break
+		}
+		claimed += len(batch)
+		var g errgroup.Group
+		g.SetLimit(s.cfg.DispatchConcurrency)
+		for _, c := range batch {
+			g.Go(func() error {
+				_, out, perr := s.attempt(work, c)
+				mu.Lock()
+				defer mu.Unlock()
+				switch out {
+				case outOrdered:
+					res.Ordered++
+				case outFailed:
+					res.Failed++
+				case outRetry:
+					res.Retry++
+				case outUnauthorized:
+					authErr = perr
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}
+	st, err := s.p.Queue.Stats(work, s.now())
+	if err != nil {
+		return res, wrapErr(CodeInternal, err, "queue stats")
+	}
+	res.Remaining = st.Depth
+	if authErr != nil {
+		return res, wrapErr(CodeProviderUnavailable, authErr, "the bureau refused the credentials; cards stay queued")
+	}
+	return res, nil
+}
+
+// QueueStats reports the queue's depth and oldest queued card, for monitoring.
+func (s *Service) QueueStats(ctx context.Context) (ports.QueueStats, error) {
+	return s.p.Queue.Stats(ctx, s.now())
+}
+
+// DispatcherConfig tunes a [Dispatcher]. Zero values are the defaults.
+type DispatcherConfig struct {
+	// Interval between passes; default 5 s.
+	Interval time.Duration
+	// Max is the most cards one pass claims; default 1000.
+	Max int
+	// AfterPass, if set, is called after every pass (for metrics and tests).
+	AfterPass func(DispatchResult, error)
+}
+
+// Dispatcher runs dispatch passes and outbox delivery in the background.
+type Dispatcher struct {
+	s   *Service
+	cfg DispatcherConfig
+}
+
+// NewDispatcher returns a dispatcher for s; cfg nil means the defaults.
+func (s *Service) NewDispatcher(cfg *DispatcherConfig) *Dispatcher {
+	d := &Dispatcher{s: s}
+	if cfg != nil {
+		d.cfg = *cfg
+	}
+	setDefault(&d.cfg.Interval, 5*time.Second)
+	setDefault(&d.cfg.Max, 1000)
+	return d
+}
+
+// Run runs a pass, delivers pending notifications and audit events, then waits for the interval,
+// until ctx is cancelled. Cancellation stops claiming; cards already claimed are still sent and
+// their outcome recorded before Run returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	t := time.NewTicker(d.cfg.Interval)
+	defer t.Stop()
+	work := context.WithoutCancel(ctx)
+	for {
+		res, err := d.s.dispatchPass(ctx, work, d.cfg.Max)
+		if err != nil {
+			d.s.log.Error("dispatch pass", "err", err)
+		}
+		if ctx.Err() == nil {
+			if derr := d.s.DeliverPending(ctx); derr != nil {
+				d.s.log.Error("deliver pending", "err", derr)
+			}
+		}
+		if d.cfg.AfterPass != nil {
+			d.cfg.AfterPass(res, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package cardorder
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// change moves next (derived from prev; prev is zero for a new card) to state to and returns the
+// compare-and-set with its audit event and the notifications the move causes (SPEC.md §6). This is
+// the one place where a card changes state.
+func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reason string) ports.Change {
+	now := s.now()
+	from := prev.State
+	if from == "" {
+		from = ports.StateRegistered
+	}
+	next.State = to
+	next.UpdatedAt = now
+	next.History = append(slices.Clip(next.History), ports.HistoryEntry{State: to, At: now, Actor: actor})
+	if to == ports.StateProcessing {
+		next.QueuedAt = now
+	}
+	if to != ports.StateProcessing {
+		next.LeaseUntil, next.NotBefore = time.Time{}, time.Time{}
+	}
+	ch := ports.Change{Card: next, Event: ports.AuditEvent{
+		ID: s.cfg.IDs.NewID(), CardID: next.ID, UserID: next.UserID, Actor: actor,
+		From: from, To: to, Reason: reason, At: now,
+	}}
+	notify := func(kind ports.NotificationKind, to ports.Recipient) {
+		ch.Notifications = append(ch.Notifications, ports.Notification{
+			ID: s.cfg.IDs.NewID(), Kind: kind, To: to, CardID: next.ID, Reason: reason, At: now,
+		})
+	}
+	switch {
+	case to == ports.StateRequested:
+		notify(ports.NotifyApprovalNeeded, ports.Recipient{Approvers: true})
+	case from == ports.StateRequested && to == ports.StateProcessing:
+		notify(ports.NotifyOrderApproved, ports.Recipient{UserID: next.OrderedBy})
+	case to == ports.StateRejected:
+		notify(ports.NotifyOrderRejected, ports.Recipient{UserID: next.OrderedBy})
+	case to == ports.StateOrdered && next.Options.SendCardOrderedEmail && next.UserID != "":
+		notify(ports.NotifyCardOrdered, ports.Recipient{UserID: next.UserID})
+	}
+	return ch
+}
+
+// maxCASRetries bounds how often one action re-reads a card after losing a compare-and-set to a
+// concurrent writer. Each loss means another write succeeded, so this is never reached in
+// practice; it only guards against a store that reports conflicts forever.
+const maxCASRetries = 100
+
+// update reads card id, lets decide derive the change from it and writes it with compare-and-set.
+// When another write wins in between, the decision is made again on the fresh card, so every
+// check (state, four-eyes) holds for the value actually replaced.
+func (s *Service) update(ctx context.Context, id string, decide func(ports.Card) (ports.Change, error)) (ports.Card, error) {
+	for range maxCASRetries {
+		c, err := s.p.Cards.Card(ctx, id)
+		if errors.Is(err, ports.ErrNotFound) {
+			return ports.Card{}, refuse(CodeNotFound, "no card %q", id)
+		}
+		if err != nil {
+			return ports.Card{}, wrapErr(CodeInternal, err, "read card %q", id)
+		}
+		ch, err := decide(c)
+		if errors.Is(err, errUnchanged) {
+			return c, err
+		}
+		if err != nil {
+			return ports.Card{}, err
+		}
+		stored, err := s.p.Cards.Update(ctx, ch)
+		switch {
+		case errors.Is(err, ports.ErrConflict):
+			continue
+		case errors.Is(err, ports.ErrOpenOrderExists):
+			return ports.Card{}, refuse(CodeOrderExists, "user %q has an open card order", c.UserID)
+		case err != nil:
+			return ports.Card{}, wrapErr(CodeInternal, err, "update card %q", id)
+		}
+		if ch.Event.ID != "" {
+			s.deliver(ctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
+		}
+		return stored, nil
+	}
+	return ports.Card{}, refuse(CodeInternal, "card %q kept changing; gave up after %d tries", id, maxCASRetries)
+}
+
+func invalidState(c ports.Card, action string) error {
+	return refuse(CodeInvalidState, "cannot %s a card in state %s", action, c.State)
+}
+
+// fourEyes refuses an approver who ordered the card or holds it.
+func fourEyes(approver ports.Actor, c ports.Card) error {
+	if approver.ID == c.OrderedBy || approver.ID == c.UserID {
+		return refuse(CodeForbidden, "four-eyes: the approver must be neither the requester nor the cardholder")
+	}
+	return nil
+}
+
+// Approve approves a requested order (four-eyes). The card goes to processing, or is ordered at
+// the bureau directly when the order's options have queueing off; the options are those stored
+// with the card. The cardholder must still be active.
+func (s *Service) Approve(ctx context.Context, approver ports.Actor, cardID string) (ports.Card, error) {
+	if err := require(approver, ports.RoleApprover, "approving"); err != nil {
+		return ports.Card{}, err
+	}
+	direct := false
+	c, err := s.update(ctx, cardID, func(c ports.Card) (ports.Change, error) {
+		if err := fourEyes(approver, c); err != nil {
+			return ports.Change{}, err
+		}
+		if c.State != ports.StateRequested {
+			return ports.Change{}, invalidState(c, "approve")
+		}
+		if err := s.checkActive(ctx, c); err != nil {
+			return ports.Change{}, err
+		}
+		next := c
+		next.ApprovedBy = approver.ID
+		ch := s.change(c, next, ports.StateProcessing, approver.ID, "")
+		if direct = !c.Options.QueueCards; direct {
+			claimDirect(&ch.Card, s.now(), s.cfg.DispatchLease)
+		}
+		return ch, nil
+	})
+	if err != nil || !direct {
+		return c, err
+	}
+	return s.send(ctx, c), nil
+}
+
+// checkActive refuses a card whose cardholder is no longer active (approve, repeat).
+func (s *Service) checkActive(ctx context.Context, c ports.Card) error {
+	if c.Temporary {
+		return nil
+	}
+	u, err := s.p.Users.User(ctx, c.UserID)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return refuse(CodeUserNotFound, "no user %q", c.UserID)
+	case err != nil:
+		return wrapErr(CodeInternal, err, "read user %q", c.UserID)
+	case u.State != ports.UserActive:
+		return refuse(CodeUserNotActive, "user %q is %q, not active", c.UserID, u.State)
+	}
+	return nil
+}
+
+// Reject rejects a requested order with a reason (four-eyes); the requester is told why.
+func (s *Service) Reject(ctx context.Context, approver ports.Actor, cardID, reason string) (ports.Card, error) {
+	if err := require(approver, ports.RoleApprover, "rejecting"); err != nil {
+		return ports.Card{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	return s.update(ctx, cardID, func(c ports.Card) (ports.Change, error) {
+		if err := fourEyes(approver, c); err != nil {
+			return ports.Change{}, err
+		}
+		if c.State != ports.StateRequested {
+			return ports.Change{}, invalidState(c, "reject")
+		}
+		if reason == "" {
+			return ports.Change{}, refuse(CodeReasonRequired, "a rejection needs a reason")
+		}
+		next := c
+		next.RejectionReason = reason
+		return s.change(c, next, ports.StateRejected, approver.ID, reason), nil
+	})
+}
+
+// Abort aborts an order that is requested, or processing before its first dispatch attempt began
+// (the vendor's CardsAddonExtProdProcAbort). An operator may abort any card, a self-service user
+// its own. Racing the dispatcher, exactly one wins: the card is aborted and the bureau never sees
+// it, or the abort fails with invalid_state.
+func (s *Service) Abort(ctx context.Context, actor ports.Actor, cardID string) (ports.Card, error) {
+	if actor.ID == "" {
+		return ports.Card{}, ErrUnauthenticated
+	}
+	if !actor.Has(ports.RoleOperator) && !actor.Has(ports.RoleSelfService) {
+		return ports.Card{}, refuse(CodeForbidden, "aborting needs the operator role")
+	}
+	return s.update(ctx, cardID, func(c ports.Card) (ports.Change, error) {
+		if !actor.Has(ports.RoleOperator) && c.UserID != actor.ID {
+			return ports.Change{}, refuse(CodeForbidden, "a self-service user may abort only its own card")
+		}
+		abortable := c.State == ports.StateRequested || (c.State == ports.StateProcessing && !c.DispatchStarted)
+		if !abortable {
+			return ports.Change{}, invalidState(c, "abort")
+		}
+		return s.change(c, c, ports.StateAborted, actor.ID, ""), nil
+	})
+}
+
+// Repeat re-orders a failed card with a new bureau idempotency key (attempt n+1), under the same
+// checks as a new order: the cardholder is active and the open-order rule of the card's options.
+func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID string) (ports.Card, error) {
+	if err := require(operator, ports.RoleOperator, "repeating an order"); err != nil {
+		return ports.Card{}, err
+	}
+	direct := false
+	c, err := s.update(ctx, cardID, func(c ports.Card) (ports.Change, error) {
+		if c.State != ports.StateFailed {
+			return ports.Change{}, invalidState(c, "repeat")
+		}
+		if err := s.checkActive(ctx, c); err != nil {
+			return ports.Change{}, err
+		}
+		next := c
+		next.Attempt++
+		next.FailureReason, next.ProviderOrderID = "", ""
+		next.DispatchStarted, next.DispatchTries = false, 0
+		ch := s.change(c, next, ports.StateProcessing, operator.ID, "")
+		ch.Exclusive = c.UserID != "" && !c.Options.AllowMultipleCardOrders
+		if direct = !c.Options.QueueCards; direct {
+			claimDirect(&ch.Card, s.now(), s.cfg.DispatchLease)
+		}
+		return ch, nil
+	})
+	if err != nil || !direct {
+		return c, err
+	}
+	return s.send(ctx, c), nil
+}
+
+// readsAll reports whether actor may read every card (operator, approver, admin); a self-service
+// user reads its own.
+func readsAll(a ports.Actor) bool {
+	return a.Has(ports.RoleOperator) || a.Has(ports.RoleApprover) || a.Has(ports.RoleAdmin)
+}
+
+// Card returns one card. A self-service user gets not_found for another user's card, so ids of
+// other people's cards are not revealed.
+func (s *Service) Card(ctx context.Context, actor ports.Actor, id string) (ports.Card, error) {
+	if actor.ID == "" {
+		return ports.Card{}, ErrUnauthenticated
+	}
+	if !readsAll(actor) && !actor.Has(ports.RoleSelfService) {
+		return ports.Card{}, refuse(CodeForbidden, "reading cards needs a role")
+	}
+	c, err := s.p.Cards.Card(ctx, id)
+	switch {
+	case errors.Is(err, ports.ErrNotFound), err == nil && !readsAll(actor) && c.UserID != actor.ID:
+		return ports.Card{}, refuse(CodeNotFound, "no card %q", id)
+	case err != nil:
+		return ports.Card{}, wrapErr(CodeInternal, err, "read card %q", id)
+	}
+	return c, nil
+}
+
+// Cards lists cards oldest first, one page at a time (f.After is the cursor, page.Next the next
+// one). A self-service user sees only its own cards.
+func (s *Service) Cards(ctx context.Context, actor ports.Actor, f ports.CardFilter) (ports.CardPage, error) {
+	if actor.ID == "" {
+		return ports.CardPage{}, ErrUnauthenticated
+	}
+	switch {
+	case readsAll(actor):
+	case actor.Has(ports.RoleSelfService):
+		if f.UserID != "" && f.UserID != actor.ID {
+			return ports.CardPage{}, nil
+		}
+		f.UserID = actor.ID
+	default:
+		return ports.CardPage{}, refuse(CodeForbidden, "reading cards needs a role")
+	}
+	page, err := s.p.Cards.List(ctx, f)
+	if err != nil {
+		return ports.CardPage{}, wrapErr(CodeInternal, err, "list cards")
+	}
+	return page, nil
+}

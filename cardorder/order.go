@@ -1,0 +1,482 @@
+package cardorder
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// OrderOptions is what the operator chose for one order and who acts.
+type OrderOptions struct {
+	// Actor is who orders: an operator for any user, or a self-service user for itself.
+	Actor ports.Actor
+	// ProductionType names one of the configured production types; empty means the default. When
+	// the options require a choice, it must be set.
+	ProductionType string
+}
+
+// plan is a checked, not yet stored order.
+type plan struct {
+	card     ports.Card
+	resolved *ports.Resolved // set once the options are resolved, also when a later check fails
+}
+
+// OrderCard orders a card for the user with id userID (SPEC.md §2). The card ends in requested
+// (approval step), processing (queued) or, when queueing is off, in whatever state the direct
+// bureau order reached: ordered, processing (outcome unknown; the dispatcher retries it) or failed
+// (the bureau refused, with its reason). Refusals are *Error values, checked in the order of
+// SPEC.md §2; a refused order creates nothing.
+func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions) (ports.Card, error) {
+	if o == nil {
+		o = &OrderOptions{}
+	}
+	p, err := s.planOrder(ctx, userID, o, "", s.p.Options)
+	if err != nil {
+		return ports.Card{}, err
+	}
+	return s.place(ctx, p)
+}
+
+// channelFor authorises actor to order for userID and returns the channel (SPEC.md §3).
+func channelFor(actor ports.Actor, userID string, batch bool) (ports.Channel, error) {
+	if actor.ID == "" {
+		return "", ErrUnauthenticated
+	}
+	switch {
+	case batch && actor.Has(ports.RoleOperator):
+		return ports.ChannelBatch, nil
+	case batch:
+	case actor.Has(ports.RoleSelfService) && actor.ID == userID:
+		return ports.ChannelSelfService, nil
+	case actor.Has(ports.RoleOperator):
+		return ports.ChannelOperator, nil
+	case actor.Has(ports.RoleSelfService):
+		return "", refuse(CodeForbidden, "a self-service user may order only for itself")
+	}
+	return "", refuse(CodeForbidden, "ordering cards needs the operator role")
+}
+
+// planOrder runs every check of an order except the atomic open-order rule, in SPEC.md §2's order,
+// and builds the card.
+func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions, channel ports.Channel, src ports.OptionsSource) (plan, error) {
+	ch, err := channelFor(o.Actor, userID, channel == ports.ChannelBatch)
+	if err != nil {
+		return plan{}, err
+	}
+	user, err := s.p.Users.User(ctx, userID)
+	if errors.Is(err, ports.ErrNotFound) {
+		return plan{}, refuse(CodeUserNotFound, "no user %q", userID)
+	}
+	if err != nil {
+		return plan{}, wrapErr(CodeInternal, err, "read user %q", userID)
+	}
+	r, err := src.Resolve(ctx, ports.OptionsRequest{User: &user, Actor: o.Actor, Channel: ch})
+	if err != nil {
+		return plan{}, wrapErr(CodeScriptFailed, err, "the option script failed")
+	}
+	p := plan{resolved: &r}
+	if !r.Options.Enabled {
+		return p, refuse(CodeUseCaseDisabled, "the Order card use case is disabled")
+	}
+	if user.State != ports.UserActive {
+		return p, refuse(CodeUserNotActive, "user %q is %q, not active", userID, user.State)
+	}
+	pt, err := pickProductionType(r.Options, o.ProductionType)
+	if err != nil {
+		return p, err
+	}
+	card, err := s.mapUserToCard(user, r.Overrides)
+	if err != nil {
+		return p, err
+	}
+	card.UserID = user.ID
+	card.Channel = ch
+	card.OrderedBy = o.Actor.ID
+	card.ProductionType, card.LayoutID = pt.ID, pt.LayoutID
+	card.Options, card.ScriptVersion = r.Options, r.ScriptVersion
+	if err := s.checkLayout(ctx, card); err != nil {
+		return p, err
+	}
+	p.card = card
+	return p, nil
+}
+
+// productionType picks the production type of an order (SPEC.md §3).
+func pickProductionType(o ports.Options, chosen string) (ports.ProductionType, error) {
+	switch {
+	case o.SelectProductionType && chosen == "":
+		return ports.ProductionType{}, refuse(CodeInvalidProductionType, "choose a production type")
+	case !o.SelectProductionType && chosen != "" && chosen != o.DefaultProductionType:
+		return ports.ProductionType{}, refuse(CodeInvalidProductionType, "production type %q cannot be chosen; %q is used", chosen, o.DefaultProductionType)
+	case chosen == "":
+		chosen = o.DefaultProductionType
+	}
+	pt, ok := o.ProductionType(chosen)
+	if !ok {
+		return ports.ProductionType{}, refuse(CodeInvalidProductionType, "no production type %q", chosen)
+	}
+	return pt, nil
+}
+
+// cardFields are the mapped card data that must be valid before anything is ordered.
+type cardFields struct {
+	GivenName  string `json:"givenName" validate:"required,max=64"`
+	FamilyName string `json:"familyName" validate:"required,max=64"`
+	CommonName string `json:"commonName" validate:"required,max=64"`
+	UPN        string `json:"upn" validate:"required,max=256"`
+	Email      string `json:"email" validate:"omitempty,email,max=254"`
+}
+
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		return strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
+	})
+	return v
+}
+
+// The card elements of the default mapping (SPEC.md §3).
+const (
+	ElemFirstName      = "FIRST_NAME"
+	ElemLastName       = "LAST_NAME"
+	ElemCommonName     = "COMMON_NAME"
+	ElemUPN            = "UPN"
+	ElemEmail          = "EMAIL"
+	ElemOrganisation   = "ORGANISATION"
+	ElemDepartment     = "DEPARTMENT"
+	ElemEmployeeNumber = "EMPLOYEE_NUMBER"
+	ElemTemporary      = "TEMPORARY"
+	ElemSequence       = "SEQUENCE"
+)
+
+// maxElement bounds the length of any card element value.
+const maxElement = 256
+
+// mapUserToCard is the user→card mapping (the vendor's CardsMapUserToCard): common name
+// "<given> <family>", UPN the user's UPN or else its email, then the script's overrides.
+func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Card, error) {
+	f := cardFields{GivenName: u.GivenName, FamilyName: u.FamilyName, CommonName: u.GivenName + " " + u.FamilyName, UPN: u.UPN, Email: u.Email}
+	if f.UPN == "" {
+		f.UPN = u.Email
+	}
+	if ov != nil {
+		setIf(&f.CommonName, ov.CommonName)
+		setIf(&f.UPN, ov.UPN)
+		setIf(&f.Email, ov.Email)
+	}
+	elems := make(map[string]string, 8)
+	for k, v := range map[string]string{
+		ElemFirstName: f.GivenName, ElemLastName: f.FamilyName, ElemCommonName: f.CommonName, ElemUPN: f.UPN,
+		ElemEmail: f.Email, ElemOrganisation: u.Organisation, ElemDepartment: u.Department, ElemEmployeeNumber: u.EmployeeNumber,
+	} {
+		if v != "" {
+			elems[k] = v
+		}
+	}
+	if ov != nil {
+		for k, v := range ov.Elements {
+			elems[k] = v
+		}
+	}
+	bad := map[string]string{}
+	if err := s.validate.Struct(f); err != nil {
+		var verrs validator.ValidationErrors
+		if !errors.As(err, &verrs) {
+			return ports.Card{}, wrapErr(CodeInternal, err, "validate card data")
+		}
+		for _, fe := range verrs {
+			bad[fe.Field()] = ruleText(fe)
+		}
+	}
+	for k, v := range elems {
+		if len(v) > maxElement {
+			bad["elements."+k] = "longer than " + strconv.Itoa(maxElement)
+		}
+	}
+	if len(bad) > 0 {
+		return ports.Card{}, &Error{Code: CodeInvalidCardData, Detail: "the mapped card data is not valid", Fields: bad}
+	}
+	return ports.Card{CommonName: f.CommonName, UPN: f.UPN, Email: f.Email, Elements: elems}, nil
+}
+
+func setIf(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func ruleText(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "required"
+	case "max":
+		return "longer than " + fe.Param()
+	case "email":
+		return "not an email address"
+	}
+	return "fails " + fe.Tag()
+}
+
+// checkLayout checks the card's elements against its layout's input fields, when the provider can
+// list them (SPEC.md §7). A layout the provider does not know, or cannot list now, is left to the
+// bureau: it refuses at dispatch and the card fails with its reason.
+func (s *Service) checkLayout(ctx context.Context, c ports.Card) error {
+	ls, ok := s.p.Provider.(ports.LayoutSource)
+	if !ok {
+		return nil
+	}
+	l, err := ls.Layout(ctx, c.LayoutID)
+	if err != nil {
+		return nil
+	}
+	bad := map[string]string{}
+	for _, f := range l.Fields {
+		v := c.Elements[f.Name]
+		switch {
+		case f.Required && v == "":
+			bad[f.Name] = "required by layout " + l.ID
+		case f.MaxLength > 0 && len([]rune(v)) > f.MaxLength:
+			bad[f.Name] = "longer than " + strconv.Itoa(f.MaxLength)
+		}
+	}
+	if len(bad) > 0 {
+		return &Error{Code: CodeInvalidCardData, Detail: "the card data does not fit layout " + l.ID, Fields: bad}
+	}
+	return nil
+}
+
+// place stores a planned order atomically with the open-order rule, then orders it directly when
+// queueing is off.
+func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
+	now := s.now()
+	c := p.card
+	c.ID = s.cfg.IDs.NewID()
+	c.Attempt = 1
+	c.CreatedAt = now
+	to := ports.StateProcessing
+	if c.Options.ApprovalStep && !c.Temporary {
+		to = ports.StateRequested
+	}
+	ch := s.change(ports.Card{}, c, to, c.OrderedBy, "")
+	created := ports.Creation{
+		Cards:         []ports.Card{ch.Card},
+		Exclusive:     c.UserID != "" && !c.Options.AllowMultipleCardOrders,
+		Events:        []ports.AuditEvent{ch.Event},
+		Notifications: ch.Notifications,
+	}
+	direct := to == ports.StateProcessing && !c.Options.QueueCards
+	if direct {
+		claimDirect(&created.Cards[0], now, s.cfg.DispatchLease)
+	}
+	cards, err := s.p.Cards.Create(ctx, created)
+	if errors.Is(err, ports.ErrOpenOrderExists) {
+		return ports.Card{}, refuse(CodeOrderExists, "user %q has an open card order", c.UserID)
+	}
+	if err != nil {
+		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
+	}
+	s.deliver(ctx, created.Events, created.Notifications)
+	if direct {
+		return s.send(ctx, cards[0]), nil
+	}
+	return cards[0], nil
+}
+
+// claimDirect marks a processing card as taken for an immediate bureau order, exactly as a queue
+// claim would: from now on it cannot be aborted, and if this process dies the lease expires and
+// the dispatcher retries it under the same idempotency key.
+func claimDirect(c *ports.Card, now time.Time, lease time.Duration) {
+	c.DispatchStarted = true
+	c.LeaseUntil = now.Add(lease)
+}
+
+// Preview is what an order would do, computed without side effects.
+type Preview struct {
+	// Card is the card that would be created (no id, not stored); zero when refused.
+	Card ports.Card
+	// Options are the options in force for this order; nil when the script failed.
+	Options *ports.Options
+	// Refusal is why the order would be refused, nil when it would be accepted.
+	Refusal error
+}
+
+// PreviewOrder shows what OrderCard would do with the same arguments, with no side effect
+// (SPEC.md §2 step 3). Authentication and permission refusals are returned as the error; every
+// other refusal is the Preview's Refusal.
+func (s *Service) PreviewOrder(ctx context.Context, userID string, o *OrderOptions) (Preview, error) {
+	if o == nil {
+		o = &OrderOptions{}
+	}
+	if _, err := channelFor(o.Actor, userID, false); err != nil {
+		return Preview{}, err
+	}
+	return s.preview(ctx, userID, o, "", s.p.Options), nil
+}
+
+func (s *Service) preview(ctx context.Context, userID string, o *OrderOptions, ch ports.Channel, src ports.OptionsSource) Preview {
+	p, err := s.planOrder(ctx, userID, o, ch, src)
+	var pv Preview
+	if p.resolved != nil {
+		pv.Options = &p.resolved.Options
+	}
+	if err == nil && !p.card.Options.AllowMultipleCardOrders {
+		if open, lerr := s.hasOpenOrder(ctx, userID); lerr != nil {
+			err = wrapErr(CodeInternal, lerr, "list cards")
+		} else if open {
+			err = refuse(CodeOrderExists, "user %q has an open card order", userID)
+		}
+	}
+	if err != nil {
+		pv.Refusal = err
+		return pv
+	}
+	p.card.State = ports.StateProcessing
+	if p.card.Options.ApprovalStep {
+		p.card.State = ports.StateRequested
+	}
+	p.card.Attempt = 1
+	pv.Card = p.card
+	return pv
+}
+
+var openStates = []ports.CardState{ports.StateRequested, ports.StateProcessing, ports.StateOrdered, ports.StateInProduction}
+
+func (s *Service) hasOpenOrder(ctx context.Context, userID string) (bool, error) {
+	page, err := s.p.Cards.List(ctx, ports.CardFilter{UserID: userID, States: openStates, Limit: 1})
+	return len(page.Cards) > 0, err
+}
+
+// DryRun is an administrator's test of an option script (installed or not) for a would-be order:
+// the resolved options, the mapped card and the decision, with no side effect. Source nil uses the
+// installed options. The order is evaluated as if Actor ordered for UserID on Channel
+// (operator, selfservice or batch).
+type DryRun struct {
+	Source         ports.OptionsSource
+	UserID         string
+	Actor          ports.Actor
+	Channel        ports.Channel
+	ProductionType string
+}
+
+// DryRun evaluates d for an administrator (SPEC.md §1: admin only).
+func (s *Service) DryRun(ctx context.Context, admin ports.Actor, d DryRun) (Preview, error) {
+	if err := require(admin, ports.RoleAdmin, "a dry run"); err != nil {
+		return Preview{}, err
+	}
+	src := d.Source
+	if src == nil {
+		src = s.p.Options
+	}
+	return s.preview(ctx, d.UserID, &OrderOptions{Actor: d.Actor, ProductionType: d.ProductionType}, d.Channel, src), nil
+}
+
+func require(a ports.Actor, r ports.Role, what string) error {
+	switch {
+	case a.ID == "":
+		return ErrUnauthenticated
+	case !a.Has(r):
+		return refuse(CodeForbidden, "%s needs the %s role", what, r)
+	}
+	return nil
+}
+
+// BatchResult is the outcome of one user's order in a batch: the card, or why it was refused.
+type BatchResult struct {
+	UserID string
+	Card   ports.Card
+	Err    error
+}
+
+// OrderBatch orders one card per user (the vendor's CardsAddonExtProdBoProcOrderMultiple), each
+// on its own: one user's refusal never hides or undoes another's card. Results are in the order
+// of userIDs. An actor without the operator role is refused as a whole.
+func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []string, productionType string) ([]BatchResult, error) {
+	if err := require(actor, ports.RoleOperator, "a batch order"); err != nil {
+		return nil, err
+	}
+	out := make([]BatchResult, len(userIDs))
+	var g errgroup.Group
+	g.SetLimit(s.cfg.DispatchConcurrency)
+	for i, id := range userIDs {
+		g.Go(func() error {
+			o := &OrderOptions{Actor: actor, ProductionType: productionType}
+			p, err := s.planOrder(ctx, id, o, ports.ChannelBatch, s.p.Options)
+			var c ports.Card
+			if err == nil {
+				c, err = s.place(ctx, p)
+			}
+			out[i] = BatchResult{UserID: id, Card: c, Err: err}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out, nil
+}
+
+// MaxTemporaryCards is the most temporary cards one order may create.
+const MaxTemporaryCards = 9
+
+// OrderTemporaryCards orders 1–9 cards with no cardholder and no approval step (the vendor's
+// TempCardsAddonExtProdProcOrder), all or none. Their card data carries no personal elements, only
+// TEMPORARY=true and a SEQUENCE number. productionType empty means the default.
+func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, amount int, productionType string) ([]ports.Card, error) {
+	if err := require(actor, ports.RoleOperator, "ordering temporary cards"); err != nil {
+		return nil, err
+	}
+	if amount < 1 || amount > MaxTemporaryCards {
+		return nil, refuse(CodeInvalidAmount, "order 1 to %d temporary cards, not %d", MaxTemporaryCards, amount)
+	}
+	r, err := s.p.Options.Resolve(ctx, ports.OptionsRequest{Actor: actor, Channel: ports.ChannelTemporary})
+	if err != nil {
+		return nil, wrapErr(CodeScriptFailed, err, "the option script failed")
+	}
+	if !r.Options.Enabled {
+		return nil, refuse(CodeUseCaseDisabled, "the Order card use case is disabled")
+	}
+	pt, err := pickProductionType(r.Options, productionType)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	direct := !r.Options.QueueCards
+	var created ports.Creation
+	for i := 1; i <= amount; i++ {
+		c := ports.Card{
+			ID: s.cfg.IDs.NewID(), Temporary: true, Sequence: i, Channel: ports.ChannelTemporary,
+			ProductionType: pt.ID, LayoutID: pt.LayoutID, OrderedBy: actor.ID,
+			Options: r.Options, ScriptVersion: r.ScriptVersion, Attempt: 1, CreatedAt: now,
+			Elements: map[string]string{ElemTemporary: "true", ElemSequence: strconv.Itoa(i)},
+		}
+		if err := s.checkLayout(ctx, c); err != nil {
+			return nil, err
+		}
+		ch := s.change(ports.Card{}, c, ports.StateProcessing, actor.ID, "")
+		if direct {
+			claimDirect(&ch.Card, now, s.cfg.DispatchLease)
+		}
+		created.Cards = append(created.Cards, ch.Card)
+		created.Events = append(created.Events, ch.Event)
+	}
+	cards, err := s.p.Cards.Create(ctx, created)
+	if err != nil {
+		return nil, wrapErr(CodeInternal, err, "store temporary cards")
+	}
+	s.deliver(ctx, created.Events, nil)
+	if direct {
+		var g errgroup.Group
+		g.SetLimit(s.cfg.DispatchConcurrency)
+		for i := range cards {
+			g.Go(func() error { cards[i] = s.send(ctx, cards[i]); return nil })
+		}
+		_ = g.Wait()
+	}
+	return cards, nil
+}

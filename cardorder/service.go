@@ -1,0 +1,199 @@
+// Package cardorder is the domain of extprod: ordering ID cards from an external card bureau
+// (SPEC.md). [Service] holds the use cases — order, preview, approve, reject, abort, repeat,
+// dispatch, status updates, batch and temporary orders — and enforces the state machine, the
+// permissions of each actor and the one-open-order-per-user rule on every path.
+//
+// The Service talks to the world through the interfaces of package ports only; package memory
+// implements all of them in memory. Every state change is one compare-and-set in the card store
+// together with its audit event and notifications (an outbox), delivered after the write and
+// retried by [Service.DeliverPending] until they are through.
+package cardorder
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// Ports are the adapters a Service uses. Users, Cards, Queue, Outbox and Provider are required;
+// Cards, Queue and Outbox are normally one store (the queue and outbox must live in the same
+// storage as the cards). Options defaults to [StaticOptions] of [ports.DefaultOptions] (the use
+// case disabled); Mailer and Audit default to sinks that discard.
+type Ports struct {
+	Users    ports.UserStore
+	Cards    ports.CardStore
+	Queue    ports.Queue
+	Outbox   ports.Outbox
+	Provider ports.Provider
+	Options  ports.OptionsSource
+	Mailer   ports.Mailer
+	Audit    ports.AuditSink
+}
+
+// Config tunes a Service. Its zero value is the documented defaults; a nil *Config is the zero
+// value.
+type Config struct {
+	// Clock gives the time; default the wall clock.
+	Clock ports.Clock
+	// IDs gives card, event and notification ids; default random 20-character ids.
+	IDs ports.IDSource
+	// Logger receives operational logs, never personal data; default discards.
+	Logger *slog.Logger
+	// DispatchBatch is how many queued cards one claim takes; default 100.
+	DispatchBatch int
+	// DispatchConcurrency bounds the bureau calls in flight per dispatch pass; default 8.
+	DispatchConcurrency int
+	// DispatchLease is how long a claimed card is held before another pass may retry it; default
+	// 2 minutes. Make it longer than the provider's own retries of one call take.
+	DispatchLease time.Duration
+	// MaxDispatchTries is how many unsuccessful dispatch attempts (bureau unreachable) a card gets
+	// before it fails with "bureau unreachable"; default 10.
+	MaxDispatchTries int
+	// RetryBackoff is the wait after the first unsuccessful dispatch attempt; it doubles with each
+	// further attempt up to MaxRetryBackoff. Defaults 10 s and 30 min.
+	RetryBackoff, MaxRetryBackoff time.Duration
+	// NotifyRetry is the wait before a failed notification is tried again; default 1 minute.
+	NotifyRetry time.Duration
+	// SyncConcurrency bounds the bureau status lookups in flight during a status sync; default 8.
+	SyncConcurrency int
+}
+
+// WithDefaults returns a copy of c (nil is the zero Config) with every zero field set to its
+// default.
+func (c *Config) WithDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	if out.Clock == nil {
+		out.Clock = systemClock{}
+	}
+	if out.IDs == nil {
+		out.IDs = randomIDs{}
+	}
+	if out.Logger == nil {
+		out.Logger = slog.New(slog.DiscardHandler)
+	}
+	setDefault(&out.DispatchBatch, 100)
+	setDefault(&out.DispatchConcurrency, 8)
+	setDefault(&out.DispatchLease, 2*time.Minute)
+	setDefault(&out.MaxDispatchTries, 10)
+	setDefault(&out.RetryBackoff, 10*time.Second)
+	setDefault(&out.MaxRetryBackoff, 30*time.Minute)
+	setDefault(&out.NotifyRetry, time.Minute)
+	setDefault(&out.SyncConcurrency, 8)
+	return out
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// Service runs the use cases. It is safe for concurrent use; all its state lives in the ports.
+type Service struct {
+	p        Ports
+	cfg      Config
+	now      func() time.Time
+	log      *slog.Logger
+	validate *validator.Validate
+}
+
+// New returns a Service over p, configured by cfg (nil for the defaults).
+func New(p Ports, cfg *Config) (*Service, error) {
+	var missing []string
+	for name, set := range map[string]bool{
+		"Users": p.Users != nil, "Cards": p.Cards != nil, "Queue": p.Queue != nil,
+		"Outbox": p.Outbox != nil, "Provider": p.Provider != nil,
+	} {
+		if !set {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, errors.New("cardorder: missing required ports: " + strings.Join(missing, ", "))
+	}
+	if p.Options == nil {
+		p.Options = StaticOptions(ports.DefaultOptions())
+	}
+	if p.Mailer == nil {
+		p.Mailer = discard{}
+	}
+	if p.Audit == nil {
+		p.Audit = discard{}
+	}
+	c := cfg.WithDefaults()
+	return &Service{p: p, cfg: c, now: c.Clock.Now, log: c.Logger, validate: newValidator()}, nil
+}
+
+// StaticOptions is an options source that gives the same options for every order, with script
+// version "static".
+type StaticOptions ports.Options
+
+// Resolve implements [ports.OptionsSource].
+func (o StaticOptions) Resolve(context.Context, ports.OptionsRequest) (ports.Resolved, error) {
+	return ports.Resolved{Options: ports.Options(o), ScriptVersion: "static"}, nil
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+type randomIDs struct{}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func (randomIDs) NewID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return idEncoding.EncodeToString(b[:])
+}
+
+type discard struct{}
+
+func (discard) Send(context.Context, ports.Notification) error { return nil }
+func (discard) Record(context.Context, ports.AuditEvent) error { return nil }
+
+// stage is the progress of a card through SPEC.md §4, used to keep bureau updates forward-only.
+func stage(s ports.CardState) int {
+	switch s {
+	case ports.StateOrdered:
+		return 1
+	case ports.StateInProduction:
+		return 2
+	case ports.StateProduced, ports.StateFailed:
+		return 3
+	}
+	return 0
+}
+
+// transitions is the state machine of SPEC.md §4: every move a card may make. Approve, a direct
+// order and a repeat that orders directly pass through processing (the card is saved before the
+// bureau is called).
+var transitions = map[ports.CardState][]ports.CardState{
+	ports.StateRegistered:   {ports.StateRequested, ports.StateProcessing},
+	ports.StateRequested:    {ports.StateProcessing, ports.StateRejected, ports.StateAborted},
+	ports.StateProcessing:   {ports.StateOrdered, ports.StateAborted, ports.StateFailed},
+	ports.StateOrdered:      {ports.StateInProduction, ports.StateProduced, ports.StateFailed},
+	ports.StateInProduction: {ports.StateProduced, ports.StateFailed},
+	ports.StateFailed:       {ports.StateProcessing},
+}
+
+// CanMove reports whether SPEC.md §4 allows a card in state from to move to state to.
+func CanMove(from, to ports.CardState) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,144 @@
+package cardorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// statusChange derives the change a bureau status makes to c, or nil when it makes none: the card
+// is not (yet) ordered, the status is of an older attempt, or it would not move the card forward.
+func (s *Service) statusChange(c ports.Card, st ports.OrderStatus) *ports.Change {
+	if stage(c.State) == 0 || stage(c.State) == 3 || c.ProviderOrderID != st.OrderID || stage(st.State) <= stage(c.State) {
+		return nil
+	}
+	next := c
+	next.CardNumber, next.ValidThru = st.CardNumber, st.ValidThru
+	next.Readouts = slices.Clone(st.Readouts)
+	if st.State == ports.StateFailed {
+		next.FailureReason = st.Reason
+	}
+	ch := s.change(c, next, st.State, SystemActor, next.FailureReason)
+	return &ch
+}
+
+// applyStatus records st on card id with compare-and-set; changed is false when st made no change.
+func (s *Service) applyStatus(ctx context.Context, id string, st ports.OrderStatus) (ports.Card, bool, error) {
+	changed := false
+	c, err := s.update(ctx, id, func(c ports.Card) (ports.Change, error) {
+		ch := s.statusChange(c, st)
+		if changed = ch != nil; !changed {
+			return ports.Change{}, errUnchanged
+		}
+		return *ch, nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return c, false, nil
+	}
+	return c, changed, err
+}
+
+// errUnchanged stops an update whose decision is to change nothing; update returns the card read.
+var errUnchanged = errors.New("unchanged")
+
+// ApplyOrderStatus records a bureau status (from a push event) on the card it names by
+// ExternalReference. It reports whether the card changed; a status for a card that is not yet
+// ordered, of an older attempt, or that would move the card backwards changes nothing. An unknown
+// card is an error wrapping ports.ErrNotFound. It checks no actor: the caller has authenticated
+// the bureau (the gocards events handler checks the signature).
+func (s *Service) ApplyOrderStatus(ctx context.Context, st ports.OrderStatus) (bool, error) {
+	_, changed, err := s.applyStatus(ctx, st.ExternalReference, st)
+	if errors.Is(err, ErrNotFound) {
+		return false, fmt.Errorf("card %q: %w", st.ExternalReference, ports.ErrNotFound)
+	}
+	return changed, err
+}
+
+// fetchStatus asks the bureau for the status of c's order.
+func (s *Service) fetchStatus(ctx context.Context, c ports.Card) (ports.OrderStatus, error) {
+	st, err := s.p.Provider.OrderStatus(ctx, c.ProviderOrderID)
+	switch {
+	case err == nil:
+		return st, nil
+	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, ports.ErrUnauthorized):
+		return st, wrapErr(CodeProviderUnavailable, err, "the bureau could not be reached")
+	}
+	return st, wrapErr(CodeProviderError, err, "the bureau's answer for card %q breaks its contract", c.ID)
+}
+
+// Refresh fetches one card's status from the bureau now and records it (the vendor's "Update card
+// order"). The card must be ordered or in_production.
+func (s *Service) Refresh(ctx context.Context, operator ports.Actor, cardID string) (ports.Card, error) {
+	if err := require(operator, ports.RoleOperator, "refreshing a card"); err != nil {
+		return ports.Card{}, err
+	}
+	c, err := s.p.Cards.Card(ctx, cardID)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return ports.Card{}, refuse(CodeNotFound, "no card %q", cardID)
+	case err != nil:
+		return ports.Card{}, wrapErr(CodeInternal, err, "read card %q", cardID)
+	case c.State != ports.StateOrdered && c.State != ports.StateInProduction:
+		return ports.Card{}, invalidState(c, "refresh")
+	}
+	st, err := s.fetchStatus(ctx, c)
+	if err != nil {
+		return ports.Card{}, err
+	}
+	c, _, err = s.applyStatus(ctx, cardID, st)
+	return c, err
+}
+
+// SyncStatus fetches the status of every ordered and in_production card from the bureau (with at
+// most Config.SyncConcurrency lookups in flight) and records it. It returns how many cards changed
+// state; when the bureau could not be reached for some, the error (provider_unavailable) comes with
+// the count of those that did change.
+func (s *Service) SyncStatus(ctx context.Context, admin ports.Actor) (int, error) {
+	if err := require(admin, ports.RoleAdmin, "a status sync"); err != nil {
+		return 0, err
+	}
+	var (
+		updated  atomic.Int64
+		firstErr atomic.Pointer[error]
+	)
+	f := ports.CardFilter{States: []ports.CardState{ports.StateOrdered, ports.StateInProduction}, Limit: 500}
+	for {
+		page, err := s.p.Cards.List(ctx, f)
+		if err != nil {
+			return int(updated.Load()), wrapErr(CodeInternal, err, "list cards")
+		}
+		var g errgroup.Group
+		g.SetLimit(s.cfg.SyncConcurrency)
+		for _, c := range page.Cards {
+			g.Go(func() error {
+				st, err := s.fetchStatus(ctx, c)
+				if err == nil {
+					var changed bool
+					_, changed, err = s.applyStatus(ctx, c.ID, st)
+					if changed {
+						updated.Add(1)
+					}
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+		if page.Next == 0 {
+			break
+		}
+		f.After = page.Next
+	}
+	if p := firstErr.Load(); p != nil {
+		return int(updated.Load()), *p
+	}
+	return int(updated.Load()), nil
+}
