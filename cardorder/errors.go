@@ -89,9 +89,12 @@ var (
 	ErrProviderUnavailable   = &Error{Code: CodeProviderUnavailable}
 )
 
-// CodeOf returns the code of err: the Code of the first *Error in its chain, or CodeInternal for
-// anything else, so internals never reach an end user as a reason.
+// CodeOf returns the code of err: "" for nil, the Code of the first *Error in its chain, or
+// CodeInternal for anything else, so internals never reach an end user as a reason.
 func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

@@ -173,12 +173,12 @@ func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Ca
 		setIf(&f.Email, ov.Email)
 	}
 	elems := make(map[string]string, 8)
-	for k, v := range map[string]string{
-		ElemFirstName: f.GivenName, ElemLastName: f.FamilyName, ElemCommonName: f.CommonName, ElemUPN: f.UPN,
-		ElemEmail: f.Email, ElemOrganisation: u.Organisation, ElemDepartment: u.Department, ElemEmployeeNumber: u.EmployeeNumber,
+	for _, kv := range [...][2]string{
+		{ElemFirstName, f.GivenName}, {ElemLastName, f.FamilyName}, {ElemCommonName, f.CommonName}, {ElemUPN, f.UPN},
+		{ElemEmail, f.Email}, {ElemOrganisation, u.Organisation}, {ElemDepartment, u.Department}, {ElemEmployeeNumber, u.EmployeeNumber},
 	} {
-		if v != "" {
-			elems[k] = v
+		if kv[1] != "" {
+			elems[kv[0]] = kv[1]
 		}
 	}
 	if ov != nil {
