@@ -1,0 +1,53 @@
+// Package gocards is the reference adapter for the GO Cards bureau over HTTP, speaking the
+// contract of GOCARDS-API.md. It has two halves:
+//
+//   - [Client], the driven side: a [ports.Provider] (place an order, look up its status) and a
+//     [ports.LayoutSource] (a layout's input fields), with client-credentials tokens, bounded
+//     retries and typed errors;
+//   - [EventHandler], the driving side: an [http.Handler] for the bureau's signed status events,
+//     which applies each event once through a [StatusApplier] (the domain's Service).
+//
+// The package imports [ports] only, never the domain. A fake bureau for tests and examples is in
+// package [github.com/cardsaddon/extprod/adapters/gocards/gocardsfake].
+//
+// # Retries and idempotency
+//
+// Every call makes at most Config.MaxAttempts HTTP attempts. A 5xx (500, 502, 503, 504), a
+// timeout or a broken connection is retried after an exponential backoff with full jitter; a
+// 429 is retried after its Retry-After, capped by Config.RetryAfterCap. Every wait ends when
+// the call's context ends. [Client.PlaceOrder] sends the same body under the same
+// Idempotency-Key on every attempt, so a retry after a connection cut when the bureau had
+// already accepted the order returns the original order (200) instead of producing a second
+// card. (net/http's transport itself may resend a request that carries an Idempotency-Key when a
+// reused connection breaks before any answer; that is safe for the same reason.)
+//
+// # Errors
+//
+// Callers test errors with errors.Is and errors.As:
+//
+//   - [*ports.RejectedError] (errors.Is [ports.ErrRejected]): the bureau refused the order
+//     (400, 409, 422); Reason and Fields carry its words. The card goes to failed.
+//   - [ports.ErrUnavailable]: retries exhausted or the context ended; the outcome is unknown and
+//     the call may be repeated with the same idempotency key. When the context ended, the error
+//     also wraps the context's error.
+//   - [ports.ErrUnauthorized]: the token endpoint refused the credentials, an API call was
+//     refused with a freshly fetched token, or the bureau answered 403 (not in the contract;
+//     treated as refused credentials since no card is at fault). No card should be failed for it.
+//   - [ports.ErrNotFound]: no such order or layout.
+//   - [ports.ErrProtocol]: an answer the contract does not allow (another status, a malformed or
+//     oversized body, an unknown status string).
+//
+// # Decoding
+//
+// Responses are read through a size limit (Config.MaxResponseBytes) and decoded strictly in
+// what matters and leniently in what may grow: object members the client does not know are
+// ignored (DisallowUnknownFields would break the client the day the bureau adds a field), but a
+// member of the wrong JSON type, truncated JSON, trailing data, a missing required member (an
+// order id, a status) or an unknown status string is a protocol error, never a panic.
+//
+// # Logging
+//
+// The client and the handler log through the given [log/slog.Logger]: operation, status,
+// attempt, idempotency key, order id, card id and state. They never log card elements, email
+// addresses or bodies.
+package gocards
