@@ -100,8 +100,13 @@ type Change struct {
 //     ErrConflict; ErrNotFound for an unknown card. Returns the stored card.
 //   - A card in state processing is always in the [Queue]: the queue is derived from the card, so
 //     no single failed call can strand it.
-//   - Card returns ErrNotFound for an unknown id; List pages oldest first by a cursor that stays
-//     correct while cards are added.
+//   - Card returns ErrNotFound for an unknown id; List pages in creation order by a cursor that
+//     stays correct while cards are added or change state. A zero Limit means the store's
+//     maximum page.
+//   - Cards given to and read from a store are copies: neither side sees the other's later
+//     changes (maps and slices included). Create with an id already stored fails and stores
+//     nothing.
+//   - A Change whose Event has an empty ID records no event (a dispatch backoff changes no state).
 type CardStore interface {
 	Create(ctx context.Context, c Creation) ([]Card, error)
 	Update(ctx context.Context, c Change) (Card, error)
@@ -116,7 +121,8 @@ type CardStore interface {
 //     LeaseUntil to now+lease and bumps Version. A card is held by at most one claimer until its
 //     lease expires. Because a claim bumps the version, an abort that read the card before the
 //     claim loses its compare-and-set: abort and dispatch have exactly one winner.
-//   - Stats reports the queue depth and the oldest queued card.
+//   - Stats reports the queue depth and the oldest QueuedAt over all processing cards, leased or
+//     waiting for a retry included.
 type Queue interface {
 	Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]Card, error)
 	Stats(ctx context.Context, now time.Time) (QueueStats, error)

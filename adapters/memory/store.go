@@ -9,6 +9,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -83,7 +84,7 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	out := make([]ports.Card, len(c.Cards))
 	for i, card := range c.Cards {
 		card.Version = 1
-		e := &entry{card: card, seq: int64(len(s.bySeq) + 1)}
+		e := &entry{card: clone(card), seq: int64(len(s.bySeq) + 1)}
 		s.cards[card.ID] = e
 		s.bySeq = append(s.bySeq, e)
 		if card.UserID != "" {
@@ -121,14 +122,15 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 		}
 	}
 	prev := e.card.State
-	e.card = c.Card
-	e.card.Version++
+	out := c.Card
+	out.Version++
+	e.card = clone(out)
 	s.track(e, prev)
 	if c.Event.ID != "" {
 		s.events = append(s.events, c.Event)
 	}
 	s.notifications = append(s.notifications, c.Notifications...)
-	return e.card, nil
+	return out, nil
 }
 
 // track updates the open-order count and the queue after e changed from state prev ("" for new).
@@ -153,6 +155,15 @@ func ref(e *entry) queueRef {
 	return queueRef{e: e, version: e.card.Version, due: due(e.card), queuedAt: e.card.QueuedAt}
 }
 
+// clone deep-copies a card, so what a caller holds and what the store holds never share memory.
+func clone(c ports.Card) ports.Card {
+	c.Elements = maps.Clone(c.Elements)
+	c.History = slices.Clone(c.History)
+	c.Readouts = slices.Clone(c.Readouts)
+	c.Options.ProductionTypes = slices.Clone(c.Options.ProductionTypes)
+	return c
+}
+
 func due(c ports.Card) time.Time {
 	if c.LeaseUntil.After(c.NotBefore) {
 		return c.LeaseUntil
@@ -171,7 +182,7 @@ func (s *Store) Card(ctx context.Context, id string) (ports.Card, error) {
 	if !ok {
 		return ports.Card{}, fmt.Errorf("card %s: %w", id, ports.ErrNotFound)
 	}
-	return e.card, nil
+	return clone(e.card), nil
 }
 
 // MaxPage caps [Store.List]'s page size.
@@ -206,7 +217,7 @@ func (s *Store) List(ctx context.Context, f ports.CardFilter) (ports.CardPage, e
 			page.Next = last
 			break
 		}
-		page.Cards = append(page.Cards, e.card)
+		page.Cards = append(page.Cards, clone(e.card))
 		last = e.seq
 	}
 	return page, nil
@@ -236,7 +247,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 		c.LeaseUntil = now.Add(lease)
 		c.Version++
 		heap.Push(&s.waiting, ref(r.e))
-		out = append(out, *c)
+		out = append(out, clone(*c))
 	}
 	return out, nil
 }
