@@ -1,0 +1,366 @@
+package options
+
+import (
+	"fmt"
+	"math/big"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cardsaddon/extprod/ports"
+	"github.com/dop251/goja"
+	"github.com/go-playground/validator/v10"
+)
+
+// Results of the script are read strictly: goja's ExportTo coerces loosely ("yes" → true,
+// undefined → zero struct) and drops unknown keys, so types and keys are checked here first,
+// then the values with validator/v10.
+
+// fieldErr is an invalid option or field of a script's result.
+type fieldErr struct {
+	path string // "queueCards", "productionTypes[1].id"
+	msg  string
+	// name is a key the script chose (an unknown option); it is left out of order-time errors.
+	name string
+}
+
+func (e *fieldErr) Error() string { return e.path + ": " + e.msg }
+
+// The options of SPEC.md §3, in the order of the default script.
+var optionNames = []string{
+	"enabled", "approvalStep", "productionTypes", "defaultProductionType",
+	"selectProductionType", "queueCards", "allowMultipleCardOrders", "sendCardOrderedEmail",
+}
+
+var productionTypeNames = []string{"id", "layoutId", "label"}
+
+var overrideNames = []string{"commonName", "upn", "email", "elements"}
+
+// Bounds checked before reading arrays and maps; validator/v10 checks the same again.
+const (
+	maxProductionTypes = 100
+	maxElements        = 64
+)
+
+type productionTypeDoc struct {
+	ID       string `json:"id" validate:"notblank,max=64"`
+	LayoutID string `json:"layoutId" validate:"notblank,max=128"`
+	Label    string `json:"label" validate:"notblank,max=256"`
+}
+
+type optionsDoc struct {
+	ProductionTypes       []productionTypeDoc `json:"productionTypes" validate:"min=1,max=100,unique=ID,dive"`
+	DefaultProductionType string              `json:"defaultProductionType" validate:"notblank,max=64"`
+}
+
+type overridesDoc struct {
+	CommonName *string           `json:"commonName" validate:"omitnil,max=256"`
+	UPN        *string           `json:"upn" validate:"omitnil,max=256"`
+	Email      *string           `json:"email" validate:"omitnil,max=256"`
+	Elements   map[string]string `json:"elements" validate:"max=64,dive,keys,notblank,max=64,endkeys,max=1024"`
+}
+
+// validate is the package's one validator instance, built on first use.
+var validate = sync.OnceValue(func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	if err := v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
+		return strings.TrimSpace(fl.Field().String()) != ""
+	}); err != nil {
+		panic(err)
+	}
+	return v
+})
+
+// validationErr turns the first validator error into a fieldErr naming the JSON path.
+func validationErr(err error, prefix string) *fieldErr {
+	verrs, ok := err.(validator.ValidationErrors)
+	if !ok || len(verrs) == 0 {
+		return &fieldErr{path: prefix, msg: "invalid"}
+	}
+	fe := verrs[0]
+	path := fe.Namespace()
+	if _, rest, ok := strings.Cut(path, "."); ok {
+		path = rest
+	}
+	path = prefix + path
+	var msg string
+	switch fe.Tag() {
+	case "notblank":
+		msg = "must not be empty or blank"
+	case "max":
+		if fe.Kind() == reflect.String {
+			msg = "must have at most " + fe.Param() + " characters"
+		} else {
+			msg = "must have at most " + fe.Param() + " entries"
+		}
+	case "min":
+		msg = "must have at least " + fe.Param() + " entry"
+	case "unique":
+		msg = "ids must be unique"
+	default:
+		msg = "fails the " + fe.Tag() + " rule"
+	}
+	return &fieldErr{path: path, msg: msg}
+}
+
+// kindOf names a JavaScript value's type for messages (never its content).
+func kindOf(v goja.Value) string {
+	switch {
+	case v == nil || goja.IsUndefined(v):
+		return "undefined"
+	case goja.IsNull(v):
+		return "null"
+	}
+	switch v := v.(type) {
+	case *goja.Object:
+		switch v.ClassName() {
+		case "Array":
+			return "array"
+		case "Function":
+			return "function"
+		}
+		return "object"
+	case *goja.Symbol:
+		return "symbol"
+	}
+	switch t := v.ExportType(); {
+	case t == nil:
+		return "unknown"
+	case t.Kind() == reflect.Bool:
+		return "boolean"
+	case t.Kind() == reflect.String:
+		return "string"
+	case t == reflect.TypeOf((*big.Int)(nil)):
+		return "bigint"
+	case t.Kind() == reflect.Int64 || t.Kind() == reflect.Float64:
+		return "number"
+	}
+	return "unknown"
+}
+
+// plainObject checks v is an object (not an array or function) and that its own enumerable keys
+// are exactly known (all required) or a subset of known (required == false).
+func plainObject(v goja.Value, path string, known []string, required bool, what string) (*goja.Object, map[string]bool, *fieldErr) {
+	if k := kindOf(v); k != "object" {
+		return nil, nil, &fieldErr{path: path, msg: "must be an object, got " + k}
+	}
+	o := v.(*goja.Object)
+	keys := o.Keys()
+	have := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if !contains(known, k) {
+			msg := "unknown " + what
+			if s := suggest(k, known); s != "" {
+				msg += " (did you mean " + s + "?)"
+			}
+			msg += "; known: " + strings.Join(known, ", ")
+			return nil, nil, &fieldErr{path: join(path, k), msg: msg, name: k}
+		}
+		have[k] = true
+	}
+	if required {
+		for _, k := range known {
+			if !have[k] {
+				return nil, nil, &fieldErr{path: join(path, k), msg: "missing " + what + " (every " + what + " must be given)"}
+			}
+		}
+	}
+	return o, have, nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func boolField(o *goja.Object, path, key string) (bool, *fieldErr) {
+	v := o.Get(key)
+	if k := kindOf(v); k != "boolean" {
+		return false, &fieldErr{path: join(path, key), msg: "must be true or false, got " + k}
+	}
+	return v.ToBoolean(), nil
+}
+
+func stringField(o *goja.Object, path, key string) (string, *fieldErr) {
+	v := o.Get(key)
+	if k := kindOf(v); k != "string" {
+		return "", &fieldErr{path: join(path, key), msg: "must be a string, got " + k}
+	}
+	return v.String(), nil
+}
+
+// decodeOptions reads and validates a complete options object.
+func decodeOptions(v goja.Value) (ports.Options, *fieldErr) {
+	var o ports.Options
+	obj, _, fe := plainObject(v, "", optionNames, true, "option")
+	if fe != nil {
+		if fe.path == "" {
+			fe.path = "options"
+		}
+		return o, fe
+	}
+	for _, f := range []struct {
+		key string
+		dst *bool
+	}{
+		{"enabled", &o.Enabled}, {"approvalStep", &o.ApprovalStep},
+		{"selectProductionType", &o.SelectProductionType}, {"queueCards", &o.QueueCards},
+		{"allowMultipleCardOrders", &o.AllowMultipleCardOrders}, {"sendCardOrderedEmail", &o.SendCardOrderedEmail},
+	} {
+		b, fe := boolField(obj, "", f.key)
+		if fe != nil {
+			return o, fe
+		}
+		*f.dst = b
+	}
+	if o.DefaultProductionType, fe = stringField(obj, "", "defaultProductionType"); fe != nil {
+		return o, fe
+	}
+	pts := obj.Get("productionTypes")
+	if k := kindOf(pts); k != "array" {
+		return o, &fieldErr{path: "productionTypes", msg: "must be a list of production types, got " + k}
+	}
+	arr := pts.(*goja.Object)
+	n := arr.Get("length").ToInteger()
+	if n > maxProductionTypes {
+		return o, &fieldErr{path: "productionTypes", msg: fmt.Sprintf("must have at most %d entries", maxProductionTypes)}
+	}
+	o.ProductionTypes = make([]ports.ProductionType, n)
+	for i := range o.ProductionTypes {
+		path := "productionTypes[" + strconv.Itoa(i) + "]"
+		pt, _, fe := plainObject(arr.Get(strconv.Itoa(i)), path, productionTypeNames, true, "field")
+		if fe != nil {
+			return o, fe
+		}
+		p := &o.ProductionTypes[i]
+		for _, f := range []struct {
+			key string
+			dst *string
+		}{{"id", &p.ID}, {"layoutId", &p.LayoutID}, {"label", &p.Label}} {
+			if *f.dst, fe = stringField(pt, path, f.key); fe != nil {
+				return o, fe
+			}
+		}
+	}
+	return o, validateOptions(o)
+}
+
+// validateOptions checks the values of complete options.
+func validateOptions(o ports.Options) *fieldErr {
+	doc := optionsDoc{DefaultProductionType: o.DefaultProductionType}
+	for _, pt := range o.ProductionTypes {
+		doc.ProductionTypes = append(doc.ProductionTypes, productionTypeDoc(pt))
+	}
+	if err := validate().Struct(doc); err != nil {
+		return validationErr(err, "")
+	}
+	if _, ok := o.ProductionType(o.DefaultProductionType); !ok {
+		return &fieldErr{path: "defaultProductionType", msg: "must be one of the ids in productionTypes"}
+	}
+	return nil
+}
+
+// decodeOverrides reads and validates what mapUserToCard returned.
+func decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldErr) {
+	const path = "mapUserToCard()"
+	obj, have, fe := plainObject(v, path, overrideNames, false, "field")
+	if fe != nil {
+		return nil, fe
+	}
+	var doc overridesDoc
+	for _, f := range []struct {
+		key string
+		dst **string
+	}{{"commonName", &doc.CommonName}, {"upn", &doc.UPN}, {"email", &doc.Email}} {
+		if !have[f.key] {
+			continue
+		}
+		s, fe := stringField(obj, path, f.key)
+		if fe != nil {
+			return nil, fe
+		}
+		*f.dst = &s
+	}
+	if have["elements"] {
+		ev := obj.Get("elements")
+		if k := kindOf(ev); k != "object" {
+			return nil, &fieldErr{path: path + ".elements", msg: "must be an object of names to strings, got " + k}
+		}
+		eo := ev.(*goja.Object)
+		keys := eo.Keys()
+		if len(keys) > maxElements {
+			return nil, &fieldErr{path: path + ".elements", msg: fmt.Sprintf("must have at most %d entries", maxElements)}
+		}
+		doc.Elements = make(map[string]string, len(keys))
+		for _, k := range keys {
+			s, fe := stringField(eo, path+".elements", k)
+			if fe != nil {
+				fe.name = k
+				return nil, fe
+			}
+			doc.Elements[k] = s
+		}
+	}
+	if err := validate().Struct(doc); err != nil {
+		fe := validationErr(err, path+".")
+		if i := strings.Index(fe.path, ".elements["); i >= 0 {
+			fe.path = fe.path[:i] + ".elements" // element names are data: keep them out of the path
+		}
+		return nil, fe
+	}
+	return &ports.CardOverrides{CommonName: doc.CommonName, UPN: doc.UPN, Email: doc.Email, Elements: doc.Elements}, nil
+}
+
+// suggest returns the known name closest to s, if it is close (a typo).
+func suggest(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := distance(strings.ToLower(s), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance (short strings only).
+func distance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

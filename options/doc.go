@@ -1,0 +1,82 @@
+// Package options loads, validates and runs the administrator's option script of the use case
+// "Order card (external production)" (SPEC.md §3), and implements [ports.OptionsSource] with it.
+//
+// # The script
+//
+// One JavaScript script holds every option. [DefaultSource] returns the default script, with
+// every option at its default (equal to [ports.DefaultOptions]) and a comment per option. A
+// script defines the global options object and, optionally, resolve(ctx) (options per order)
+// and mapUserToCard(user) (overrides of the user→card mapping). Scripts run in strict mode.
+//
+// [Load] compiles a script once, runs its top level, reads and validates options, and runs
+// resolve for a sample context on every channel and mapUserToCard for a sample user. Options
+// are complete and strictly typed: an unknown name, a missing option, a wrong type ("yes" for a
+// boolean), undefined or null, an empty production-type list, duplicate or blank ids, or a
+// default type that is not listed are errors ([ErrInvalidScript]), never silent defaults.
+// Errors are [*ScriptError] values naming the line, column and option.
+//
+// [Script.Resolve] is the per-order call. Without resolve (and, for orders with a user, without
+// mapUserToCard) it runs no JavaScript and returns the options computed at load (about 65 ns
+// and one allocation: a fresh copy of the production types). Otherwise it evaluates the script
+// in a fresh runtime; a failure is an [ErrScriptFailed] error, and order-time error texts never
+// quote values (user data), see [ScriptError.Detail].
+//
+// [Engine] keeps the script in force in a [ports.ScriptStore] (the default script while the
+// store has none), installs new scripts by compare-and-set on their version (the hex SHA-256
+// of the source), and follows installs by other instances at most [DefaultRefreshInterval]
+// late, or at once on [Engine.Refresh].
+//
+// # Sandbox
+//
+// Every evaluation gets a fresh goja runtime that is dropped afterwards, so nothing a script
+// does to globals or prototypes in one order is seen by another. Before the script runs, a
+// prelude (sandbox.js) prepares the runtime:
+//
+//   - There are no host objects: no require, console, process, timers or file system; the only
+//     input is the frozen ctx (or user) argument, built from copies. eval, the Function
+//     constructors (also of generators and async functions), Proxy, ArrayBuffer, DataView, the
+//     typed arrays, WeakRef, FinalizationRegistry and String.raw are removed. Source-map
+//     comments are ignored (goja would read the named file from the host).
+//   - Time: each evaluation (top level + resolve + mapUserToCard) stops at [Limits.TimeLimit]
+//     (default 50 ms) through vm.Interrupt, or when the caller's context ends. A script cannot
+//     catch the interrupt. Recursion stops at [Limits.MaxCallDepth] (default 256) frames. Go
+//     panics inside the engine are recovered into errors.
+//   - Memory: goja has no memory limit, and vm.Interrupt does not stop a built-in that is
+//     already running. So every built-in that allocates or loops by a number the script
+//     chooses is capped at [Limits.MaxLength] (default 1,000,000 characters or elements; going
+//     over throws an error the script may catch, the allocation never happens, uncaught it is
+//     [ErrSizeLimit]): String.prototype.repeat, padStart, padEnd, split, concat, replace and
+//     replaceAll with a string replacement (bounded by their worst-case result), match,
+//     matchAll and search (input length), the Array constructor, Array.from, every
+//     Array.prototype method (its array's length; generic calls on array-likes are refused),
+//     join and toString (the result's length), concat, flat and flatMap,
+//     Function.prototype.apply, Reflect.apply and Reflect.construct (argument lists), the
+//     steps of built-in iterators (so a native spread ends), and the nesting depth of
+//     JSON.stringify and JSON.parse (MaxCallDepth).
+//   - Regular expressions: goja runs patterns with back-references or look-arounds on the
+//     backtracking regexp2 engine, whose matches nothing can interrupt; its only timeout,
+//     regexp2.DefaultMatchTimeout, is global to the process, and this package leaves it alone.
+//     Instead such patterns are refused: literals at load (with their line), patterns built at
+//     run time by the sandbox's RegExp, String.prototype.match, matchAll and search
+//     (RegExp.prototype.compile is removed). Every pattern that remains runs on Go's
+//     linear-time regexp engine.
+//
+// # What remains trusted
+//
+// String growth by concatenation (+, +=, template literals) cannot be capped: each step is one
+// native copy, so it is bounded by the time limit only. Measured on 2 cores with the default
+// limits (TestConcatenationGrowth), a script that doubles a string in a loop grows the heap by
+// 12 to 92 MiB and allocates at most about 120 MiB before it is stopped, released when the
+// evaluation ends; because the last copy cannot be interrupted, such a run ends after 55 to
+// 150 ms rather than 50. Concurrent evaluations add up. Single built-ins that grow a string by a
+// bounded factor (toUpperCase, encodeURIComponent, normalize, a function replacer returning a
+// large string per match) are likewise bounded only by the size a string can reach within the
+// time limit. A host that cannot afford that per concurrent order should keep scripts without
+// resolve and mapUserToCard (no JavaScript runs per order) or bound order concurrency.
+//
+// # Cost
+//
+// A fresh sandboxed runtime costs a few hundred microseconds (the prelude materialises and wraps
+// the built-ins); a script with resolve and mapUserToCard costs about that per order. Scripts
+// without them cost nothing per order. See the benchmarks in bench_test.go.
+package options

@@ -1,0 +1,55 @@
+package options
+
+import (
+	"fmt"
+	"time"
+)
+
+// Default limits; see [Limits].
+const (
+	DefaultTimeLimit    = 50 * time.Millisecond
+	DefaultMaxCallDepth = 256
+	DefaultMaxLength    = 1_000_000
+)
+
+// Limits bound every run of a script. The zero value is the documented default of each field.
+type Limits struct {
+	// TimeLimit bounds one evaluation: the top level of the script plus resolve plus
+	// mapUserToCard for one order, or one sample run at load. Zero means [DefaultTimeLimit]
+	// (50 ms).
+	TimeLimit time.Duration
+	// MaxCallDepth bounds the JavaScript call stack (recursion), and the nesting depth that
+	// JSON.parse and JSON.stringify accept. Zero means [DefaultMaxCallDepth] (256).
+	MaxCallDepth int
+	// MaxLength caps the strings and arrays that built-ins allocate by a number the script
+	// chooses (repeat, padStart, padEnd, Array(n), fill, join, split, concat, Array.from,
+	// apply...) and the steps of one built-in iterator. Zero means [DefaultMaxLength]
+	// (1,000,000 characters or elements).
+	MaxLength int
+}
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits {
+	if l.TimeLimit == 0 {
+		l.TimeLimit = DefaultTimeLimit
+	}
+	if l.MaxCallDepth == 0 {
+		l.MaxCallDepth = DefaultMaxCallDepth
+	}
+	if l.MaxLength == 0 {
+		l.MaxLength = DefaultMaxLength
+	}
+	return l
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.TimeLimit < 0:
+		return fmt.Errorf("options: negative TimeLimit %v", l.TimeLimit)
+	case l.MaxCallDepth < 0:
+		return fmt.Errorf("options: negative MaxCallDepth %d", l.MaxCallDepth)
+	case l.MaxLength < 0:
+		return fmt.Errorf("options: negative MaxLength %d", l.MaxLength)
+	}
+	return nil
+}

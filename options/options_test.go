@@ -1,0 +1,484 @@
+package options
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cardsaddon/extprod/ports"
+	"github.com/google/go-cmp/cmp"
+	"github.com/matryer/is"
+)
+
+// withResolve appends a resolve function with the given body to the default script.
+func withResolve(body string) string {
+	return DefaultSource() + "\nfunction resolve(ctx) {\n" + body + "\nreturn options;\n}\n"
+}
+
+var testUser = &ports.User{
+	ID: "u-1", State: ports.UserActive, GivenName: "Ada", FamilyName: "Lovelace",
+	Email: "ada@example.org", UPN: "ada@corp.example.org", Organisation: "Research",
+	Department: "Engines", EmployeeNumber: "1815", Attributes: map[string]string{"site": "London"},
+}
+
+func operatorRequest() ports.OptionsRequest {
+	return ports.OptionsRequest{User: testUser, Actor: ports.Actor{ID: "op-1", Roles: []ports.Role{ports.RoleOperator}}, Channel: ports.ChannelOperator}
+}
+
+func TestDefaultScriptYieldsDefaultOptions(t *testing.T) {
+	is := is.New(t)
+	s, err := Load(DefaultSource(), Limits{})
+	is.NoErr(err)
+	is.True(!s.HasResolve() && !s.HasMapUserToCard()) // the examples are commented out
+	r, err := s.Resolve(context.Background(), operatorRequest())
+	is.NoErr(err)
+	if d := cmp.Diff(ports.DefaultOptions(), r.Options); d != "" {
+		t.Fatalf("default script options (-want +got):\n%s", d)
+	}
+	is.Equal(r.Overrides, nil)
+	is.Equal(r.ScriptVersion, s.Version())
+	is.Equal(len(s.Version()), 64)
+	// Every option of the contract is documented in the default script.
+	for _, name := range optionNames {
+		is.True(strings.Contains(DefaultSource(), "  "+name+": "))
+	}
+}
+
+func TestResolveReturnsCallersCopy(t *testing.T) {
+	is := is.New(t)
+	s := MustLoad(DefaultSource(), Limits{})
+	r1, _ := s.Resolve(context.Background(), operatorRequest())
+	r1.Options.ProductionTypes[0].ID = "corrupted"
+	r2, _ := s.Resolve(context.Background(), operatorRequest())
+	is.Equal(r2.Options.ProductionTypes[0].ID, "standard")
+}
+
+func TestCommentedExamplesWork(t *testing.T) {
+	is := is.New(t)
+	// Uncomment the examples of the default script: they must be valid.
+	var b strings.Builder
+	inExample := false
+	for _, line := range strings.Split(DefaultSource(), "\n") {
+		if strings.HasPrefix(line, "// function ") {
+			inExample = true
+		}
+		if inExample {
+			line = strings.TrimPrefix(line, "// ")
+			inExample = line != "}"
+		}
+		b.WriteString(line + "\n")
+	}
+	s, err := Load(b.String(), Limits{})
+	is.NoErr(err)
+	is.True(s.HasResolve() && s.HasMapUserToCard())
+	r, err := s.Resolve(context.Background(), operatorRequest())
+	is.NoErr(err)
+	is.True(r.Options.ApprovalStep) // organisation Research
+	is.Equal(*r.Overrides.CommonName, "Lovelace, Ada")
+	is.Equal(r.Overrides.Elements, map[string]string{"DEPARTMENT": "ENGINES"})
+}
+
+func TestResolveWithScript(t *testing.T) {
+	src := DefaultSource() + `
+function resolve(ctx) {
+  var o = Object.assign({}, options);
+  o.enabled = true;
+  o.approvalStep = ctx.channel === "selfservice";
+  o.queueCards = ctx.user === null;
+  o.allowMultipleCardOrders = ctx.actor.roles.indexOf("operator") >= 0;
+  if (ctx.user !== null && ctx.user.attributes.site === "London") {
+    o.productionTypes = [{ id: "uk", layoutId: "L-UK", label: "UK card" }];
+    o.defaultProductionType = "uk";
+  }
+  return o;
+}
+function mapUserToCard(user) {
+  return { commonName: user.familyName.toUpperCase(), upn: user.email, elements: { SITE: user.attributes.site || "" } };
+}
+`
+	s := MustLoad(src, Limits{})
+	tests := []struct {
+		name string
+		req  ports.OptionsRequest
+		want ports.Resolved
+	}{
+		{"operator, London", operatorRequest(), ports.Resolved{
+			Options: ports.Options{Enabled: true, AllowMultipleCardOrders: true, SendCardOrderedEmail: true,
+				ProductionTypes: []ports.ProductionType{{ID: "uk", LayoutID: "L-UK", Label: "UK card"}}, DefaultProductionType: "uk"},
+			Overrides: &ports.CardOverrides{CommonName: ptr("LOVELACE"), UPN: ptr("ada@example.org"), Elements: map[string]string{"SITE": "London"}},
+		}},
+		{"temporary: no user, no mapping", ports.OptionsRequest{Actor: ports.Actor{ID: "op-1", Roles: []ports.Role{ports.RoleOperator}}, Channel: ports.ChannelTemporary},
+			ports.Resolved{Options: ports.Options{Enabled: true, QueueCards: true, AllowMultipleCardOrders: true, SendCardOrderedEmail: true,
+				ProductionTypes: ports.DefaultOptions().ProductionTypes, DefaultProductionType: "standard"}}},
+		{"selfservice", ports.OptionsRequest{User: &ports.User{ID: "u-2", State: ports.UserActive, FamilyName: "X"}, Actor: ports.Actor{ID: "u-2", Roles: []ports.Role{ports.RoleSelfService}}, Channel: ports.ChannelSelfService},
+			ports.Resolved{Options: ports.Options{Enabled: true, ApprovalStep: true, SendCardOrderedEmail: true,
+				ProductionTypes: ports.DefaultOptions().ProductionTypes, DefaultProductionType: "standard"},
+				Overrides: &ports.CardOverrides{CommonName: ptr("X"), UPN: ptr(""), Elements: map[string]string{"SITE": ""}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Resolve(context.Background(), tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.want.ScriptVersion = s.Version()
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// TestInvalidScripts: every way a script is rejected at load names the line and the option.
+func TestInvalidScripts(t *testing.T) {
+	opts := func(replace, with string) string {
+		src := DefaultSource()
+		if !strings.Contains(src, replace) {
+			t.Fatalf("default script lacks %q", replace)
+		}
+		return strings.Replace(src, replace, with, 1)
+	}
+	tests := []struct {
+		name     string
+		src      string
+		at       string // the expected line is the first line containing at ("": not checked)
+		option   string
+		contains string
+	}{
+		{"syntax error", "var options = {\n  enabled: false\n  approvalStep: false\n};", "approvalStep", "", "syntax error"},
+		{"wrong type", opts("queueCards: true", `queueCards: "yes"`), "queueCards:", "queueCards", "must be true or false, got string"},
+		{"number for boolean", opts("enabled: false", "enabled: 0"), "  enabled: 0", "enabled", "got number"},
+		{"null", opts("approvalStep: false", "approvalStep: null"), "approvalStep: null", "approvalStep", "got null"},
+		{"undefined", opts("approvalStep: false", "approvalStep: undefined"), "approvalStep: undefined", "approvalStep", "got undefined"},
+		{"unknown option", opts("queueCards: true", "queueCards: true, queueCard: true"), "queueCard: true", "queueCard", "did you mean queueCards"},
+		{"missing option", opts("sendCardOrderedEmail: true", ""), "", "sendCardOrderedEmail", "missing option"},
+		{"no options at all", "var x = 1;", "", "options", "must define the global options"},
+		{"options not an object", "var options = [];", "var options", "options", "must be an object, got array"},
+		{"empty production types", opts(`{ id: "standard", layoutId: "L-100", label: "Standard card" }`, ""), "  productionTypes:", "productionTypes", "at least 1"},
+		{"default type not listed", opts(`defaultProductionType: "standard"`, `defaultProductionType: "premium"`), "  defaultProductionType:", "defaultProductionType", "one of the ids"},
+		{"duplicate ids", opts(`{ id: "standard", layoutId: "L-100", label: "Standard card" }`, `{ id: "standard", layoutId: "L-100", label: "A" }, { id: "standard", layoutId: "L-200", label: "B" }`), "  productionTypes:", "productionTypes", "unique"},
+		{"blank id", opts(`{ id: "standard", layoutId: "L-100", label: "Standard card" }`, `{ id: "  ", layoutId: "L-100", label: "A" }`), "  productionTypes:", "productionTypes[0].id", "blank"},
+		{"unknown production type field", opts(`label: "Standard card" }`, `label: "Standard card", layout: "x" }`), "", "productionTypes[0].layout", "unknown field"},
+		{"production type not an object", opts(`{ id: "standard", layoutId: "L-100", label: "Standard card" }`, `"standard"`), "  productionTypes:", "productionTypes[0]", "must be an object, got string"},
+		{"resolve not a function", DefaultSource() + "\nvar resolve = 5;", "", "resolve", "must be a function"},
+		{"resolve returns wrong type", withResolve("return 42;"), "", "resolve().options", "got number"},
+		{"resolve returns incomplete options", withResolve("return {enabled: true};"), "", "resolve().approvalStep", "missing option"},
+		{"resolve fails on temporary (user null)", withResolve("var x = ctx.user.organisation;"), "var x = ctx", "", "TypeError"},
+		{"mapUserToCard unknown field", DefaultSource() + "\nfunction mapUserToCard(u) { return { commonname: 'x' }; }", "", "mapUserToCard().commonname", "did you mean commonName"},
+		{"mapUserToCard element not a string", DefaultSource() + "\nfunction mapUserToCard(u) { return { elements: { A: 1 } }; }", "", "mapUserToCard().elements.A", "must be a string"},
+		{"mapUserToCard returns nothing", DefaultSource() + "\nfunction mapUserToCard(u) { }", "", "mapUserToCard()", "must be an object, got undefined"},
+		{"top level throws", "throw new Error('nope');", "throw", "", "uncaught exception: Error: nope"},
+		{"backtracking regexp literal", DefaultSource() + "\nvar re = /^(\\w+\\s?)*\\1$/;", "var re", "", "backtracking"},
+		{"look-ahead literal", DefaultSource() + "\nvar re = /a(?=b)/;", "var re", "", "backtracking"},
+		{"source map comment does not read files", "//# sourceMappingURL=/dev/zero\nvar options = 1;", "var options", "options", "must be an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := Load(tt.src, Limits{})
+			is.True(err != nil)
+			is.True(errors.Is(err, ErrInvalidScript))
+			is.True(!errors.Is(err, ErrScriptFailed))
+			var se *ScriptError
+			is.True(errors.As(err, &se))
+			if tt.at != "" {
+				i := strings.Index(tt.src, tt.at)
+				is.True(i >= 0)
+				is.Equal(se.Line, strings.Count(tt.src[:i], "\n")+1)
+				is.True(se.Column > 0)
+			}
+			is.Equal(se.Option, tt.option)
+			if !strings.Contains(err.Error(), tt.contains) {
+				t.Fatalf("error %q lacks %q", err, tt.contains)
+			}
+		})
+	}
+}
+
+// heapGrowth runs f and returns how much the live heap grew (after GC) and how much was
+// allocated in total.
+func heapGrowth(f func()) (live, total int64) {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return int64(after.HeapAlloc) - int64(before.HeapAlloc), int64(after.TotalAlloc - before.TotalAlloc)
+}
+
+// TestHostileScripts: each hostile script ends in a typed error within its limit, the process
+// heap grows by less than 64 MiB, and the engine keeps the script in force.
+func TestHostileScripts(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name  string
+		body  string // the body of resolve
+		cause error  // ErrTimeLimit, ErrCallDepth, ErrSizeLimit or nil (a plain throw)
+		msg   string
+	}{
+		{"infinite loop", "while (true) {}", ErrTimeLimit, "time limit"},
+		{"infinite loop with catch", "for (;;) { try { while (true) {} } catch (e) {} }", ErrTimeLimit, "time limit"},
+		{"deep recursion", "function f(n) { return f(n + 1) + 1; } f(0);", ErrCallDepth, "call depth"},
+		{"recursion through toString", "var o = {}; o.toString = function () { return String(o); }; String(o);", ErrCallDepth, "call depth"},
+		{"repeat", `"x".repeat(1e9);`, ErrSizeLimit, "repeat"},
+		{"repeat just over", `"ab".repeat(500001);`, ErrSizeLimit, "repeat"},
+		{"padStart", `"x".padStart(1e9);`, ErrSizeLimit, "padStart"},
+		{"padEnd", `"x".padEnd(1e9, "abc");`, ErrSizeLimit, "padEnd"},
+		{"Array(n)", `Array(1e9);`, ErrSizeLimit, "Array"},
+		{"new Array(n).fill()", `new Array(1e9).fill(0);`, ErrSizeLimit, "Array"},
+		{"subclassed Array", `class A extends Array {}; new A(1e9);`, ErrSizeLimit, "Array"},
+		{"fill on lengthened array", `var a = []; a.length = 1e9; a.fill(0);`, ErrSizeLimit, "fill"},
+		{"join of a sparse array", `var a = []; a.length = 1e9; a.join("x");`, ErrSizeLimit, "join"},
+		{"join of big strings", `var s = "x".repeat(999999); [s, s, s].join("");`, ErrSizeLimit, "join"},
+		{"String() of a sparse array", `var a = []; a[1e9] = 1; String(a);`, ErrSizeLimit, "join"},
+		{"indexOf over a sparse array", `var a = []; a.length = 4e9; a.indexOf(1);`, ErrSizeLimit, "indexOf"},
+		{"spread of a sparse array", `var a = []; a.length = 1e9; [...a];`, ErrSizeLimit, "values"},
+		{"Array.from of an array-like", `Array.from({ length: 1e9 });`, ErrSizeLimit, "Array.from"},
+		{"apply with an array-like", `Math.max.apply(null, { length: 1e9 });`, ErrSizeLimit, "argument list"},
+		{"Reflect.apply with an array-like", `Reflect.apply(Math.max, null, { length: 1e9 });`, ErrSizeLimit, "argument list"},
+		{"generic array method on an object", `Array.prototype.fill.call({ length: 1e9 }, 0);`, nil, "arrays only"},
+		{"concat of spreadable object", `var o = { length: 1e9 }; o[Symbol.isConcatSpreadable] = true; var r = [].concat(o); throw new Error(r.length === 1 ? "not spread" : "spread");`, nil, "not spread"},
+		{"concat over the cap", `var s = "x".repeat(600000); s.concat(s).split("");`, ErrSizeLimit, "concat"},
+		{"replace with $' expansions", `var s = "x".repeat(100000); s.replace(/x/g, "$'");`, ErrSizeLimit, "replace"},
+		{"JSON.stringify of a sparse array", `var a = []; a.length = 1e9; JSON.stringify({ a: a });`, ErrSizeLimit, "JSON.stringify"},
+		{"JSON.stringify deep nesting", `var a = []; for (var i = 0; i < 10000; i++) a = [a]; JSON.stringify(a);`, ErrSizeLimit, "nesting"},
+		{"JSON.parse deep nesting", `JSON.parse("[".repeat(500000) + "]".repeat(500000));`, ErrSizeLimit, "nesting"},
+		{"flat of a cyclic array", `var a = [1]; a.push(a); a.flat(Infinity);`, ErrCallDepth, "call depth"},
+		{"typed arrays are gone", `new Uint8Array(1e9);`, nil, "Uint8Array is not defined"},
+		{"catastrophic regexp at run time", `new RegExp("^(\\w+\\s?)*\\1$").test("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!");`, nil, "backtracking"},
+		{"catastrophic regexp via match", `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!".match("^(a+)+\\1$");`, nil, "backtracking"},
+		{"catastrophic regexp via constructor property", `/a/.constructor("(a+)+(?=b)").test("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");`, nil, "backtracking"},
+		{"catastrophic regexp via species", `var r = /a/g; r.constructor = { [Symbol.species]: function () { return new RegExp("(a+)+\\1"); } }; "a".split(r);`, nil, "backtracking"},
+		{"RegExp.prototype.compile is gone", `/a/.compile("(a+)+\\1");`, nil, "compile"},
+		{"eval is gone", `eval("1");`, nil, "eval is not defined"},
+		{"Function constructor is gone", `(function () {}).constructor("return this")();`, nil, "Function constructor"},
+		{"generator Function constructor is gone", `(function* () {}).constructor("yield 1");`, nil, "Function constructor"},
+		{"throw", `throw new Error("refused for " + ctx.user.email);`, nil, "refused for"},
+		{"throw a non-error", `throw ctx.user;`, nil, "uncaught exception"},
+		{"throw an object whose toString loops", `throw { toString: function () { while (true) {} } };`, nil, "uncaught exception"},
+		{"host objects", `if (typeof require !== "undefined" || typeof console !== "undefined" || typeof process !== "undefined") throw new Error("host object");
+			var names = Object.getOwnPropertyNames(globalThis).concat(Object.getOwnPropertyNames(this || {}));
+			if (names.indexOf("require") >= 0) throw new Error("require"); throw new Error("clean");`, nil, "clean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			// Install-time: the engine refuses it and keeps the script in force.
+			// Generous time for the cases not about time: -race and a busy machine slow
+			// everything down, and these must end by their own limit.
+			lim := Limits{TimeLimit: 2 * time.Second}
+			if tt.cause == ErrTimeLimit {
+				lim = Limits{}
+			}
+			store := &fakeStore{}
+			e, err := NewEngine(context.Background(), store, &EngineConfig{RefreshInterval: -1, Limits: lim})
+			is.NoErr(err)
+			_, before := e.Current(context.Background())
+			var installErr error
+			live, _ := heapGrowth(func() {
+				_, installErr = e.Install(context.Background(), withResolve(tt.body), before)
+			})
+			is.True(errors.Is(installErr, ErrInvalidScript))
+			_, after := e.Current(context.Background())
+			is.Equal(after, before)
+			is.True(live < 64*mib)
+			assertCause(t, installErr, tt.cause, tt.msg)
+
+			// Order-time: the same body in a script that loaded because it only misbehaves for
+			// one user.
+			s, err := Load(DefaultSource()+"\nfunction resolve(ctx) {\nif (ctx.user !== null && ctx.user.id === 'u-1') {\n"+tt.body+"\n}\nreturn options;\n}\n", lim)
+			is.NoErr(err)
+			var resolveErr error
+			start := time.Now()
+			live, _ = heapGrowth(func() {
+				_, resolveErr = s.Resolve(context.Background(), operatorRequest())
+			})
+			is.True(time.Since(start) < 10*time.Second)
+			is.True(errors.Is(resolveErr, ErrScriptFailed))
+			is.True(live < 64*mib)
+			assertCause(t, resolveErr, tt.cause, tt.msg)
+			if tt.cause == nil {
+				// A thrown value's text is kept out of the order-time message.
+				var se *ScriptError
+				is.True(errors.As(resolveErr, &se))
+				is.True(strings.HasPrefix(se.Message, "uncaught") || se.Detail == "")
+			}
+			// Order-time messages carry no personal data.
+			for _, pd := range []string{testUser.Email, testUser.GivenName, testUser.FamilyName, testUser.UPN} {
+				is.True(!strings.Contains(resolveErr.Error(), pd))
+			}
+		})
+	}
+}
+
+func assertCause(t *testing.T, err error, cause error, msg string) {
+	t.Helper()
+	var se *ScriptError
+	if !errors.As(err, &se) {
+		t.Fatalf("%v is not a *ScriptError", err)
+	}
+	if cause != nil && !errors.Is(err, cause) {
+		t.Fatalf("error %q: want cause %v", err, cause)
+	}
+	if cause == nil && se.Err != nil {
+		t.Fatalf("error %q: unexpected cause %v", err, se.Err)
+	}
+	if se.Function == "" || se.Line == 0 {
+		t.Fatalf("error %q: no function or line", err)
+	}
+	if !strings.Contains(err.Error(), msg) && !strings.Contains(se.Detail, msg) {
+		t.Fatalf("error %q (detail %q) lacks %q", err, se.Detail, msg)
+	}
+}
+
+func TestHostObjectsAbsent(t *testing.T) {
+	is := is.New(t)
+	// The standard ECMAScript globals, less what the sandbox removes, plus the script's own.
+	const allowed = "AggregateError,Array,BigInt,Boolean,Date,Error,EvalError,GoError,Infinity,JSON,Map,Math,NaN,Number,Object,Promise,RangeError,ReferenceError,Reflect,RegExp,Set,String,Symbol,SyntaxError,TypeError,URIError,WeakMap,WeakSet,decodeURI,decodeURIComponent,encodeURI,encodeURIComponent,escape,globalThis,isFinite,isNaN,options,parseFloat,parseInt,resolve,undefined,unescape"
+	s, err := Load(withResolve(`
+		var allowed = "`+allowed+`".split(",");
+		var unexpected = Object.getOwnPropertyNames(globalThis).filter(function (n) { return allowed.indexOf(n) < 0; });
+		if (unexpected.length) throw new Error("unexpected globals: " + unexpected.join());
+		if (this !== undefined) throw new Error("this is " + typeof this);
+		var probes = [typeof require, typeof console, typeof process, typeof module, typeof exports, typeof setTimeout, typeof eval, typeof Function, typeof Proxy, typeof ArrayBuffer, typeof WeakRef];
+		if (probes.join() !== "undefined,undefined,undefined,undefined,undefined,undefined,undefined,undefined,undefined,undefined,undefined") throw new Error("host object: " + probes.join());`), Limits{})
+	is.NoErr(err)
+	_, err = s.Resolve(context.Background(), operatorRequest())
+	is.NoErr(err)
+}
+
+// MustLoadIgnoringSamples loads a script whose resolve fails on purpose for the sample contexts
+// (channel temporary with actor "x" is not sampled): it wraps resolve to succeed for samples.
+func MustLoadIgnoringSamples(t *testing.T, src string) *Script {
+	t.Helper()
+	i := strings.LastIndex(src, "function resolve(ctx) {") + len("function resolve(ctx) {")
+	src = src[:i] + "\nif (ctx.actor.id.indexOf('sample') === 0) return options;" + src[i:]
+	s, err := Load(src, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestNoStateLeaksBetweenEvaluations: prototype and global changes made by one order are not
+// seen by the next.
+func TestNoStateLeaksBetweenEvaluations(t *testing.T) {
+	is := is.New(t)
+	src := DefaultSource() + `
+var counter = 0;
+function resolve(ctx) {
+  counter++;
+  if (counter !== 1) throw new Error("counter leaked: " + counter);
+  if (Object.prototype.tampered) throw new Error("Object.prototype leaked");
+  if (Array.prototype.indexOf.tampered) throw new Error("Array.prototype leaked");
+  if (typeof globalThis.leak !== "undefined") throw new Error("global leaked");
+  Object.prototype.tampered = true;
+  Array.prototype.indexOf = function () { return -1; };
+  Array.prototype.indexOf.tampered = true;
+  globalThis.leak = ctx.user && ctx.user.email;
+  String.prototype.repeat = function () { return "pwned"; };
+  Object.freeze(Object.prototype);
+  return options;
+}`
+	s, err := Load(src, Limits{})
+	is.NoErr(err)
+	for i := 0; i < 3; i++ {
+		_, err := s.Resolve(context.Background(), operatorRequest())
+		is.NoErr(err)
+	}
+}
+
+func TestContextIsReadOnlyCopy(t *testing.T) {
+	is := is.New(t)
+	s, err := Load(withResolve(`
+		"use strict";
+		var failed = [];
+		try { ctx.channel = "x"; failed.push("channel"); } catch (e) {}
+		try { ctx.actor.roles.push("admin"); failed.push("roles"); } catch (e) {}
+		if (ctx.user !== null) {
+			try { ctx.user.email = "x"; failed.push("email"); } catch (e) {}
+			try { ctx.user.attributes.site = "x"; failed.push("attributes"); } catch (e) {}
+		}
+		if (failed.length) throw new Error("writable: " + failed.join());`), Limits{})
+	is.NoErr(err)
+	u := *testUser
+	u.Attributes = map[string]string{"site": "London"}
+	_, err = s.Resolve(context.Background(), ports.OptionsRequest{User: &u, Actor: ports.Actor{ID: "a", Roles: []ports.Role{"operator"}}, Channel: "operator"})
+	is.NoErr(err)
+	is.Equal(u.Attributes["site"], "London")
+}
+
+func TestContextDeadlineHonoured(t *testing.T) {
+	is := is.New(t)
+	s, err := Load(DefaultSource()+"\nfunction resolve(ctx) { if (ctx.user && ctx.user.id === 'u-1') while (true) {} return options; }", Limits{TimeLimit: time.Minute})
+	is.NoErr(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = s.Resolve(ctx, operatorRequest())
+	is.True(errors.Is(err, ErrScriptFailed))
+	is.True(errors.Is(err, context.DeadlineExceeded))
+	is.True(!errors.Is(err, ErrTimeLimit))
+
+	done, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	_, err = s.Resolve(done, operatorRequest())
+	is.True(errors.Is(err, ErrScriptFailed))
+	is.True(errors.Is(err, context.Canceled))
+}
+
+func TestLimitsConfigurable(t *testing.T) {
+	is := is.New(t)
+	_, err := Load(withResolve(`"x".repeat(11);`), Limits{MaxLength: 10})
+	is.True(errors.Is(err, ErrSizeLimit))
+	_, err = Load(withResolve(`function f(n) { return n === 0 ? 0 : f(n - 1); } f(20);`), Limits{MaxCallDepth: 10})
+	is.True(errors.Is(err, ErrCallDepth))
+	_, err = Load(withResolve(`function f(n) { return n === 0 ? 0 : f(n - 1); } f(20);`), Limits{MaxCallDepth: 100})
+	is.NoErr(err)
+	_, err = Load(DefaultSource(), Limits{TimeLimit: -1})
+	is.True(err != nil)
+	is.Equal(Limits{}.WithDefaults(), Limits{TimeLimit: 50 * time.Millisecond, MaxCallDepth: 256, MaxLength: 1_000_000})
+}
+
+func TestOrderTimeErrorsHidePersonalData(t *testing.T) {
+	is := is.New(t)
+	s := MustLoadIgnoringSamples(t, withResolve(`
+		var o = Object.assign({}, options);
+		o[ctx.user.email] = true;
+		return o;`))
+	_, err := s.Resolve(context.Background(), operatorRequest())
+	is.True(errors.Is(err, ErrScriptFailed))
+	is.True(!strings.Contains(err.Error(), testUser.Email))
+	var se *ScriptError
+	is.True(errors.As(err, &se))
+	is.Equal(se.Detail, testUser.Email) // kept apart for a dry run
+	is.Equal(se.Option, "options")
+}
+
+func TestConcurrentResolve(t *testing.T) {
+	s := MustLoad(DefaultSource()+"\nfunction resolve(ctx) { var o = Object.assign({}, options); o.enabled = ctx.channel === 'batch'; return o; }", Limits{TimeLimit: 5 * time.Second})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ch := ports.ChannelOperator
+			if i%2 == 0 {
+				ch = ports.ChannelBatch
+			}
+			for j := 0; j < 20; j++ {
+				r, err := s.Resolve(context.Background(), ports.OptionsRequest{User: testUser, Channel: ch})
+				if err != nil || r.Options.Enabled != (ch == ports.ChannelBatch) {
+					t.Errorf("resolve: %v %v", r.Options.Enabled, err)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+}

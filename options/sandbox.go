@@ -1,0 +1,236 @@
+package options
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+//go:embed sandbox.js
+var preludeSource string
+
+// prelude is compiled once per process, on first use (no init side effect).
+var prelude = sync.OnceValue(func() *goja.Program {
+	return goja.MustCompile("sandbox.js", preludeSource, true)
+})
+
+// sandboxError is thrown into the script by the sandbox's checks (as a GoError: a script may
+// catch it; the refused operation did not happen).
+type sandboxError struct{ msg string }
+
+func (e *sandboxError) Error() string { return e.msg }
+
+// sandbox is one fresh runtime, used for one evaluation and then dropped: nothing a script
+// changes in its globals or prototypes can be seen by another evaluation.
+type sandbox struct {
+	vm     *goja.Runtime
+	lim    Limits
+	steps  map[*goja.Object]int
+	freeze goja.Callable
+}
+
+// newSandbox makes a fresh runtime with the prelude of sandbox.js installed.
+func newSandbox(lim Limits) (*sandbox, error) {
+	vm := goja.New()
+	vm.SetMaxCallStackSize(lim.MaxCallDepth)
+	sb := &sandbox{vm: vm, lim: lim}
+	freeze, ok := goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("freeze"))
+	if !ok {
+		return nil, errors.New("options: Object.freeze missing")
+	}
+	sb.freeze = freeze
+	fn, err := vm.RunProgram(prelude())
+	if err != nil {
+		return nil, fmt.Errorf("options: sandbox prelude: %w", err)
+	}
+	install, ok := goja.AssertFunction(fn)
+	if !ok {
+		return nil, errors.New("options: sandbox prelude is not a function")
+	}
+	if _, err := install(goja.Undefined(), sb.helpers()); err != nil {
+		return nil, fmt.Errorf("options: sandbox prelude: %w", err)
+	}
+	return sb, nil
+}
+
+func (sb *sandbox) throwLimit(what string) {
+	panic(sb.vm.NewGoError(&limitError{msg: fmt.Sprintf("%s: over the limit of %d characters or elements", what, sb.lim.MaxLength)}))
+}
+
+// helpers builds the h object of sandbox.js.
+func (sb *sandbox) helpers() *goja.Object {
+	vm := sb.vm
+	max := float64(sb.lim.MaxLength)
+	h := vm.NewObject()
+	set := func(name string, fn func(goja.FunctionCall) goja.Value) { _ = h.Set(name, fn) }
+	_ = h.Set("max", sb.lim.MaxLength)
+	_ = h.Set("maxDepth", sb.lim.MaxCallDepth)
+	set("limit", func(c goja.FunctionCall) goja.Value {
+		if n := c.Argument(0).ToFloat(); n > max {
+			sb.throwLimit(c.Argument(1).String())
+		}
+		return goja.Undefined()
+	})
+	set("isRegExp", func(c goja.FunctionCall) goja.Value {
+		o, ok := c.Argument(0).(*goja.Object)
+		return vm.ToValue(ok && o.ClassName() == "RegExp")
+	})
+	set("checkPattern", func(c goja.FunctionCall) goja.Value {
+		if msg := checkPattern(c.Argument(0).String()); msg != "" {
+			panic(vm.NewGoError(&sandboxError{msg: msg}))
+		}
+		return goja.Undefined()
+	})
+	set("toInteger", func(c goja.FunctionCall) goja.Value {
+		return vm.ToValue(toInteger(c.Argument(0).ToFloat()))
+	})
+	set("toLength", func(c goja.FunctionCall) goja.Value {
+		n := toInteger(c.Argument(0).ToFloat())
+		return vm.ToValue(math.Min(math.Max(n, 0), 1<<53-1))
+	})
+	set("toUint32", func(c goja.FunctionCall) goja.Value {
+		f := c.Argument(0).ToFloat()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return vm.ToValue(0)
+		}
+		return vm.ToValue(uint32(int64(math.Mod(math.Trunc(f), 1<<32))))
+	})
+	set("replaceBound", func(c goja.FunctionCall) goja.Value {
+		sLen := c.Argument(0).ToFloat()
+		repl := c.Argument(1).String()
+		matches := c.Argument(2).ToFloat()
+		dollars := float64(strings.Count(repl, "$"))
+		perMatch := float64(len(repl)) + dollars*sLen
+		if sLen+matches*perMatch > max {
+			sb.throwLimit("String.prototype.replace (possible result length)")
+		}
+		return goja.Undefined()
+	})
+	set("arrayThis", func(c goja.FunctionCall) goja.Value {
+		name := c.Argument(1).String()
+		o, ok := c.Argument(0).(*goja.Object)
+		if !ok || o.ClassName() != "Array" {
+			panic(vm.NewTypeError("%s: option scripts use array methods on arrays only (use Array.from first)", name))
+		}
+		if o.Get("length").ToFloat() > max {
+			sb.throwLimit(name)
+		}
+		return goja.Undefined()
+	})
+	set("step", func(c goja.FunctionCall) goja.Value {
+		o, ok := c.Argument(0).(*goja.Object)
+		if !ok {
+			return goja.Undefined()
+		}
+		if sb.steps == nil {
+			sb.steps = make(map[*goja.Object]int)
+		}
+		sb.steps[o]++
+		if sb.steps[o] > sb.lim.MaxLength+1 {
+			sb.throwLimit(c.Argument(1).String())
+		}
+		return goja.Undefined()
+	})
+	set("arrayLike", func(c goja.FunctionCall) goja.Value {
+		o, ok := c.Argument(0).(*goja.Object)
+		if !ok {
+			panic(vm.NewTypeError("CreateListFromArrayLike called on non-object"))
+		}
+		n := o.Get("length").ToFloat()
+		if n > max {
+			sb.throwLimit("argument list")
+		}
+		if o.ClassName() == "Array" {
+			return o
+		}
+		l := int(toInteger(n))
+		vals := make([]any, max0(l))
+		for i := range vals {
+			vals[i] = o.Get(strconv.Itoa(i))
+		}
+		return vm.NewArray(vals...)
+	})
+	set("jsonDepth", func(c goja.FunctionCall) goja.Value {
+		if jsonDepth(c.Argument(0).String()) > sb.lim.MaxCallDepth {
+			sb.throwLimit("JSON.parse nesting")
+		}
+		return goja.Undefined()
+	})
+	return h
+}
+
+func max0(n int) int {
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+func toInteger(f float64) float64 {
+	if math.IsNaN(f) {
+		return 0
+	}
+	return math.Trunc(f)
+}
+
+// jsonDepth returns the deepest nesting of arrays and objects in a JSON text (strings skipped).
+func jsonDepth(s string) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case ch == '\\':
+				escaped = true
+			case ch == '"':
+				inString = false
+			}
+		case ch == '"':
+			inString = true
+		case ch == '[' || ch == '{':
+			depth++
+			if depth > deepest {
+				deepest = depth
+			}
+		case ch == ']' || ch == '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// run calls f under the time limit and the caller's context, and turns a Go panic into an error.
+// f must do all its work with the runtime (including reading results) before returning.
+func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	timer := time.AfterFunc(sb.lim.TimeLimit, func() { sb.vm.Interrupt(ErrTimeLimit) })
+	defer timer.Stop()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { sb.vm.Interrupt(context.Cause(ctx)) })
+		defer stop()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &enginePanic{value: fmt.Sprint(r)}
+		}
+	}()
+	return f()
+}
+
+// enginePanic is a Go panic inside goja or the sandbox, recovered.
+type enginePanic struct{ value string }
+
+func (e *enginePanic) Error() string { return "script engine panic: " + e.value }

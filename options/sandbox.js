@@ -1,0 +1,291 @@
+// The sandbox prelude. It runs in every fresh runtime before the administrator's script, and is
+// called with h, an object of Go helpers (see sandbox.go) that the script never sees. It removes
+// what an option script must not reach and wraps the built-ins that allocate by a number the
+// script chooses. The wrappers only use references captured here, never a property the script
+// could replace later (the script runs after this, in the same runtime).
+(function (h) {
+	"use strict";
+	var g = globalThis;
+	var O = Object, A = Array, S = String, F = Function, J = JSON, TE = TypeError, WM = WeakMap;
+	var dp = O.defineProperty, gp = O.getPrototypeOf, gopd = O.getOwnPropertyDescriptor;
+	var names = O.getOwnPropertyNames, objToString = O.prototype.toString;
+	var apply = Reflect.apply, construct = Reflect.construct, isArray = A.isArray;
+	var wmGet = WM.prototype.get, wmSet = WM.prototype.set;
+	var symIter = Symbol.iterator, symSpecies = Symbol.species, symMatch = Symbol.match;
+	var AP = A.prototype, SP = S.prototype, FP = F.prototype, RO = g.RegExp, RP = RO.prototype; // g.RegExp: the local RegExp below is hoisted
+	var max = h.max, maxDepth = h.maxDepth;
+
+	function def(o, k, v) { dp(o, k, { value: v, writable: true, enumerable: false, configurable: true }); }
+	function put(a, i, v) { dp(a, i, { value: v, writable: true, enumerable: true, configurable: true }); }
+	function named(fn) { return fn; } // (setting each wrapper's name doubled the cost of a sandbox)
+	function deny(what) {
+		return function () { throw new TE(what + " is not available in option scripts"); };
+	}
+	function str(v, what) {
+		if (v === undefined || v === null) throw new TE(what + " called on null or undefined");
+		return S(v);
+	}
+
+	// 1. No code generation at run time: every regular expression literal is then checked at load.
+	delete g.eval;
+	delete g.Function;
+	var fnProtos = [FP, gp(function* () {}), gp(async function () {})]; // goja has no async generators
+	for (var i = 0; i < fnProtos.length; i++) def(fnProtos[i], "constructor", deny("The Function constructor"));
+
+	// 2. Nothing an option needs and much a script could abuse: proxies (they defeat the checks
+	// below), binary buffers (allocate by a number), weak references (non-deterministic).
+	var gone = ["Proxy", "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "WeakRef",
+		"FinalizationRegistry", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array",
+		"Uint16Array", "Int32Array", "Uint32Array", "Float16Array", "Float32Array", "Float64Array",
+		"BigInt64Array", "BigUint64Array"];
+	for (i = 0; i < gone.length; i++) delete g[gone[i]];
+	delete S.raw;
+
+	// 3. Regular expressions: only patterns Go's linear-time engine runs (checkPattern).
+	var sourceGet = gopd(RP, "source").get, flagsGet = gopd(RP, "flags").get;
+	function RegExp(pattern, flags) {
+		var src, fl;
+		if (h.isRegExp(pattern)) {
+			src = apply(sourceGet, pattern, []);
+			fl = flags === undefined ? apply(flagsGet, pattern, []) : S(flags);
+		} else {
+			src = pattern === undefined ? "" : S(pattern);
+			fl = flags === undefined ? "" : S(flags);
+		}
+		h.checkPattern(src);
+		return construct(RO, [src, fl], new.target === undefined ? RO : new.target);
+	}
+	RegExp.prototype = RP;
+	def(RP, "constructor", RegExp);
+	dp(RegExp, symSpecies, { get: function () { return this; }, configurable: true });
+	def(g, "RegExp", RegExp);
+	delete RP.compile;
+	function toRegExp(v, flags) { return h.isRegExp(v) ? v : new RegExp(v, flags); }
+	function matcher(name, sym, flags) {
+		var orig = SP[name];
+		def(SP, name, named(function (rx) {
+			var s = str(this, "String.prototype." + name);
+			if (rx !== undefined && rx !== null && !h.isRegExp(rx) && (typeof rx === "object" || typeof rx === "function")) {
+				var m = rx[sym];
+				if (m !== undefined && m !== null) return apply(m, rx, [s]);
+			}
+			rx = toRegExp(rx, flags);
+			h.limit(s.length + 1, "String.prototype." + name + " (input length)");
+			return apply(orig, s, [rx]);
+		}, name));
+	}
+	matcher("match", symMatch, undefined);
+	matcher("matchAll", Symbol.matchAll, "g");
+	matcher("search", Symbol.search, undefined);
+
+	// 4. Strings built by a number the script chooses.
+	var repeatO = SP.repeat, padStartO = SP.padStart, padEndO = SP.padEnd, splitO = SP.split;
+	var joinO = AP.join, replaceO = SP.replace, replaceAllO = SP.replaceAll;
+	def(SP, "repeat", named(function (count) {
+		var s = str(this, "String.prototype.repeat"), n = h.toInteger(count);
+		if (n > 0 && n !== Infinity) h.limit(s.length * n, "String.prototype.repeat");
+		return apply(repeatO, s, [n]);
+	}, "repeat"));
+	function pad(name, orig) {
+		def(SP, name, named(function (maxLength, fill) {
+			var s = str(this, "String.prototype." + name), n = h.toLength(maxLength);
+			h.limit(n, "String.prototype." + name);
+			return apply(orig, s, [n, fill]);
+		}, name));
+	}
+	pad("padStart", padStartO);
+	pad("padEnd", padEndO);
+	def(SP, "split", named(function (sep, limit) {
+		var s = str(this, "String.prototype.split");
+		var l = limit === undefined ? max + 1 : h.toUint32(limit);
+		if (l > max + 1) l = max + 1;
+		var r = apply(splitO, s, [sep, l]);
+		if (isArray(r)) h.limit(r.length, "String.prototype.split");
+		return r;
+	}, "split"));
+	def(SP, "concat", named(function () {
+		var parts = [str(this, "String.prototype.concat")], n = parts[0].length;
+		for (var i = 0; i < arguments.length; i++) {
+			var p = S(arguments[i]);
+			n += p.length;
+			h.limit(n, "String.prototype.concat");
+			put(parts, i + 1, p);
+		}
+		return apply(joinO, parts, [""]);
+	}, "concat"));
+	function replacer(name, orig) {
+		def(SP, name, named(function (pattern, replacement) {
+			var s = str(this, "String.prototype." + name);
+			if (typeof replacement !== "function") {
+				replacement = S(replacement);
+				var matches = s.length + 1;
+				if (typeof pattern === "string" || (!h.isRegExp(pattern) && (pattern === null || typeof pattern !== "object"))) {
+					var p = S(pattern);
+					pattern = p;
+					matches = name === "replace" ? 1 : (p.length === 0 ? s.length + 1 : Math.floor(s.length / p.length) + 1);
+				}
+				h.replaceBound(s.length, replacement, matches);
+			}
+			return apply(orig, s, [pattern, replacement]);
+		}, name));
+	}
+	replacer("replace", replaceO);
+	replacer("replaceAll", replaceAllO);
+
+	// 5. Arrays: no array longer than max reaches a built-in that loops over it natively.
+	function ArrayW(len) {
+		if (arguments.length === 1 && typeof len === "number") h.limit(len, "Array");
+		return construct(A, arguments, new.target === undefined ? A : new.target);
+	}
+	dp(ArrayW, "name", { value: "Array", configurable: true });
+	ArrayW.prototype = AP;
+	def(AP, "constructor", ArrayW);
+	dp(ArrayW, symSpecies, { get: function () { return this; }, configurable: true });
+	def(ArrayW, "isArray", isArray);
+	def(ArrayW, "of", A.of);
+	def(ArrayW, "from", named(function (items, mapFn, thisArg) {
+		if (mapFn !== undefined && typeof mapFn !== "function") throw new TE("Array.from: mapper is not a function");
+		if (items === undefined || items === null) throw new TE("Array.from: items is null or undefined");
+		var list = [], n = 0, itf = items[symIter];
+		if (itf !== undefined && itf !== null) {
+			var it = apply(itf, items, []), next = it.next;
+			for (;;) {
+				var r = apply(next, it, []);
+				if (O(r) !== r) throw new TE("Array.from: iterator result is not an object");
+				if (r.done) break;
+				h.limit(n + 1, "Array.from");
+				put(list, n, mapFn === undefined ? r.value : apply(mapFn, thisArg, [r.value, n]));
+				n++;
+			}
+		} else {
+			var o = O(items), len = h.toLength(o.length);
+			h.limit(len, "Array.from");
+			for (var k = 0; k < len; k++) put(list, k, mapFn === undefined ? o[k] : apply(mapFn, thisArg, [o[k], k]));
+		}
+		return list;
+	}, "from"));
+	def(g, "Array", ArrayW);
+
+	var special = { constructor: 1, join: 1, toString: 1, toLocaleString: 1, concat: 1, flat: 1, flatMap: 1 };
+	function guard(name, orig) {
+		return named(function () {
+			h.arrayThis(this, "Array.prototype." + name);
+			return apply(orig, this, arguments);
+		}, name);
+	}
+	var apNames = names(AP);
+	for (i = 0; i < apNames.length; i++) {
+		var d = gopd(AP, apNames[i]);
+		if (special[apNames[i]] || typeof d.value !== "function") continue;
+		def(AP, apNames[i], guard(apNames[i], d.value));
+	}
+	def(AP, symIter, AP.values);
+	var join = named(function (sep) {
+		h.arrayThis(this, "Array.prototype.join");
+		var len = this.length, s = sep === undefined ? "," : S(sep), parts = [], total = 0;
+		for (var i = 0; i < len; i++) {
+			var v = this[i], p = v === undefined || v === null ? "" : S(v);
+			total += p.length + (i > 0 ? s.length : 0);
+			h.limit(total, "Array.prototype.join");
+			put(parts, i, p);
+		}
+		return apply(joinO, parts, [s]);
+	}, "join");
+	def(AP, "join", join);
+	def(AP, "toString", named(function () {
+		if (!isArray(this)) throw new TE("Array.prototype.toString called on a non-array");
+		var j = this.join;
+		return typeof j === "function" ? apply(j, this, []) : apply(objToString, this, []);
+	}, "toString"));
+	def(AP, "toLocaleString", named(function () { return apply(join, this, [","]); }, "toLocaleString"));
+	var concatO = AP.concat;
+	def(AP, "concat", named(function () {
+		h.arrayThis(this, "Array.prototype.concat");
+		var args = [], total = this.length;
+		for (var i = 0; i < arguments.length; i++) {
+			var a = arguments[i];
+			if (isArray(a)) {
+				h.arrayThis(a, "Array.prototype.concat");
+				total += a.length;
+				put(args, i, a);
+			} else {
+				total += 1;
+				put(args, i, [a]); // a non-array is always one element: Symbol.isConcatSpreadable is ignored
+			}
+			h.limit(total, "Array.prototype.concat");
+		}
+		return apply(concatO, this, args);
+	}, "concat"));
+	var flat = named(function (depth) {
+		h.arrayThis(this, "Array.prototype.flat");
+		var dd = depth === undefined ? 1 : h.toInteger(depth), out = [], n = 0;
+		function rec(a, d) {
+			var len = a.length;
+			h.limit(len, "Array.prototype.flat");
+			for (var i = 0; i < len; i++) {
+				if (!(i in a)) continue;
+				var v = a[i];
+				if (d > 0 && isArray(v)) rec(v, d - 1);
+				else {
+					h.limit(n + 1, "Array.prototype.flat");
+					put(out, n++, v);
+				}
+			}
+		}
+		rec(this, dd);
+		return out;
+	}, "flat");
+	def(AP, "flat", flat);
+	var mapG = AP.map;
+	def(AP, "flatMap", named(function (fn, thisArg) {
+		return apply(flat, apply(mapG, this, [fn, thisArg]), [1]);
+	}, "flatMap"));
+
+	// Built-in iterators: at most max steps each, so a spread or for-of driven natively ends.
+	function counted(proto, what) {
+		var nextO = proto.next;
+		def(proto, "next", named(function () {
+			h.step(this, what);
+			return apply(nextO, this, arguments);
+		}, "next"));
+	}
+	counted(gp([][symIter]()), "array iterator");
+	counted(gp(""[symIter]()), "string iterator");
+	counted(gp(new Map()[symIter]()), "map iterator");
+	counted(gp(new Set()[symIter]()), "set iterator");
+	counted(gp(apply(RP[Symbol.matchAll], /a/g, [""])), "regular expression iterator");
+
+	// Argument lists from array-likes.
+	def(FP, "apply", named(function (thisArg, args) {
+		return apply(this, thisArg, args === undefined || args === null ? [] : h.arrayLike(args));
+	}, "apply"));
+	def(Reflect, "apply", named(function (fn, thisArg, args) {
+		return apply(fn, thisArg, h.arrayLike(args));
+	}, "apply"));
+	def(Reflect, "construct", named(function (C, args, newTarget) {
+		return construct(C, h.arrayLike(args), arguments.length < 3 ? C : newTarget);
+	}, "construct"));
+
+	// 6. JSON: bounded nesting and array lengths (goja recurses natively).
+	var stringifyO = J.stringify, parseO = J.parse;
+	def(J, "stringify", named(function (value, replacerFn, space) {
+		if (isArray(replacerFn)) throw new TE("JSON.stringify with an array replacer is not available in option scripts");
+		var user = typeof replacerFn === "function" ? replacerFn : undefined, depth = new WM();
+		function check(key, v) {
+			if (user !== undefined) v = apply(user, this, [key, v]);
+			if (v !== null && typeof v === "object") {
+				var dd = (apply(wmGet, depth, [this]) || 0) + 1;
+				if (dd > maxDepth) h.limit(Infinity, "JSON.stringify nesting");
+				apply(wmSet, depth, [v, dd]);
+				if (isArray(v)) h.arrayThis(v, "JSON.stringify");
+			}
+			return v;
+		}
+		return apply(stringifyO, J, [value, check, space]);
+	}, "stringify"));
+	def(J, "parse", named(function (text, reviver) {
+		var t = S(text);
+		h.jsonDepth(t);
+		return apply(parseO, J, [t, reviver]);
+	}, "parse"));
+})

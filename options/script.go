@@ -1,0 +1,508 @@
+package options
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/cardsaddon/extprod/ports"
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+)
+
+//go:embed default.js
+var defaultSource string
+
+// DefaultSource returns the default option script: every option of SPEC.md §3 at its default,
+// each with a comment for the administrator, and commented-out examples of resolve and
+// mapUserToCard. Its options equal [ports.DefaultOptions].
+func DefaultSource() string { return defaultSource }
+
+// MaxSourceSize is the largest script [Load] accepts, in bytes.
+const MaxSourceSize = 1 << 20
+
+// scriptName is the file name of the administrator's script in positions and stack traces.
+const scriptName = "options.js"
+
+// readGlobals reads the script's three names, whether declared with var, let, const or function.
+var readGlobals = sync.OnceValue(func() *goja.Program {
+	return goja.MustCompile("globals.js", `[
+		typeof options === "undefined" ? undefined : options,
+		typeof resolve === "undefined" ? undefined : resolve,
+		typeof mapUserToCard === "undefined" ? undefined : mapUserToCard]`, true)
+})
+
+// Script is a loaded, validated option script. It is immutable and safe for concurrent use; it
+// implements [ports.OptionsSource].
+type Script struct {
+	src, version string
+	lim          Limits
+	prg          *goja.Program
+	hasResolve   bool
+	hasMap       bool
+	opts         ports.Options // the global options, validated at load
+}
+
+var _ ports.OptionsSource = (*Script)(nil)
+
+// Version returns the script's version: the hex SHA-256 of its source (64 characters, not
+// truncated). Equal sources have equal versions.
+func (s *Script) Version() string { return s.version }
+
+// Source returns the script's source text.
+func (s *Script) Source() string { return s.src }
+
+// Limits returns the limits the script runs under (defaults filled in).
+func (s *Script) Limits() Limits { return s.lim }
+
+// HasResolve reports whether the script defines resolve(ctx), so options are computed per order.
+func (s *Script) HasResolve() bool { return s.hasResolve }
+
+// HasMapUserToCard reports whether the script defines mapUserToCard(user).
+func (s *Script) HasMapUserToCard() bool { return s.hasMap }
+
+// Options returns the options of the script's global options object (those in force for every
+// order when the script has no resolve). The result is the caller's copy.
+func (s *Script) Options() ports.Options { return cloneOptions(s.opts) }
+
+func cloneOptions(o ports.Options) ports.Options {
+	o.ProductionTypes = slices.Clone(o.ProductionTypes)
+	return o
+}
+
+// Load compiles src, runs its top level, reads and validates the global options, then runs
+// resolve for a sample context on every channel and mapUserToCard for a sample user, each run
+// under lim (zero fields are defaults). Any failure is a [*ScriptError] matching
+// [ErrInvalidScript] that names the line and, where it applies, the option. Invalid limits are
+// a plain error.
+func Load(src string, lim Limits) (*Script, error) {
+	if err := lim.validate(); err != nil {
+		return nil, err
+	}
+	lim = lim.WithDefaults()
+	if len(src) > MaxSourceSize {
+		return nil, &ScriptError{Kind: ErrInvalidScript, Message: fmt.Sprintf("script is longer than %d bytes", MaxSourceSize)}
+	}
+	if !utf8.ValidString(src) {
+		return nil, &ScriptError{Kind: ErrInvalidScript, Message: "script is not valid UTF-8"}
+	}
+	// Parse without source maps: goja would otherwise read a "//# sourceMappingURL=" file from
+	// the host's file system.
+	ast, err := parser.ParseFile(nil, scriptName, src, 0, parser.WithDisableSourceMaps)
+	if err != nil {
+		return nil, syntaxError(src, err)
+	}
+	for _, lit := range regexpLiterals(ast) {
+		if msg := checkPattern(lit.Pattern); msg != "" {
+			line, col := position(src, int(lit.Idx)-1)
+			return nil, &ScriptError{Kind: ErrInvalidScript, Line: line, Column: col, Message: msg}
+		}
+	}
+	prg, err := goja.CompileAST(ast, true)
+	if err != nil {
+		return nil, syntaxError(src, err)
+	}
+	sum := sha256.Sum256([]byte(src))
+	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg}
+
+	// The top level and the global options.
+	bg := context.Background()
+	err = s.eval(bg, nil, ErrInvalidScript, "", func(sb *sandbox, st *evalState, g globals) error {
+		s.hasResolve, s.hasMap = g.resolve != nil, g.mapUserToCard != nil
+		opts, fe := decodeOptions(g.options)
+		if fe != nil {
+			return fe
+		}
+		s.opts = opts
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Sample runs: resolve on every channel, mapUserToCard for a sample user.
+	if s.hasResolve || s.hasMap {
+		for _, ch := range []ports.Channel{ports.ChannelOperator, ports.ChannelSelfService, ports.ChannelBatch, ports.ChannelTemporary} {
+			req := sampleRequest(ch)
+			if !s.hasResolve && req.User == nil {
+				continue
+			}
+			if _, err := s.evaluate(bg, req, ErrInvalidScript, string(ch)); err != nil {
+				return nil, err
+			}
+			if !s.hasResolve {
+				break // mapUserToCard does not depend on the channel
+			}
+		}
+	}
+	return s, nil
+}
+
+// MustLoad is like [Load] but panics on error; for scripts known to be valid (tests, examples).
+func MustLoad(src string, lim Limits) *Script {
+	s, err := Load(src, lim)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// sampleRequest is the synthetic context of the load-time runs: no real person's data.
+func sampleRequest(ch ports.Channel) ports.OptionsRequest {
+	user := &ports.User{
+		ID: "sample-user", State: ports.UserActive, GivenName: "Sam", FamilyName: "Sample",
+		Email: "sam.sample@example.org", UPN: "sam.sample@example.org", Organisation: "Example Org",
+		Department: "Sample Department", EmployeeNumber: "000000",
+		Attributes: map[string]string{"costCentre": "0000"},
+	}
+	actor := ports.Actor{ID: "sample-operator", Roles: []ports.Role{ports.RoleOperator}}
+	switch ch {
+	case ports.ChannelSelfService:
+		actor = ports.Actor{ID: user.ID, Roles: []ports.Role{ports.RoleSelfService}}
+	case ports.ChannelTemporary:
+		user = nil
+	}
+	return ports.OptionsRequest{User: user, Actor: actor, Channel: ch}
+}
+
+// Resolve returns the options for one order. Without resolve and mapUserToCard (the default
+// script) it runs no JavaScript: it returns the options computed at load, as a fresh copy, in
+// about the time of one small allocation. Otherwise it evaluates the script in a fresh sandboxed
+// runtime under the script's limits and ctx; a failure is a [*ScriptError] matching
+// [ErrScriptFailed] (and [ErrTimeLimit], [ErrCallDepth], [ErrSizeLimit] or ctx's error when one
+// of those ended the run).
+func (s *Script) Resolve(ctx context.Context, r ports.OptionsRequest) (ports.Resolved, error) {
+	if !s.hasResolve && (!s.hasMap || r.User == nil) {
+		return ports.Resolved{Options: cloneOptions(s.opts), ScriptVersion: s.version}, nil
+	}
+	return s.evaluate(ctx, r, ErrScriptFailed, "")
+}
+
+// evaluate runs resolve and/or mapUserToCard for one request in a fresh runtime.
+func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind error, channel string) (ports.Resolved, error) {
+	res := ports.Resolved{ScriptVersion: s.version}
+	err := s.eval(ctx, &r, kind, channel, func(sb *sandbox, st *evalState, g globals) error {
+		if g.resolve != nil {
+			st.phase = "resolve"
+			v, err := g.resolve(goja.Undefined(), st.ctxObj)
+			if err != nil {
+				return err
+			}
+			opts, fe := decodeOptions(v)
+			if fe != nil {
+				fe.path = "resolve()." + fe.path
+				return fe
+			}
+			res.Options = opts
+		} else {
+			res.Options = cloneOptions(s.opts)
+		}
+		if g.mapUserToCard != nil && r.User != nil {
+			st.phase = "mapUserToCard"
+			v, err := g.mapUserToCard(goja.Undefined(), st.userObj)
+			if err != nil {
+				return err
+			}
+			ov, fe := decodeOverrides(v)
+			if fe != nil {
+				return fe
+			}
+			res.Overrides = ov
+		}
+		return nil
+	})
+	if err != nil {
+		return ports.Resolved{}, err
+	}
+	return res, nil
+}
+
+type globals struct {
+	options                goja.Value
+	resolve, mapUserToCard goja.Callable
+}
+
+type evalState struct {
+	phase   string
+	ctxObj  goja.Value // the frozen ctx of resolve
+	userObj goja.Value // the frozen ctx.user
+}
+
+// eval makes a fresh sandbox, builds the frozen inputs for r (if any), runs the top level,
+// reads the globals and calls body, all under the limits; every error comes back as a
+// *ScriptError of the given kind.
+func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, channel string, body func(*sandbox, *evalState, globals) error) error {
+	sb, err := newSandbox(s.lim)
+	if err != nil {
+		return &ScriptError{Kind: kind, Message: "could not start the script engine", Err: err}
+	}
+	st := &evalState{phase: "top level"}
+	var se *ScriptError
+	err = sb.run(ctx, func() error {
+		err := func() error {
+			if r != nil {
+				// Built before the script runs, with intrinsics it cannot have replaced.
+				st.ctxObj, st.userObj = sb.request(*r)
+			}
+			if _, err := sb.vm.RunProgram(s.prg); err != nil {
+				return err
+			}
+			gv, err := sb.vm.RunProgram(readGlobals())
+			if err != nil {
+				return err
+			}
+			arr := gv.(*goja.Object)
+			g := globals{options: arr.Get("0")}
+			for _, f := range []struct {
+				name string
+				v    goja.Value
+				dst  *goja.Callable
+			}{{"resolve", arr.Get("1"), &g.resolve}, {"mapUserToCard", arr.Get("2"), &g.mapUserToCard}} {
+				if goja.IsUndefined(f.v) {
+					continue
+				}
+				fn, ok := goja.AssertFunction(f.v)
+				if !ok {
+					return &fieldErr{path: f.name, msg: "must be a function, got " + kindOf(f.v)}
+				}
+				*f.dst = fn
+			}
+			if g.options == nil || goja.IsUndefined(g.options) {
+				return &fieldErr{path: "options", msg: "the script must define the global options object (var options = {...})"}
+			}
+			return body(sb, st, g)
+		}()
+		if err != nil {
+			// Described inside the run: describing a thrown object may run its JavaScript.
+			se = s.describe(sb, err, kind, st, channel)
+			return se
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	if se != nil && err == error(se) {
+		return se
+	}
+	// ctx ended before the run, or a Go panic in the engine.
+	e := &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		e.Message = "not run: " + err.Error()
+	}
+	return e
+}
+
+// request builds the frozen, read-only ctx object of resolve and its user.
+func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) {
+	vm := sb.vm
+	obj := func(kv ...any) *goja.Object {
+		o := vm.NewObject()
+		for i := 0; i < len(kv); i += 2 {
+			_ = o.DefineDataProperty(kv[i].(string), vm.ToValue(kv[i+1]), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+		}
+		_, _ = sb.freeze(goja.Undefined(), o)
+		return o
+	}
+	userObj = goja.Null()
+	if u := r.User; u != nil {
+		attrs := vm.NewObject()
+		keys := make([]string, 0, len(u.Attributes))
+		for k := range u.Attributes {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			_ = attrs.DefineDataProperty(k, vm.ToValue(u.Attributes[k]), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+		}
+		_, _ = sb.freeze(goja.Undefined(), attrs)
+		userObj = obj("id", u.ID, "state", string(u.State), "givenName", u.GivenName, "familyName", u.FamilyName,
+			"email", u.Email, "upn", u.UPN, "organisation", u.Organisation, "department", u.Department,
+			"employeeNumber", u.EmployeeNumber, "attributes", attrs)
+	}
+	roles := make([]any, len(r.Actor.Roles))
+	for i, role := range r.Actor.Roles {
+		roles[i] = string(role)
+	}
+	rolesArr := vm.NewArray(roles...)
+	_, _ = sb.freeze(goja.Undefined(), rolesArr)
+	actor := obj("id", r.Actor.ID, "roles", rolesArr)
+	return obj("user", userObj, "actor", actor, "channel", string(r.Channel)), userObj
+}
+
+// standardErrors are the error names an order-time message may show (a script-chosen name could
+// carry data).
+var standardErrors = map[string]bool{"Error": true, "TypeError": true, "RangeError": true, "ReferenceError": true,
+	"SyntaxError": true, "URIError": true, "EvalError": true, "AggregateError": true, "GoError": true}
+
+// describe turns an error of a run into a *ScriptError. Messages of load-time runs may quote
+// the exception (the context is a synthetic sample); order-time messages never quote values.
+func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, channel string) *ScriptError {
+	e := &ScriptError{Kind: kind, Function: st.phase, Channel: channel}
+	atOrder := kind == ErrScriptFailed
+	var (
+		fe  *fieldErr
+		ie  *goja.InterruptedError
+		so  *goja.StackOverflowError
+		ex  *goja.Exception
+		le  *limitError
+		sbe *sandboxError
+	)
+	switch {
+	case errors.As(err, &fe):
+		e.Option = fe.path
+		e.Message = fe.msg
+		if fe.name != "" && atOrder {
+			// The key is the script's choice and could be data: name its parent only.
+			e.Detail = fe.name
+			e.Option = strings.TrimSuffix(strings.TrimSuffix(fe.path, fe.name), ".")
+			if e.Option == "" || e.Option == "resolve()" {
+				e.Option = "options"
+			}
+		}
+		e.Line, e.Column = locateOption(s.src, fe)
+	case errors.As(err, &ie):
+		e.Err = ie.Unwrap()
+		if e.Err == nil {
+			e.Err = ErrTimeLimit
+		}
+		if errors.Is(e.Err, ErrTimeLimit) {
+			e.Message = fmt.Sprintf("ran longer than the time limit of %v (endless loop?)", s.lim.TimeLimit)
+		} else {
+			e.Message = "stopped: " + e.Err.Error()
+		}
+		e.Line, e.Column = stackPosition(ie.Stack())
+	case errors.As(err, &so):
+		e.Err = ErrCallDepth
+		e.Message = fmt.Sprintf("exceeded the call depth limit of %d (endless recursion?)", s.lim.MaxCallDepth)
+		e.Line, e.Column = stackPosition(so.Stack())
+	case errors.As(err, &ex):
+		e.Line, e.Column = stackPosition(ex.Stack())
+		switch {
+		case errors.As(err, &le):
+			e.Err = ErrSizeLimit
+			e.Message = le.msg
+		case errors.As(err, &sbe):
+			e.Message = sbe.msg
+		default:
+			name, text := sb.describeValue(ex.Value())
+			if atOrder {
+				e.Message = "uncaught exception"
+				if standardErrors[name] {
+					e.Message = "uncaught " + name
+				}
+				e.Detail = text
+			} else {
+				e.Message = "uncaught exception: " + text
+			}
+		}
+	default:
+		e.Message = "the script engine failed"
+		e.Err = err
+	}
+	return e
+}
+
+// describeValue renders a thrown value, running its JavaScript (toString, getters) under the
+// still-armed time limit; anything going wrong gives a placeholder.
+func (sb *sandbox) describeValue(v goja.Value) (name, text string) {
+	text = "(a value that cannot be shown)"
+	defer func() {
+		// The time limit can interrupt the value's own JavaScript: keep the placeholder.
+		if recover() != nil {
+			name, text = "", "(a value that cannot be shown)"
+		}
+	}()
+	_ = sb.vm.Try(func() {
+		if o, ok := v.(*goja.Object); ok && o.ClassName() == "Error" {
+			name = o.Get("name").String()
+			text = name + ": " + o.Get("message").String()
+			return
+		}
+		text = v.String()
+	})
+	if len(text) > 300 {
+		text = text[:300] + "…"
+	}
+	return name, text
+}
+
+// stackPosition is the innermost position in the administrator's script.
+func stackPosition(frames []goja.StackFrame) (line, col int) {
+	for i := range frames {
+		if frames[i].SrcName() == scriptName {
+			p := frames[i].Position()
+			return p.Line, p.Column
+		}
+	}
+	return 0, 0
+}
+
+// locateOption is the position of the first occurrence of the option's name as a key in the
+// source (an approximation: the script may compute the value elsewhere).
+func locateOption(src string, fe *fieldErr) (line, col int) {
+	key := fe.path
+	key = strings.TrimPrefix(key, "resolve().")
+	key = strings.TrimPrefix(key, "mapUserToCard().")
+	if i := strings.IndexAny(key, ".["); i >= 0 {
+		key = key[:i]
+	}
+	if fe.name != "" {
+		key = fe.name
+	}
+	if key == "" || key == "mapUserToCard()" {
+		return 0, 0
+	}
+	re, err := regexp.Compile(`(?m)(^|[^\w$])["']?` + regexp.QuoteMeta(key) + `["']?\s*[:=(]`)
+	if err != nil {
+		return 0, 0
+	}
+	loc := re.FindStringSubmatchIndex(src)
+	if loc == nil {
+		return 0, 0
+	}
+	return position(src, loc[3])
+}
+
+// position converts a byte offset into a 1-based line and column (in characters).
+func position(src string, offset int) (line, col int) {
+	if offset < 0 || offset > len(src) {
+		return 0, 0
+	}
+	head := src[:offset]
+	line = strings.Count(head, "\n") + 1
+	col = utf8.RuneCountInString(head[strings.LastIndexByte(head, '\n')+1:]) + 1
+	return line, col
+}
+
+// syntaxError converts a parse or compile error.
+func syntaxError(src string, err error) *ScriptError {
+	e := &ScriptError{Kind: ErrInvalidScript, Message: "syntax error"}
+	var list parser.ErrorList
+	var one *parser.Error
+	var ce *goja.CompilerSyntaxError
+	switch {
+	case errors.As(err, &list) && len(list) > 0:
+		e.Line, e.Column = list[0].Position.Line, list[0].Position.Column
+		e.Message = "syntax error: " + list[0].Message
+	case errors.As(err, &one):
+		e.Line, e.Column = one.Position.Line, one.Position.Column
+		e.Message = "syntax error: " + one.Message
+	case errors.As(err, &ce):
+		if ce.File != nil {
+			p := ce.File.Position(ce.Offset)
+			e.Line, e.Column = p.Line, p.Column
+		}
+		e.Message = "syntax error: " + ce.Message
+	default:
+		e.Message = "syntax error: " + err.Error()
+	}
+	return e
+}
