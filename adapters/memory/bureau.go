@@ -132,7 +132,7 @@ func (b *Bureau) Layout(ctx context.Context, id string) (ports.Layout, error) {
 	defer b.mu.Unlock()
 	l, ok := b.layouts[id]
 	if !ok {
-		return ports.Layout{}, fmt.Errorf("layout %s: %w", id, ports.ErrNotFound)
+		return ports.Layout{}, ports.ErrNotFound // unwrapped: asked on every order
 	}
 	return l, nil
 }

@@ -81,7 +81,8 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 			return nil, ports.ErrOpenOrderExists
 		}
 	}
-	out := make([]ports.Card, len(c.Cards))
+	// The caller's cards become the returned ones; the store keeps its own deep copies.
+	out := c.Cards
 	for i, card := range c.Cards {
 		card.Version = 1
 		e := &entry{card: clone(card), seq: int64(len(s.bySeq) + 1)}
