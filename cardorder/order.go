@@ -356,8 +356,9 @@ func (s *Service) hasOpenOrder(ctx context.Context, userID string) (bool, error)
 
 // DryRun is an administrator's test of an option script (installed or not) for a would-be order:
 // the resolved options, the mapped card and the decision, with no side effect. Source nil uses the
-// installed options. The order is evaluated as if Actor ordered for UserID on Channel
-// (operator, selfservice or batch).
+// installed options. The order is evaluated as if Actor ordered for UserID: as a batch order when
+// Channel is batch, otherwise on the channel that follows from the actor (selfservice when a
+// self-service user orders for itself, else operator), exactly as OrderCard would.
 type DryRun struct {
 	Source         ports.OptionsSource
 	UserID         string
