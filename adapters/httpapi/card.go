@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// Card is the card as HTTP-API.md "The card" shows it. Fields without a value are omitted; the
+// options stored with the card and the dispatch bookkeeping are not exposed.
+type Card struct {
+	ID              string          `json:"id,omitempty"`
+	UserID          string          `json:"userId,omitempty"`
+	Temporary       bool            `json:"temporary"`
+	State           ports.CardState `json:"state,omitempty"`
+	ProductionType  string          `json:"productionType,omitempty"`
+	LayoutID        string          `json:"layoutId,omitempty"`
+	CommonName      string          `json:"commonName,omitempty"`
+	UPN             string          `json:"upn,omitempty"`
+	Email           string          `json:"email,omitempty"`
+	OrderedBy       string          `json:"orderedBy,omitempty"`
+	ApprovedBy      string          `json:"approvedBy,omitempty"`
+	RejectionReason string          `json:"rejectionReason,omitempty"`
+	FailureReason   string          `json:"failureReason,omitempty"`
+	ProviderOrderID string          `json:"providerOrderId,omitempty"`
+	Attempt         int             `json:"attempt,omitempty"`
+	ScriptVersion   string          `json:"scriptVersion,omitempty"`
+	CardNumber      string          `json:"cardNumber,omitempty"`
+	ValidThru       string          `json:"validThru,omitempty"`
+	Readouts        []Readout       `json:"readouts,omitempty"`
+	CreatedAt       time.Time       `json:"createdAt,omitzero"`
+	UpdatedAt       time.Time       `json:"updatedAt,omitzero"`
+	History         []History       `json:"history,omitempty"`
+}
+
+// Readout is a chip read-out of a produced card.
+type Readout struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+// History is one state a card entered, when and by whom.
+type History struct {
+	State ports.CardState `json:"state"`
+	At    time.Time       `json:"at"`
+	Actor string          `json:"actor,omitempty"`
+}
+
+// CardOf converts a domain card to its JSON form.
+func CardOf(c ports.Card) Card {
+	out := Card{
+		ID: c.ID, UserID: c.UserID, Temporary: c.Temporary, State: c.State,
+		ProductionType: c.ProductionType, LayoutID: c.LayoutID,
+		CommonName: c.CommonName, UPN: c.UPN, Email: c.Email,
+		OrderedBy: c.OrderedBy, ApprovedBy: c.ApprovedBy,
+		RejectionReason: c.RejectionReason, FailureReason: c.FailureReason,
+		ProviderOrderID: c.ProviderOrderID, Attempt: c.Attempt, ScriptVersion: c.ScriptVersion,
+		CardNumber: c.CardNumber, ValidThru: c.ValidThru,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+	if len(c.Readouts) > 0 {
+		out.Readouts = make([]Readout, len(c.Readouts))
+		for i, r := range c.Readouts {
+			out.Readouts[i] = Readout(r)
+		}
+	}
+	if len(c.History) > 0 {
+		out.History = make([]History, len(c.History))
+		for i, e := range c.History {
+			out.History[i] = History(e)
+		}
+	}
+	return out
+}
+
+func cardsOf(cs []ports.Card) []Card {
+	out := make([]Card, len(cs))
+	for i, c := range cs {
+		out[i] = CardOf(c)
+	}
+	return out
+}

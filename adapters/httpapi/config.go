@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/cardsaddon/extprod/cardorder"
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// Defaults of [Config]; a zero field of Config takes the value here.
+const (
+	// DefaultMaxBodyBytes limits a JSON request body (HTTP-API.md: 1 MiB).
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxScriptBytes limits an option script, sent to PUT or inside a dry run (256 KiB).
+	DefaultMaxScriptBytes = 256 << 10
+	// DefaultIdempotencyTTL is how long a successful creation is remembered under its
+	// Idempotency-Key (HTTP-API.md: at least 24 hours).
+	DefaultIdempotencyTTL = 24 * time.Hour
+)
+
+// Authenticator maps a bearer token to the actor it stands for. The host implements it (an
+// OAuth introspection, a session store…); [StaticTokens] is a fixed map. It must be safe for
+// concurrent use. ok is false for an unknown, expired or revoked token; the handler answers 401.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (actor ports.Actor, ok bool)
+}
+
+// StaticTokens is an [Authenticator] over a fixed map from token to actor, for examples, tests
+// and hosts whose tokens are provisioned out of band. Do not modify it while it is in use.
+type StaticTokens map[string]ports.Actor
+
+// Authenticate implements [Authenticator].
+func (t StaticTokens) Authenticate(_ context.Context, token string) (ports.Actor, bool) {
+	a, ok := t[token]
+	if !ok || a.ID == "" {
+		return ports.Actor{}, false
+	}
+	return a, true
+}
+
+// Scripts is the administrator's option script as the script endpoints need it. The host adapts
+// its script engine (package options) to it. It must be safe for concurrent use.
+//
+//   - Current returns the installed script and its version (a content hash), used as the ETag.
+//     An error wrapping [ports.ErrNotFound] answers 404.
+//   - Install validates source and installs it. ifMatch is the version the administrator read
+//     (from If-Match), or "" when the request named none: then the install is unconditional. An
+//     error wrapping [ports.ErrConflict] means ifMatch is no longer installed (412
+//     version_conflict); any other error means the script was refused (422 invalid_script, with
+//     the error's text — which names the line — as the detail) and the old script stays.
+//   - Load loads source without installing it, for a dry run; its error is a refusal of the
+//     script like Install's.
+type Scripts interface {
+	Current(ctx context.Context) (source, version string, err error)
+	Install(ctx context.Context, source, ifMatch string) (version string, err error)
+	Load(ctx context.Context, source string) (ports.OptionsSource, error)
+}
+
+// Config configures the handler [New] returns. Service and Auth are required; every other zero
+// field is a documented default.
+type Config struct {
+	// Service is the domain every endpoint calls.
+	Service *cardorder.Service
+	// Auth authenticates the bearer token of every request but GET /healthz and the bureau's
+	// events.
+	Auth Authenticator
+	// Scripts serves the option-script endpoints. Nil: GET and PUT answer 404 not_found, and a
+	// dry run can only use the installed options (a script in its body answers 404).
+	Scripts Scripts
+	// Events, when set, is mounted at POST /v1/gocards/events without bearer authentication: it
+	// authenticates the bureau by its signature itself (gocards.EventHandler). Nil: the path
+	// answers 404.
+	Events http.Handler
+	// Idempotency remembers successful creations under their Idempotency-Key. Default
+	// [NewMemoryIdempotency] with Clock and IdempotencyTTL; a host with several instances plugs a
+	// shared, durable one.
+	Idempotency IdempotencyStore
+	// IdempotencyTTL is how long the default store remembers a creation; default
+	// DefaultIdempotencyTTL. It must not be shorter than 24 hours.
+	IdempotencyTTL time.Duration
+	// Clock gives the time (idempotency expiry); default the wall clock.
+	Clock ports.Clock
+	// Logger receives server-side failures (route, status, code and the internal cause), never
+	// request bodies or personal data. Default: discard.
+	Logger *slog.Logger
+	// MaxBodyBytes limits a JSON request body; default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxScriptBytes limits an option script; default DefaultMaxScriptBytes.
+	MaxScriptBytes int64
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Clock == nil {
+		c.Clock = wallClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxScriptBytes == 0 {
+		c.MaxScriptBytes = DefaultMaxScriptBytes
+	}
+	if c.IdempotencyTTL == 0 {
+		c.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if c.Idempotency == nil && c.IdempotencyTTL >= DefaultIdempotencyTTL {
+		c.Idempotency = NewMemoryIdempotency(c.Clock, c.IdempotencyTTL)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Service == nil {
+		errs = append(errs, errors.New("Service is required"))
+	}
+	if c.Auth == nil {
+		errs = append(errs, errors.New("Auth is required"))
+	}
+	if c.MaxBodyBytes < 0 || c.MaxScriptBytes < 0 {
+		errs = append(errs, errors.New("MaxBodyBytes and MaxScriptBytes must not be negative"))
+	}
+	if c.IdempotencyTTL < DefaultIdempotencyTTL {
+		errs = append(errs, errors.New("IdempotencyTTL must be at least 24h"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return errors.Join(errors.New("httpapi: invalid config"), err)
+	}
+	return nil
+}
+
+type wallClock struct{}
+
+// Now implements [ports.Clock].
+func (wallClock) Now() time.Time { return time.Now() }

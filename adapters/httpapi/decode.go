@@ -1,0 +1,262 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// readBody reads the whole request body, refusing one longer than limit with payload_too_large.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errorf(CodePayloadTooLarge, "the body is larger than %d bytes", limit)
+	}
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= 64<<10 {
+		// A small body of announced length (net/http stops it there): read exactly that.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(body, b); err != nil {
+			return nil, errorf(CodeBadRequest, "the body is shorter than its Content-Length")
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errorf(CodePayloadTooLarge, "the body is larger than %d bytes", limit)
+		}
+		return nil, errorf(CodeBadRequest, "the body could not be read")
+	}
+	return b, nil
+}
+
+// decodeBody decodes a JSON object body into v strictly: exactly the field names of fields
+// (case-sensitive), no unknown fields, no duplicate fields, no trailing data, the right types.
+// An empty body leaves v untouched when optional, else it is refused.
+func decodeBody(body []byte, v any, optional bool, fields ...string) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return errorf(CodeBadRequest, "a JSON body is required")
+	}
+	if !utf8.Valid(body) {
+		return errorf(CodeBadRequest, "the body is not valid UTF-8")
+	}
+	// Unmarshal checks the syntax (trailing data included) and the types; checkKeys then checks
+	// the names, which Unmarshal matches case-insensitively and lets repeat.
+	if err := json.Unmarshal(body, v); err != nil {
+		return jsonError(err)
+	}
+	return checkKeys(body, fields)
+}
+
+// checkKeys checks that body, valid JSON, is one object whose keys are among fields, each at
+// most once.
+func checkKeys(body []byte, fields []string) error {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return errorf(CodeBadRequest, "the body must be a JSON object")
+	}
+	var seen uint64 // bit i: fields[i] was seen (bodies have far fewer than 64 fields)
+	for i++; ; {
+		i = skipSpace(body, i)
+		if i < len(body) && body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+		if i >= len(body) || body[i] != '"' {
+			return nil // the closing brace: Unmarshal checked the rest
+		}
+		end := skipString(body, i)
+		raw := body[i:end]
+		var key string
+		if bytes.IndexByte(raw, '\\') < 0 {
+			key = string(raw[1 : len(raw)-1])
+		} else if err := json.Unmarshal(raw, &key); err != nil {
+			return jsonError(err)
+		}
+		f := slices.Index(fields, key)
+		if f < 0 {
+			return errorf(CodeBadRequest, "unknown field %s", quoteField(key))
+		}
+		if seen&(1<<f) != 0 {
+			return errorf(CodeBadRequest, "field %s appears more than once", quoteField(key))
+		}
+		seen |= 1 << f
+		i = skipSpace(body, end)
+		if i < len(body) && body[i] == ':' {
+			i++
+		}
+		i = skipValue(body, skipSpace(body, i))
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the JSON string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the JSON value starting at b[i] (valid JSON).
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
+}
+
+// quoteField quotes a client-supplied field name for a detail, shortened.
+func quoteField(s string) string {
+	const max = 64
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "?")
+	}
+	return strconv.Quote(s)
+}
+
+// jsonError describes a decoding error by position or field, never by value.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value"):
+		return errorf(CodeBadRequest, "unexpected data after the JSON object")
+	case errors.As(err, &se):
+		return errorf(CodeBadRequest, "malformed JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return errorf(CodeBadRequest, "the body must be a JSON object")
+		}
+		return errorf(CodeBadRequest, "field %s must be %s", quoteField(te.Field), kindOf(te.Type.Kind().String()))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return errorf(CodeBadRequest, "malformed JSON: unexpected end of the body")
+	}
+	return errorf(CodeBadRequest, "malformed JSON")
+}
+
+func kindOf(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "int", "int64", "int32":
+		return "an integer"
+	case "slice":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	case "struct", "map":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// MaxIDLength bounds a user or card id in a path, query or body.
+const MaxIDLength = 128
+
+// validID reports whether s is a plausible id: 1..MaxIDLength characters among letters, digits
+// and - _ . ~ : @ + (enough for UUIDs, ULIDs, directory ids and email-like user ids).
+func validID(s string) bool {
+	if s == "" || len(s) > MaxIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '_', c == '.', c == '~', c == ':', c == '@', c == '+':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(name, s string) error {
+	if !validID(s) {
+		return errorf(CodeBadRequest, "%s must be 1 to %d letters, digits or - _ . ~ : @ +", name, MaxIDLength)
+	}
+	return nil
+}
+
+// checkText bounds a free-text field (a production type, a reason).
+func checkText(name, s string, max int) error {
+	if len(s) > max {
+		return errorf(CodeBadRequest, "%s is longer than %d bytes", name, max)
+	}
+	if !utf8.ValidString(s) {
+		return errorf(CodeBadRequest, "%s is not valid UTF-8", name)
+	}
+	return nil
+}
+
+// EncodeCursor encodes a store cursor as the listing's opaque, URL-safe nextCursor.
+func EncodeCursor(after int64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(after))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// DecodeCursor decodes a cursor made by [EncodeCursor]; ok is false for anything else.
+func DecodeCursor(s string) (after int64, ok bool) {
+	if len(s) != base64.RawURLEncoding.EncodedLen(8) {
+		return 0, false
+	}
+	var b [8]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(s))
+	if err != nil || n != 8 {
+		return 0, false
+	}
+	v := int64(binary.BigEndian.Uint64(b[:]))
+	return v, v > 0
+}

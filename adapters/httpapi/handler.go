@@ -1,0 +1,243 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cardsaddon/extprod/cardorder"
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// handler serves HTTP-API.md over a [cardorder.Service].
+type handler struct {
+	cfg Config
+	svc *cardorder.Service
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the handler for every endpoint of HTTP-API.md, configured by cfg. It is safe for
+// concurrent use.
+func New(cfg Config) (http.Handler, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	h := &handler{cfg: cfg, svc: cfg.Service, log: cfg.Logger, mux: http.NewServeMux()}
+	h.routes()
+	return h, nil
+}
+
+// route is one endpoint: its method and path pattern and what serves it.
+type route struct {
+	method, path string
+	serve        http.Handler
+}
+
+func (h *handler) routes() {
+	anyRole := roles("reading cards", ports.RoleOperator, ports.RoleApprover, ports.RoleAdmin, ports.RoleSelfService)
+	operator := roles("this action", ports.RoleOperator)
+	approver := roles("approving or rejecting", ports.RoleApprover)
+	admin := roles("this action", ports.RoleAdmin)
+	aborter := roles("aborting", ports.RoleOperator, ports.RoleSelfService)
+	rs := []route{
+		{"POST", "/v1/users/{userId}/card-orders", h.authed(orderer, h.order)},
+		{"POST", "/v1/users/{userId}/card-orders/preview", h.authed(orderer, h.preview)},
+		{"GET", "/v1/cards/{cardId}", h.authed(anyRole, h.card)},
+		{"GET", "/v1/cards", h.authed(anyRole, h.cards)},
+		{"POST", "/v1/cards/{cardId}/approve", h.authed(approver, h.approve)},
+		{"POST", "/v1/cards/{cardId}/reject", h.authed(approver, h.reject)},
+		{"POST", "/v1/cards/{cardId}/abort", h.authed(aborter, h.abort)},
+		{"POST", "/v1/cards/{cardId}/repeat", h.authed(operator, h.repeat)},
+		{"POST", "/v1/cards/{cardId}/refresh", h.authed(operator, h.refresh)},
+		{"POST", "/v1/batch-orders", h.authed(operator, h.batch)},
+		{"POST", "/v1/temporary-card-orders", h.authed(operator, h.temporary)},
+		{"POST", "/v1/dispatch", h.authed(admin, h.dispatch)},
+		{"POST", "/v1/status-sync", h.authed(admin, h.statusSync)},
+		{"GET", "/v1/admin/options-script", h.authed(admin, h.getScript)},
+		{"PUT", "/v1/admin/options-script", h.authed(admin, h.putScript)},
+		{"POST", "/v1/admin/options-script/dry-run", h.authed(admin, h.dryRun)},
+		{"GET", "/healthz", http.HandlerFunc(healthz)},
+	}
+	if h.cfg.Events != nil {
+		rs = append(rs, route{"POST", "/v1/gocards/events", eventsProblems(h.cfg.Events)})
+	}
+	allow := map[string][]string{}
+	var paths []string
+	for _, rt := range rs {
+		h.mux.Handle(rt.method+" "+rt.path, rt.serve)
+		if _, seen := allow[rt.path]; !seen {
+			paths = append(paths, rt.path)
+		}
+		allow[rt.path] = append(allow[rt.path], rt.method)
+		if rt.method == "GET" {
+			allow[rt.path] = append(allow[rt.path], "HEAD")
+		}
+	}
+	// A known path with another method answers 405 with Allow, as a problem.
+	for _, p := range paths {
+		methods := strings.Join(allow[p], ", ")
+		h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			h.fail(w, r, errorf(CodeMethodNotAllowed, "%s is not allowed here; use %s", sanitizeMethod(r.Method), methods))
+		})
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, errorf(string(cardorder.CodeNotFound), "no such endpoint"))
+	})
+}
+
+func sanitizeMethod(m string) string {
+	if len(m) > 16 || strings.ContainsFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) {
+		return "this method"
+	}
+	return m
+}
+
+// ServeHTTP implements [http.Handler].
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd["X-Content-Type-Options"] = nosniff
+	hd["Cache-Control"] = noStore
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: panic serving a request",
+				slog.String("route", r.Pattern), slog.String("panic", fmt.Sprint(v)))
+			writeProblem(w, Problem{Type: ProblemTypePrefix + CodeInternal, Title: codes[CodeInternal].title,
+				Status: http.StatusInternalServerError, Detail: genericDetail, Code: CodeInternal})
+		}
+	}()
+	h.mux.ServeHTTP(w, r)
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// rule is a role check made before the body is read (HTTP-API.md's order: authentication,
+// role, body…). The domain checks the same again.
+type rule func(a ports.Actor, r *http.Request) error
+
+func roles(what string, rs ...ports.Role) rule {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = string(r)
+	}
+	need := strings.Join(names, " or ")
+	return func(a ports.Actor, _ *http.Request) error {
+		if slices.ContainsFunc(rs, a.Has) {
+			return nil
+		}
+		return errorf(string(cardorder.CodeForbidden), "%s needs the %s role", what, need)
+	}
+}
+
+// orderer lets an operator order for anyone and a self-service user for itself (SPEC.md §2:
+// role, then own user).
+func orderer(a ports.Actor, r *http.Request) error {
+	switch {
+	case a.Has(ports.RoleOperator):
+		return nil
+	case a.Has(ports.RoleSelfService) && a.ID == r.PathValue("userId"):
+		return nil
+	case a.Has(ports.RoleSelfService):
+		return errorf(string(cardorder.CodeForbidden), "a self-service user may order only for itself")
+	}
+	return errorf(string(cardorder.CodeForbidden), "ordering cards needs the operator role")
+}
+
+// actionFunc serves an authenticated request; an error is answered as a problem.
+type actionFunc func(w http.ResponseWriter, r *http.Request, a ports.Actor) error
+
+// authed authenticates the bearer token, applies the role rule, then runs f.
+func (h *handler) authed(check rule, f actionFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="extprod"`)
+			h.fail(w, r, errorf(string(cardorder.CodeUnauthenticated), "send Authorization: Bearer <token>"))
+			return
+		}
+		a, ok := h.cfg.Auth.Authenticate(r.Context(), tok)
+		if !ok || a.ID == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="extprod", error="invalid_token"`)
+			h.fail(w, r, errorf(string(cardorder.CodeUnauthenticated), "the token is unknown or expired"))
+			return
+		}
+		if err := check(a, r); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if err := f(w, r, a); err != nil {
+			h.fail(w, r, err)
+		}
+	})
+}
+
+// bearer returns the token of the request's single "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	vs := r.Header.Values("Authorization")
+	if len(vs) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(vs[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != "" && len(tok) <= 4096
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	if c, ok := v.(Card); ok {
+		bp := bufPool.Get().(*[]byte)
+		*bp = c.AppendJSON((*bp)[:0])
+		writeRaw(w, status, "application/json", *bp)
+		putBuf(bp)
+		return
+	}
+	b, err := encodeJSON(v)
+	if err != nil {
+		writeProblem(w, Problem{Type: ProblemTypePrefix + CodeInternal, Title: codes[CodeInternal].title,
+			Status: http.StatusInternalServerError, Detail: genericDetail, Code: CodeInternal})
+		return
+	}
+	writeRaw(w, status, "application/json", b)
+}
+
+// encodeJSON is json.Marshal with the card's fast path.
+func encodeJSON(v any) ([]byte, error) {
+	if c, ok := v.(Card); ok {
+		return c.AppendJSON(nil), nil
+	}
+	return json.Marshal(v)
+}
+
+// Header values shared by every answer, assigned without allocating. Header.Set and Add never
+// modify an assigned slice in place (Add appends to a full one, which copies), so sharing is safe.
+var (
+	nosniff  = []string{"nosniff"}
+	noStore  = []string{"no-store"}
+	jsonType = []string{"application/json"}
+)
+
+func writeRaw(w http.ResponseWriter, status int, contentType string, b []byte) {
+	hd := w.Header()
+	if contentType == "application/json" {
+		hd["Content-Type"] = jsonType
+	} else {
+		hd["Content-Type"] = []string{contentType}
+	}
+	hd["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

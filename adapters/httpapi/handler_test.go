@@ -1,0 +1,676 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/matryer/is"
+
+	"github.com/cardsaddon/extprod/adapters/httpapi"
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// TestCardJSON pins the card's JSON to HTTP-API.md "The card": the listed fields, empty ones
+// omitted, no options or dispatch bookkeeping.
+func TestCardJSON(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.do("POST", "/v1/users/u1/card-orders", tokOp, `{"productionType": "standard"}`)
+	is.Equal(r.status, http.StatusCreated)
+	is.Equal(r.header.Get("Content-Type"), "application/json")
+	want := `{"id":"c1","userId":"u1","temporary":false,"state":"processing","productionType":"standard",` +
+		`"layoutId":"L-100","commonName":"Ada Lovelace","upn":"ada@corp.example","email":"ada@example.com",` +
+		`"orderedBy":"op-1","attempt":1,"scriptVersion":"v-test","createdAt":"2025-03-01T09:00:00Z",` +
+		`"updatedAt":"2025-03-01T09:00:00Z","history":[{"state":"processing","at":"2025-03-01T09:00:00Z","actor":"op-1"}]}`
+	if diff := cmp.Diff(want, string(r.body)); diff != "" {
+		t.Errorf("card JSON (-want +got):\n%s", diff)
+	}
+
+	// Produced: the bureau's fields appear.
+	_, err := e.svc.DispatchQueued(t.Context(), 10)
+	is.NoErr(err)
+	e.bureau.Advance("c1", ports.StateProduced, "")
+	r = e.do("POST", "/v1/cards/c1/refresh", tokOp, "")
+	is.Equal(r.status, http.StatusOK)
+	got := r.card(t)
+	is.Equal(got.State, ports.StateProduced)
+	is.Equal(got.ProviderOrderID, "O-1")
+	is.Equal(got.CardNumber, "C-O-1")
+	is.Equal(got.ValidThru, "2031-12-31")
+	is.Equal(got.Readouts, []httpapi.Readout{{Type: "MIFARE_UID", UID: "04O-1"}})
+	var states []ports.CardState
+	for _, h := range got.History {
+		states = append(states, h.State)
+	}
+	is.Equal(states, []ports.CardState{ports.StateProcessing, ports.StateOrdered, ports.StateProduced})
+	is.True(!strings.Contains(string(r.body), "options"))
+	is.True(!strings.Contains(string(r.body), "dispatch"))
+	is.True(!strings.Contains(string(r.body), "version\""))
+}
+
+// TestConcurrentOrdersOneUser: 50 simultaneous orders for one user make exactly one card.
+func TestConcurrentOrdersOneUser(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	const n = 50
+	statuses := make([]int, n)
+	codes := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := e.do("POST", "/v1/users/u1/card-orders", tokOp, "")
+			statuses[i] = r.status
+			if r.status != http.StatusCreated {
+				codes[i] = r.problem(t).Code
+			}
+		})
+	}
+	wg.Wait()
+	created := 0
+	for i := range n {
+		switch statuses[i] {
+		case http.StatusCreated:
+			created++
+		case http.StatusConflict:
+			is.Equal(codes[i], "order_exists")
+		default:
+			t.Errorf("request %d: status %d", i, statuses[i])
+		}
+	}
+	is.Equal(created, 1)
+	is.Equal(e.countCards(), 1)
+}
+
+func TestIdempotency(t *testing.T) {
+	key := func(k string) []string { return []string{"Idempotency-Key", k} }
+	t.Run("replay returns the same card and creates nothing", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		first := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, `{"productionType":"standard"}`, key("k")})
+		is.Equal(first.status, http.StatusCreated)
+		// The same body, written differently, parses the same.
+		again := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, ` { "productionType" : "standard" } `, key("k")})
+		is.Equal(again.status, http.StatusOK)
+		is.Equal(string(again.body), string(first.body))
+		is.Equal(e.countCards(), 1)
+	})
+	t.Run("an empty body and an empty object are the same request", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		is.Equal(e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")}).status, http.StatusCreated)
+		is.Equal(e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "{}", key("k")}).status, http.StatusOK)
+	})
+	t.Run("another body or another path is a reuse", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		e.opts.set(func(o *ports.Options) { o.AllowMultipleCardOrders = true })
+		is.Equal(e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")}).status, http.StatusCreated)
+		r := e.send(req{"POST", "/v1/users/u2/card-orders", tokOp, "", key("k")})
+		is.Equal(r.status, http.StatusUnprocessableEntity)
+		is.Equal(r.problem(t).Code, "idempotency_key_reused")
+		r = e.send(req{"POST", "/v1/temporary-card-orders", tokOp, `{"amount":1}`, key("k")})
+		is.Equal(r.problem(t).Code, "idempotency_key_reused")
+		is.Equal(e.countCards(), 1)
+	})
+	t.Run("keys are scoped to the actor", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		e.opts.set(func(o *ports.Options) { o.AllowMultipleCardOrders = true })
+		a := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")})
+		b := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp2, "", key("k")})
+		is.Equal(a.status, http.StatusCreated)
+		is.Equal(b.status, http.StatusCreated)
+		is.True(a.card(t).ID != b.card(t).ID)
+	})
+	t.Run("a refusal is not remembered", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		e.opts.set(func(o *ports.Options) { o.Enabled = false })
+		r := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")})
+		is.Equal(r.problem(t).Code, "use_case_disabled")
+		is.Equal(e.idem.Len(), 0)
+		e.opts.set(nil)
+		is.Equal(e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")}).status, http.StatusCreated)
+	})
+	t.Run("kept for 24 hours, then forgotten", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		e.opts.set(func(o *ports.Options) { o.AllowMultipleCardOrders = true })
+		first := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")})
+		e.clock.Advance(24*time.Hour - time.Second)
+		r := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")})
+		is.Equal(r.status, http.StatusOK)
+		is.Equal(string(r.body), string(first.body))
+		e.clock.Advance(2 * time.Second)
+		r = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key("k")})
+		is.Equal(r.status, http.StatusCreated)
+		is.Equal(e.countCards(), 2)
+	})
+	t.Run("temporary cards", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		first := e.send(req{"POST", "/v1/temporary-card-orders", tokOp, `{"amount":2}`, key("t")})
+		is.Equal(first.status, http.StatusCreated)
+		again := e.send(req{"POST", "/v1/temporary-card-orders", tokOp, `{"amount":2}`, key("t")})
+		is.Equal(again.status, http.StatusOK)
+		is.Equal(string(again.body), string(first.body))
+		is.Equal(e.countCards(), 2)
+	})
+	t.Run("a bad key", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		r := e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", key(strings.Repeat("k", 256))})
+		is.Equal(r.problem(t).Code, "bad_request")
+		r = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", []string{"Idempotency-Key", "a", "Idempotency-Key", "b"}})
+		is.Equal(r.problem(t).Code, "bad_request")
+	})
+}
+
+// TestIdempotencyRace: requests with one key racing each other create one card; the first answers
+// 201, every other 200 with the same card.
+func TestIdempotencyRace(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	// Hold the first request inside the domain until the others are on their way.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	gate := func() { once.Do(func() { close(entered); <-release }) }
+	e.opts.gate.Store(&gate)
+
+	const n = 20
+	results := make([]resp, n)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		results[0] = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", []string{"Idempotency-Key", "race"}})
+	})
+	<-entered
+	for i := 1; i < n; i++ {
+		wg.Go(func() {
+			results[i] = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "{}", []string{"Idempotency-Key", "race"}})
+		})
+	}
+	close(release)
+	wg.Wait()
+	is.Equal(results[0].status, http.StatusCreated)
+	for i := 1; i < n; i++ {
+		is.Equal(results[i].status, http.StatusOK)
+		is.Equal(string(results[i].body), string(results[0].body))
+	}
+	is.Equal(e.countCards(), 1)
+}
+
+// TestListingCursor pages through cards while more are added: nothing is skipped or repeated,
+// and the new cards come last.
+func TestListingCursor(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	e.opts.set(func(o *ports.Options) { o.AllowMultipleCardOrders = true })
+	var want []string
+	add := func(n int) {
+		for range n {
+			want = append(want, e.order("u1").ID)
+		}
+	}
+	add(7)
+	var got []string
+	cursor := ""
+	pages := 0
+	for {
+		path := "/v1/cards?limit=3&userId=u1"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		r := e.do("GET", path, tokOp, "")
+		is.Equal(r.status, http.StatusOK)
+		var page struct {
+			Cards      []httpapi.Card `json:"cards"`
+			NextCursor string         `json:"nextCursor"`
+		}
+		r.into(t, &page)
+		for _, c := range page.Cards {
+			got = append(got, c.ID)
+		}
+		if pages++; pages == 1 {
+			add(4) // cards arrive while the client pages
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		is.True(!strings.ContainsAny(page.NextCursor, "+/=")) // URL-safe
+		cursor = page.NextCursor
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listed ids (-want +got):\n%s", diff)
+	}
+
+	// The last page has no cursor, an empty listing an empty array.
+	r := e.do("GET", "/v1/cards?userId=u2", tokOp, "")
+	is.Equal(string(r.body), `{"cards":[]}`)
+	// A state filter.
+	r = e.do("GET", "/v1/cards?state=processing&limit=500", tokOp, "")
+	var page struct{ Cards []httpapi.Card }
+	r.into(t, &page)
+	is.Equal(len(page.Cards), 11)
+	// A self-service user sees its own cards only.
+	r = e.do("GET", "/v1/cards", tokSelf, "")
+	r.into(t, &page)
+	is.Equal(len(page.Cards), 11)
+	r = e.do("GET", "/v1/cards?userId=u2", tokSelf, "")
+	is.Equal(string(r.body), `{"cards":[]}`)
+}
+
+func TestListingBadQuery(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{
+		"limit=0", "limit=501", "limit=abc", "limit=+5", "limit=05", "limit=1&limit=2", "state=bogus",
+		"state=registered", "cursor=!!", "cursor=AAAAAAAAAAA", "cursor=abc", "userId=", "userId=a/b",
+		"usrId=u1", "%zz",
+	} {
+		t.Run(q, func(t *testing.T) {
+			r := e.do("GET", "/v1/cards?"+q, tokOp, "")
+			if p := r.problem(t); p.Code != "bad_request" {
+				t.Errorf("code %s", p.Code)
+			}
+		})
+	}
+}
+
+func TestPreview(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.do("POST", "/v1/users/u1/card-orders/preview", tokOp, "")
+	is.Equal(r.status, http.StatusOK)
+	var pv struct {
+		Card    *httpapi.Card    `json:"card"`
+		Refusal *httpapi.Problem `json:"refusal"`
+		Options *ports.Options   `json:"options"`
+	}
+	r.into(t, &pv)
+	is.True(pv.Refusal == nil)
+	is.Equal(pv.Card.ID, "") // not stored
+	is.Equal(pv.Card.State, ports.StateProcessing)
+	is.Equal(pv.Card.CommonName, "Ada Lovelace")
+	is.Equal(*pv.Options, enabledOptions())
+	is.Equal(e.countCards(), 0)
+
+	e.order("u1")
+	r = e.do("POST", "/v1/users/u1/card-orders/preview", tokSelf, `{"productionType":"standard"}`)
+	pv.Card, pv.Refusal = nil, nil
+	r.into(t, &pv)
+	is.True(pv.Card == nil)
+	is.Equal(pv.Refusal.Code, "order_exists")
+	is.Equal(pv.Refusal.Status, http.StatusConflict)
+	is.True(pv.Options != nil)
+
+	// Permission refusals are errors, not previews.
+	r = e.do("POST", "/v1/users/u1/card-orders/preview", tokAp, "")
+	is.Equal(r.problem(t).Code, "forbidden")
+}
+
+func TestScriptEndpoints(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.do("GET", "/v1/admin/options-script", tokAdmin, "")
+	is.Equal(r.status, http.StatusOK)
+	is.Equal(r.header.Get("Content-Type"), "text/javascript; charset=utf-8")
+	is.Equal(string(r.body), "var options = { enabled: true };")
+	etag := r.header.Get("ETag")
+	is.Equal(etag, `"`+versionOf("var options = { enabled: true };")+`"`)
+
+	// A bad script is refused and the old one stays.
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "syntax error here", "If-Match", etag)
+	is.Equal(r.problem(t).Code, "invalid_script")
+	r = e.do("GET", "/v1/admin/options-script", tokAdmin, "")
+	is.Equal(r.header.Get("ETag"), etag)
+
+	// A good one replaces it, given the current ETag.
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "var options = { approvalStep: true };", "If-Match", etag)
+	is.Equal(r.status, http.StatusNoContent)
+	newTag := r.header.Get("ETag")
+	is.True(newTag != etag)
+	// The old ETag is stale now.
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "var options = {};", "If-Match", etag)
+	is.Equal(r.status, http.StatusPreconditionFailed)
+	is.Equal(r.problem(t).Code, "version_conflict")
+	// Without If-Match the install is unconditional.
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "var options = {};")
+	is.Equal(r.status, http.StatusNoContent)
+
+	// If-Match forms: unquoted, "*", weak, a list.
+	r = e.do("GET", "/v1/admin/options-script", tokAdmin, "")
+	cur := strings.Trim(r.header.Get("ETag"), `"`)
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "var options = { a: 1 };", "If-Match", cur)
+	is.Equal(r.status, http.StatusNoContent)
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "var options = { a: 2 };", "If-Match", "*")
+	is.Equal(r.status, http.StatusNoContent)
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "var options = { a: 3 };", "If-Match", `W/"x"`)
+	is.Equal(r.problem(t).Code, "version_conflict")
+	r = e.do("PUT", "/v1/admin/options-script", tokAdmin, "var options = { a: 3 };", "If-Match", `"a", "b"`)
+	is.Equal(r.problem(t).Code, "bad_request")
+
+	// Admin only.
+	r = e.do("GET", "/v1/admin/options-script", tokOp, "")
+	is.Equal(r.problem(t).Code, "forbidden")
+}
+
+func TestDryRun(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	type answer struct {
+		Card    *httpapi.Card    `json:"card"`
+		Refusal *httpapi.Problem `json:"refusal"`
+		Options *ports.Options   `json:"options"`
+	}
+	// The installed options, as an operator would order.
+	r := e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin, `{"userId":"u1","actorId":"op-9","roles":["operator"]}`)
+	is.Equal(r.status, http.StatusOK)
+	var a answer
+	r.into(t, &a)
+	is.Equal(a.Card.OrderedBy, "op-9")
+	is.Equal(a.Card.State, ports.StateProcessing)
+
+	// A script under test, not installed.
+	r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin,
+		`{"script":"var options = { approvalStep: true };","userId":"u1","actorId":"op-9","roles":["operator"],"channel":"operator","productionType":"standard"}`)
+	a = answer{}
+	r.into(t, &a)
+	is.Equal(a.Card.State, ports.StateRequested)
+	is.True(a.Options.ApprovalStep)
+	r = e.do("GET", "/v1/admin/options-script", tokAdmin, "")
+	is.Equal(string(r.body), "var options = { enabled: true };") // nothing installed
+
+	// A refusal.
+	r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin, `{"userId":"u3","actorId":"op-9","roles":["operator"]}`)
+	a = answer{}
+	r.into(t, &a)
+	is.Equal(a.Refusal.Code, "user_not_active")
+
+	// A script that does not load.
+	r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin, `{"script":"syntax error","userId":"u1","actorId":"op-9"}`)
+	is.Equal(r.status, http.StatusUnprocessableEntity)
+	is.True(strings.Contains(r.problem(t).Detail, "line 3"))
+
+	// Bad fields.
+	for _, body := range []string{
+		`{"userId":"u1"}`, `{"actorId":"x"}`, `{"userId":"u1","actorId":"x","roles":["root"]}`,
+		`{"userId":"u1","actorId":"x","channel":"temporary"}`, `{"userId":"u1","actorId":"x","roles":"operator"}`,
+	} {
+		r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin, body)
+		is.Equal(r.problem(t).Code, "bad_request")
+	}
+	r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin,
+		`{"script":"`+strings.Repeat("x", 256<<10+1)+`","userId":"u1","actorId":"x"}`)
+	is.Equal(r.problem(t).Code, "payload_too_large")
+}
+
+func TestApprovalFlow(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	id := requestedCard(e, tokOp)
+
+	// Role before body: an operator sending garbage to reject is forbidden, not a bad request.
+	r := e.do("POST", "/v1/cards/"+id+"/reject", tokOp, "{garbage")
+	is.Equal(r.problem(t).Code, "forbidden")
+	r = e.do("POST", "/v1/cards/"+id+"/reject", tokAp, "{garbage")
+	is.Equal(r.problem(t).Code, "bad_request")
+	// Card exists before four-eyes, four-eyes before state, state before reason.
+	r = e.do("POST", "/v1/cards/nope/reject", tokAp, "")
+	is.Equal(r.problem(t).Code, "not_found")
+	r = e.do("POST", "/v1/cards/"+id+"/reject", tokAp, "")
+	is.Equal(r.problem(t).Code, "reason_required")
+
+	r = e.do("POST", "/v1/cards/"+id+"/approve", tokAp, "{}")
+	is.Equal(r.status, http.StatusOK)
+	c := r.card(t)
+	is.Equal(c.State, ports.StateProcessing)
+	is.Equal(c.ApprovedBy, "ap-1")
+	r = e.do("POST", "/v1/cards/"+id+"/reject", tokAp, "")
+	is.Equal(r.problem(t).Code, "invalid_state")
+	// An action without a body refuses one.
+	r = e.do("POST", "/v1/cards/"+id+"/abort", tokOp, `{"force":true}`)
+	is.Equal(r.problem(t).Code, "bad_request")
+	r = e.do("POST", "/v1/cards/"+id+"/abort", tokOp, "")
+	is.Equal(r.card(t).State, ports.StateAborted)
+
+	id = requestedCard(e, tokOp)
+	r = e.do("POST", "/v1/cards/"+id+"/reject", tokAp, `{"reason":"no budget"}`)
+	is.Equal(r.status, http.StatusOK)
+	c = r.card(t)
+	is.Equal(c.State, ports.StateRejected)
+	is.Equal(c.RejectionReason, "no budget")
+}
+
+func TestSelfService(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.do("POST", "/v1/users/u1/card-orders", tokSelf, "")
+	is.Equal(r.status, http.StatusCreated)
+	mine := r.card(t).ID
+	other := e.order("u2").ID
+	is.Equal(e.do("GET", "/v1/cards/"+mine, tokSelf, "").status, http.StatusOK)
+	is.Equal(e.do("GET", "/v1/cards/"+other, tokSelf, "").problem(t).Code, "not_found")
+	is.Equal(e.do("POST", "/v1/cards/"+other+"/abort", tokSelf, "").problem(t).Code, "forbidden")
+	is.Equal(e.do("POST", "/v1/cards/"+mine+"/abort", tokSelf, "").card(t).State, ports.StateAborted)
+	is.Equal(e.do("POST", "/v1/cards/"+mine+"/repeat", tokSelf, "").problem(t).Code, "forbidden")
+	is.Equal(e.do("GET", "/v1/cards", tokNoRoles, "").problem(t).Code, "forbidden")
+}
+
+func TestDispatchSyncRepeat(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	id := e.order("u1").ID
+	e.order("u2")
+	r := e.do("POST", "/v1/dispatch", tokAdmin, `{"max": 1}`)
+	is.Equal(r.status, http.StatusOK)
+	is.Equal(string(r.body), `{"ordered":1,"failed":0,"remaining":1}`)
+	r = e.do("POST", "/v1/dispatch", tokAdmin, "")
+	is.Equal(string(r.body), `{"ordered":1,"failed":0,"remaining":0}`)
+	for _, body := range []string{`{"max":0}`, `{"max":100001}`, `{"max":"5"}`, `{"max":1.5}`} {
+		is.Equal(e.do("POST", "/v1/dispatch", tokAdmin, body).problem(t).Code, "bad_request")
+	}
+	is.Equal(e.do("POST", "/v1/dispatch", tokOp, "").problem(t).Code, "forbidden")
+
+	e.bureau.Advance(id, ports.StateInProduction, "")
+	r = e.do("POST", "/v1/status-sync", tokAdmin, "")
+	is.Equal(string(r.body), `{"updated":1}`)
+	e.bureau.Advance(id, ports.StateFailed, "printer on fire")
+	r = e.do("POST", "/v1/cards/"+id+"/refresh", tokOp, "")
+	c := r.card(t)
+	is.Equal(c.State, ports.StateFailed)
+	is.Equal(c.FailureReason, "printer on fire")
+
+	r = e.do("POST", "/v1/cards/"+id+"/repeat", tokOp, "")
+	is.Equal(r.status, http.StatusOK)
+	c = r.card(t)
+	is.Equal(c.State, ports.StateProcessing)
+	is.Equal(c.Attempt, 2)
+}
+
+func TestBatchAndTemporary(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	e.order("u2")
+	r := e.do("POST", "/v1/batch-orders", tokOp, `{"userIds":["u1","u2","u3","ghost"],"productionType":"standard"}`)
+	is.Equal(r.status, http.StatusOK)
+	var out struct {
+		Results []struct {
+			UserID string           `json:"userId"`
+			Card   *httpapi.Card    `json:"card"`
+			Error  *httpapi.Problem `json:"error"`
+		} `json:"results"`
+	}
+	r.into(t, &out)
+	is.Equal(len(out.Results), 4)
+	is.Equal(out.Results[0].UserID, "u1")
+	is.Equal(out.Results[0].Card.State, ports.StateProcessing)
+	is.True(out.Results[0].Error == nil)
+	var codes []string
+	for _, res := range out.Results[1:] {
+		is.True(res.Card == nil)
+		codes = append(codes, res.Error.Code)
+	}
+	is.Equal(codes, []string{"order_exists", "user_not_active", "user_not_found"})
+	for _, body := range []string{``, `{}`, `{"userIds":[]}`, `{"userIds":["a b"]}`, `{"userIds":"u1"}`} {
+		is.Equal(e.do("POST", "/v1/batch-orders", tokOp, body).problem(t).Code, "bad_request")
+	}
+	is.Equal(e.do("POST", "/v1/batch-orders", tokSelf, `{"userIds":["u1"]}`).problem(t).Code, "forbidden")
+
+	r = e.do("POST", "/v1/temporary-card-orders", tokOp, `{"amount":3}`)
+	is.Equal(r.status, http.StatusCreated)
+	var tc struct{ Cards []httpapi.Card }
+	r.into(t, &tc)
+	is.Equal(len(tc.Cards), 3)
+	for _, c := range tc.Cards {
+		is.True(c.Temporary)
+		is.Equal(c.UserID, "")
+	}
+	is.Equal(e.do("POST", "/v1/temporary-card-orders", tokOp, "").problem(t).Code, "invalid_amount")
+}
+
+// TestStrictInput: bodies are refused unless they are exactly what the endpoint takes.
+func TestStrictInput(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name, body, detailHas string
+	}{
+		{"unknown field", `{"productionType":"standard","color":"red"}`, `"color"`},
+		{"field in another case", `{"ProductionType":"standard"}`, `"ProductionType"`},
+		{"duplicate field", `{"productionType":"standard","productionType":"gold"}`, "more than once"},
+		{"trailing data", `{"productionType":"standard"} {}`, "after the JSON object"},
+		{"trailing garbage", `{"productionType":"standard"}x`, ""},
+		{"wrong type", `{"productionType":["standard"]}`, `"productionType" must be a string`},
+		{"array body", `[]`, "JSON object"},
+		{"null body", `null`, "JSON object"},
+		{"string body", `"hi"`, "JSON object"},
+		{"truncated", `{"productionType":`, "malformed JSON"},
+		{"not JSON", `productionType=standard`, "malformed JSON"},
+		{"invalid UTF-8", "{\"productionType\":\"\xff\"}", "UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do("POST", "/v1/users/u1/card-orders", tokOp, tt.body)
+			p := r.problem(t)
+			if p.Code != "bad_request" || !strings.Contains(p.Detail, tt.detailHas) {
+				t.Errorf("got %s %q, want bad_request containing %q", p.Code, p.Detail, tt.detailHas)
+			}
+		})
+	}
+	t.Run("bad path ids", func(t *testing.T) {
+		for _, path := range []string{
+			"/v1/users/a%20b/card-orders", "/v1/users/" + strings.Repeat("u", 129) + "/card-orders",
+			"/v1/users/a%2Fb/card-orders", "/v1/cards/%3Cscript%3E/approve",
+		} {
+			r := e.do("POST", path, tokApOp, "")
+			if p := r.problem(t); p.Code != "bad_request" {
+				t.Errorf("%s: %s", path, p.Code)
+			}
+		}
+	})
+	t.Run("bad authorization header", func(t *testing.T) {
+		for _, h := range [][]string{
+			{"Authorization", "Basic dXNlcjpwYXNz"}, {"Authorization", "Bearer"}, {"Authorization", "Bearer  "},
+			{"Authorization", "Bearer t-op", "Authorization", "Bearer t-op"},
+		} {
+			r := e.do("GET", "/v1/cards", "", "", h...)
+			is.New(t).Equal(r.problem(t).Code, "unauthenticated")
+			is.New(t).True(r.header.Get("WWW-Authenticate") != "")
+		}
+		r := e.do("GET", "/v1/cards", "", "", "Authorization", "bearer t-op")
+		is.New(t).Equal(r.status, http.StatusOK) // the scheme is case-insensitive
+	})
+}
+
+func TestHealthAndEvents(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	r := e.do("GET", "/healthz", "", "")
+	is.Equal(r.status, http.StatusOK)
+	is.Equal(string(r.body), `{"status":"ok"}`)
+	// The bureau's events bypass bearer authentication; the mounted handler authenticates them.
+	r = e.do("POST", "/v1/gocards/events", "", `{"eventId":"e1"}`)
+	is.Equal(r.status, http.StatusNoContent)
+	is.Equal(e.events.Load(), int64(1))
+	// Its error answers become problems too, with their status and headers.
+	r = e.do("POST", "/v1/gocards/events", "", `{}`, "X-Test-Status", "401")
+	p := r.problem(t)
+	is.Equal(p.Code, "unauthenticated")
+	is.Equal(r.header.Get("WWW-Authenticate"), "")
+	r = e.do("POST", "/v1/gocards/events", "", `{}`, "X-Test-Status", "503")
+	is.Equal(r.status, http.StatusServiceUnavailable)
+	is.Equal(r.problem(t).Code, "internal")
+	is.Equal(r.header.Get("Retry-After"), "5")
+	r = e.do("GET", "/v1/gocards/events", "", "")
+	is.Equal(r.problem(t).Code, "method_not_allowed")
+	is.Equal(r.header.Get("Allow"), "POST")
+}
+
+func TestNewValidatesConfig(t *testing.T) {
+	is := is.New(t)
+	_, err := httpapi.New(httpapi.Config{})
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "Service is required"))
+	is.True(strings.Contains(err.Error(), "Auth is required"))
+}
+
+func TestNoScriptEngine(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	h, err := httpapi.New(httpapi.Config{Service: e.svc, Auth: tokens})
+	is.NoErr(err)
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/v1/admin/options-script", ""},
+		{"PUT", "/v1/admin/options-script", "var options = {};"},
+		{"POST", "/v1/admin/options-script/dry-run", `{"script":"x","userId":"u1","actorId":"a"}`},
+		{"POST", "/v1/gocards/events", "{}"},
+	} {
+		rec := record(h, rq.method, rq.path, tokAdmin, rq.body)
+		is.Equal(rec.status, http.StatusNotFound)
+		is.Equal(rec.problem(t).Code, "not_found")
+	}
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	is := is.New(t)
+	for _, v := range []int64{1, 42, 1 << 40, 1<<63 - 1} {
+		got, ok := httpapi.DecodeCursor(httpapi.EncodeCursor(v))
+		is.True(ok)
+		is.Equal(got, v)
+	}
+	_, ok := httpapi.DecodeCursor(httpapi.EncodeCursor(0))
+	is.True(!ok)
+	_, ok = httpapi.DecodeCursor(httpapi.EncodeCursor(-1))
+	is.True(!ok)
+	var b []byte
+	b, _ = json.Marshal(httpapi.EncodeCursor(1 << 40))
+	is.True(!strings.ContainsAny(string(b), "+/="))
+}
+
+// TestChunkedBodies: bodies of unknown length are limited while they are read.
+func TestChunkedBodies(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	send := func(path, token string, body io.Reader) resp {
+		req, err := http.NewRequest("POST", e.srv.URL+path, body)
+		is.NoErr(err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := e.srv.Client().Do(req)
+		is.NoErr(err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		is.NoErr(err)
+		return resp{status: res.StatusCode, header: res.Header, body: b}
+	}
+	unknownLength := func(s string) io.Reader { return io.MultiReader(strings.NewReader(s)) }
+	r := send("/v1/users/u1/card-orders", tokOp, unknownLength(`{"productionType":"standard"}`))
+	is.Equal(r.status, http.StatusCreated)
+	r = send("/v1/users/u2/card-orders", tokOp, unknownLength(`{"productionType":"`+strings.Repeat("x", 1<<20)+`"}`))
+	is.Equal(r.problem(t).Code, "payload_too_large")
+	r = send("/v1/admin/options-script/dry-run", tokAdmin, unknownLength(strings.Repeat(" ", 1<<20+1)))
+	is.Equal(r.problem(t).Code, "payload_too_large")
+}
