@@ -187,7 +187,8 @@ func (s *Service) Abort(ctx context.Context, actor ports.Actor, cardID string) (
 	}
 	return s.update(ctx, cardID, func(c ports.Card) (ports.Change, error) {
 		if !actor.Has(ports.RoleOperator) && c.UserID != actor.ID {
-			return ports.Change{}, refuse(CodeForbidden, "a self-service user may abort only its own card")
+			// As in Card: another user's card is not revealed to a self-service user.
+			return ports.Change{}, refuse(CodeNotFound, "no card %q", cardID)
 		}
 		abortable := c.State == ports.StateRequested || (c.State == ports.StateProcessing && !c.DispatchStarted)
 		if !abortable {

@@ -165,7 +165,7 @@ func TestSelfServiceOrdersForItself(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(len(page.Cards), 1)
 	_, err = w.svc.Abort(context.Background(), self1, g.ID)
-	isCode(t, err, cardorder.ErrForbidden)
+	isCode(t, err, cardorder.ErrNotFound)
 	_, err = w.svc.Abort(context.Background(), self1, c.ID)
 	is.NoErr(err)
 }
