@@ -46,6 +46,15 @@ func (s *Service) send(ctx context.Context, c ports.Card) ports.Card {
 	return c
 }
 
+// sendIfDirect orders a card that just entered processing at the bureau now when its options
+// have queueing off (change claimed it for this); any other card is returned as it is.
+func (s *Service) sendIfDirect(ctx context.Context, c ports.Card) ports.Card {
+	if c.State == ports.StateProcessing && !c.Options.QueueCards {
+		return s.send(ctx, c)
+	}
+	return c
+}
+
 func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcome, error) {
 	receipt, perr := s.p.Provider.PlaceOrder(ctx, providerOrder(c))
 	// The outcome is recorded even when the caller gave up meanwhile: the bureau may hold the order.

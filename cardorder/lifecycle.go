@@ -24,6 +24,13 @@ func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reaso
 	next.History = append(slices.Clip(next.History), ports.HistoryEntry{State: to, At: now, Actor: actor})
 	if to == ports.StateProcessing {
 		next.QueuedAt = now
+		if !next.Options.QueueCards {
+			// Ordered directly: taken as a queue claim would take it, so from now on it cannot be
+			// aborted, and if this process dies the lease expires and the dispatcher retries it
+			// under the same idempotency key.
+			next.DispatchStarted = true
+			next.LeaseUntil = now.Add(s.cfg.DispatchLease)
+		}
 	}
 	if to != ports.StateProcessing {
 		next.LeaseUntil, next.NotBefore = time.Time{}, time.Time{}
@@ -110,7 +117,6 @@ func (s *Service) Approve(ctx context.Context, approver ports.Actor, cardID stri
 	if err := require(approver, ports.RoleApprover, "approving"); err != nil {
 		return ports.Card{}, err
 	}
-	direct := false
 	c, err := s.update(ctx, cardID, func(c ports.Card) (ports.Change, error) {
 		if err := fourEyes(approver, c); err != nil {
 			return ports.Change{}, err
@@ -123,16 +129,12 @@ func (s *Service) Approve(ctx context.Context, approver ports.Actor, cardID stri
 		}
 		next := c
 		next.ApprovedBy = approver.ID
-		ch := s.change(c, next, ports.StateProcessing, approver.ID, "")
-		if direct = !c.Options.QueueCards; direct {
-			claimDirect(&ch.Card, s.now(), s.cfg.DispatchLease)
-		}
-		return ch, nil
+		return s.change(c, next, ports.StateProcessing, approver.ID, ""), nil
 	})
-	if err != nil || !direct {
-		return c, err
+	if err != nil {
+		return ports.Card{}, err
 	}
-	return s.send(ctx, c), nil
+	return s.sendIfDirect(ctx, c), nil
 }
 
 // checkActive refuses a card whose cardholder is no longer active (approve, repeat).
@@ -204,7 +206,6 @@ func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID strin
 	if err := require(operator, ports.RoleOperator, "repeating an order"); err != nil {
 		return ports.Card{}, err
 	}
-	direct := false
 	c, err := s.update(ctx, cardID, func(c ports.Card) (ports.Change, error) {
 		if c.State != ports.StateFailed {
 			return ports.Change{}, invalidState(c, "repeat")
@@ -218,15 +219,12 @@ func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID strin
 		next.DispatchStarted, next.DispatchTries = false, 0
 		ch := s.change(c, next, ports.StateProcessing, operator.ID, "")
 		ch.Exclusive = c.UserID != "" && !c.Options.AllowMultipleCardOrders
-		if direct = !c.Options.QueueCards; direct {
-			claimDirect(&ch.Card, s.now(), s.cfg.DispatchLease)
-		}
 		return ch, nil
 	})
-	if err != nil || !direct {
-		return c, err
+	if err != nil {
+		return ports.Card{}, err
 	}
-	return s.send(ctx, c), nil
+	return s.sendIfDirect(ctx, c), nil
 }
 
 // readsAll reports whether actor may read every card (operator, approver, admin); a self-service

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-playground/validator/v10"
 	"golang.org/x/sync/errgroup"
@@ -272,10 +271,6 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 		Events:        []ports.AuditEvent{ch.Event},
 		Notifications: ch.Notifications,
 	}
-	direct := to == ports.StateProcessing && !c.Options.QueueCards
-	if direct {
-		claimDirect(&created.Cards[0], now, s.cfg.DispatchLease)
-	}
 	cards, err := s.p.Cards.Create(ctx, created)
 	if errors.Is(err, ports.ErrOpenOrderExists) {
 		return ports.Card{}, refuse(CodeOrderExists, "user %q has an open card order", c.UserID)
@@ -284,18 +279,7 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
 	}
 	s.deliver(ctx, created.Events, created.Notifications)
-	if direct {
-		return s.send(ctx, cards[0]), nil
-	}
-	return cards[0], nil
-}
-
-// claimDirect marks a processing card as taken for an immediate bureau order, exactly as a queue
-// claim would: from now on it cannot be aborted, and if this process dies the lease expires and
-// the dispatcher retries it under the same idempotency key.
-func claimDirect(c *ports.Card, now time.Time, lease time.Duration) {
-	c.DispatchStarted = true
-	c.LeaseUntil = now.Add(lease)
+	return s.sendIfDirect(ctx, cards[0]), nil
 }
 
 // Preview is what an order would do, computed without side effects.
@@ -447,7 +431,6 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 		return nil, err
 	}
 	now := s.now()
-	direct := !r.Options.QueueCards
 	var created ports.Creation
 	for i := 1; i <= amount; i++ {
 		c := ports.Card{
@@ -460,9 +443,6 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 			return nil, err
 		}
 		ch := s.change(ports.Card{}, c, ports.StateProcessing, actor.ID, "")
-		if direct {
-			claimDirect(&ch.Card, now, s.cfg.DispatchLease)
-		}
 		created.Cards = append(created.Cards, ch.Card)
 		created.Events = append(created.Events, ch.Event)
 	}
@@ -471,13 +451,11 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 		return nil, wrapErr(CodeInternal, err, "store temporary cards")
 	}
 	s.deliver(ctx, created.Events, nil)
-	if direct {
-		var g errgroup.Group
-		g.SetLimit(s.cfg.DispatchConcurrency)
-		for i := range cards {
-			g.Go(func() error { cards[i] = s.send(ctx, cards[i]); return nil })
-		}
-		_ = g.Wait()
+	var g errgroup.Group
+	g.SetLimit(s.cfg.DispatchConcurrency)
+	for i := range cards {
+		g.Go(func() error { cards[i] = s.sendIfDirect(ctx, cards[i]); return nil })
 	}
+	_ = g.Wait()
 	return cards, nil
 }
