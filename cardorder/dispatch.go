@@ -3,6 +3,7 @@ package cardorder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ func (s *Service) sendIfDirect(ctx context.Context, c ports.Card) ports.Card {
 
 func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcome, error) {
 	receipt, perr := s.p.Provider.PlaceOrder(ctx, providerOrder(c))
+	if perr == nil && receipt.OrderID == "" {
+		perr = fmt.Errorf("bureau accepted card %s without an order id: %w", c.ID, ports.ErrProtocol)
+	}
 	// The outcome is recorded even when the caller gave up meanwhile: the bureau may hold the order.
 	wctx := context.WithoutCancel(ctx)
 	var ch ports.Change
@@ -75,17 +79,18 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 		next := c
 		next.LeaseUntil = time.Time{}
 		out = outUnauthorized
-		if !errors.Is(perr, ports.ErrUnauthorized) {
+		// Refused credentials are no fault of the card, nor is our own caller giving up.
+		if !errors.Is(perr, ports.ErrUnauthorized) && ctx.Err() == nil {
 			next.DispatchTries++
 			out = outRetry
 		}
-		next.NotBefore = s.now().Add(s.backoff(next.DispatchTries))
+		next.NotBefore = s.now().Add(doubling(s.cfg.RetryBackoff, s.cfg.MaxRetryBackoff, next.DispatchTries))
 		ch = ports.Change{Card: next}
 		if next.DispatchTries >= s.cfg.MaxDispatchTries {
 			next.FailureReason = ReasonUnreachable
 			ch, out = s.change(c, next, ports.StateFailed, SystemActor, ReasonUnreachable), outFailed
 		}
-		s.log.Warn("bureau order not placed; card stays queued", "card", c.ID, "tries", next.DispatchTries, "err", perr)
+		s.log.Warn("bureau order not placed", "card", c.ID, "tries", next.DispatchTries, "now", ch.Card.State, "err", perr)
 	}
 	stored, err := s.p.Cards.Update(wctx, ch)
 	if err != nil {
@@ -103,14 +108,18 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 	return stored, out, perr
 }
 
-// backoff is the wait before dispatch try n+1: RetryBackoff doubling per try, capped.
-func (s *Service) backoff(tries int) time.Duration {
-	d := s.cfg.RetryBackoff
-	for i := 1; i < tries && d < s.cfg.MaxRetryBackoff; i++ {
+// doubling is the wait after the n-th failed try (n ≥ 1): base, doubling per try, at most max.
+// There is no jitter: waits are measured on the injected clock, and a pass spreads its cards anyway.
+func doubling(base, max time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
 		d *= 2
 	}
-	return min(d, s.cfg.MaxRetryBackoff)
+	return min(d, max)
 }
+
+// DefaultDispatchMax is how many cards one dispatch pass claims when the caller names no number.
+const DefaultDispatchMax = 1000
 
 // DispatchResult counts what one dispatch pass did.
 type DispatchResult struct {
@@ -135,14 +144,18 @@ func (s *Service) Dispatch(ctx context.Context, admin ports.Actor, max int) (Dis
 // bureau, or out of attempts), or stays queued with a backoff when the outcome is unknown. When the
 // bureau refuses the library's credentials the pass stops, no card is failed, and the error
 // (code provider_unavailable) is returned with the counts. It is for the host's own scheduling and
-// checks no actor; [Dispatcher] runs it periodically.
+// checks no actor; [Dispatcher] runs it periodically. max <= 0 means 1000. Once ctx ends no more
+// cards are claimed, but the cards already claimed are sent and their outcomes recorded.
 func (s *Service) DispatchQueued(ctx context.Context, max int) (DispatchResult, error) {
-	return s.dispatchPass(ctx, ctx, max)
+	return s.dispatchPass(ctx, context.WithoutCancel(ctx), max)
 }
 
 // dispatchPass claims while stop is not done and sends with work, so a stopping dispatcher
 // finishes the cards it holds.
 func (s *Service) dispatchPass(stop, work context.Context, max int) (DispatchResult, error) {
+	if max <= 0 {
+		max = DefaultDispatchMax
+	}
 	var (
 		res     DispatchResult
 		mu      sync.Mutex
@@ -199,7 +212,7 @@ func (s *Service) QueueStats(ctx context.Context) (ports.QueueStats, error) {
 type DispatcherConfig struct {
 	// Interval between passes; default 5 s.
 	Interval time.Duration
-	// Max is the most cards one pass claims; default 1000.
+	// Max is the most cards one pass claims; default DefaultDispatchMax.
 	Max int
 	// AfterPass, if set, is called after every pass (for metrics and tests).
 	AfterPass func(DispatchResult, error)
@@ -218,7 +231,7 @@ func (s *Service) NewDispatcher(cfg *DispatcherConfig) *Dispatcher {
 		d.cfg = *cfg
 	}
 	setDefault(&d.cfg.Interval, 5*time.Second)
-	setDefault(&d.cfg.Max, 1000)
+	setDefault(&d.cfg.Max, DefaultDispatchMax)
 	return d
 }
 

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matryer/is"
-
 	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/cardorder"
 	"github.com/cardsaddon/extprod/ports"
@@ -116,5 +114,3 @@ func isCode(t testing.TB, err error, want *cardorder.Error) {
 		t.Fatalf("got error %v, want code %s", err, want.Code)
 	}
 }
-
-var _ = is.New

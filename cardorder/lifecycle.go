@@ -39,9 +39,12 @@ func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reaso
 		ID: s.cfg.IDs.NewID(), CardID: next.ID, UserID: next.UserID, Actor: actor,
 		From: from, To: to, Reason: reason, At: now,
 	}}
-	notify := func(kind ports.NotificationKind, to ports.Recipient) {
+	// A notification is sent right after the write; the outbox holds it back for NotifyRetry so
+	// that DeliverPending only picks up what that first try missed.
+	notify := func(kind ports.NotificationKind, rcpt ports.Recipient) {
 		ch.Notifications = append(ch.Notifications, ports.Notification{
-			ID: s.cfg.IDs.NewID(), Kind: kind, To: to, CardID: next.ID, Reason: reason, At: now,
+			ID: s.cfg.IDs.NewID(), Kind: kind, To: rcpt, CardID: next.ID, Reason: reason, At: now,
+			NotBefore: now.Add(s.cfg.NotifyRetry),
 		})
 	}
 	switch {
@@ -80,6 +83,9 @@ func (s *Service) update(ctx context.Context, id string, decide func(ports.Card)
 		}
 		if err != nil {
 			return ports.Card{}, err
+		}
+		if ch.Card.State != c.State && !CanMove(c.State, ch.Card.State) {
+			return ports.Card{}, refuse(CodeInternal, "card %q: no move from %s to %s", id, c.State, ch.Card.State)
 		}
 		stored, err := s.p.Cards.Update(ctx, ch)
 		switch {
@@ -216,6 +222,7 @@ func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID strin
 		next := c
 		next.Attempt++
 		next.FailureReason, next.ProviderOrderID = "", ""
+		next.CardNumber, next.ValidThru, next.Readouts = "", "", nil
 		next.DispatchStarted, next.DispatchTries = false, 0
 		ch := s.change(c, next, ports.StateProcessing, operator.ID, "")
 		ch.Exclusive = c.UserID != "" && !c.Options.AllowMultipleCardOrders

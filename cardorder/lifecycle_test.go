@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -512,4 +513,85 @@ func TestAbortRacesDispatch(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d aborted", nAborted, n)
+}
+
+// TestRepeatStartsAFreshAttempt: what the failed attempt reported is gone, and a late status of
+// the old bureau order is ignored.
+func TestRepeatStartsAFreshAttempt(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	w := newWorld(t, enabled(func(o *ports.Options) { o.QueueCards = false }))
+	c := w.order(t, ada.ID)
+	old := c.ProviderOrderID
+	w.bureau.Advance(c.ID, ports.StateFailed, "chip defect")
+	c, err := w.svc.Refresh(ctx, operator, c.ID)
+	is.NoErr(err)
+	is.Equal(c.State, ports.StateFailed)
+	c, err = w.svc.Repeat(ctx, operator, c.ID)
+	is.NoErr(err)
+	is.Equal(c.State, ports.StateOrdered)
+	is.True(c.ProviderOrderID != old)
+	is.Equal(c.FailureReason, "")
+	changed, err := w.svc.ApplyOrderStatus(ctx, ports.OrderStatus{OrderID: old, ExternalReference: c.ID, State: ports.StateProduced})
+	is.NoErr(err)
+	is.True(!changed) // a status of the first attempt
+	is.Equal(w.card(t, c.ID).State, ports.StateOrdered)
+}
+
+func TestNotificationRecipients(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, enabled(func(o *ports.Options) { o.ApprovalStep = true }))
+	c := w.order(t, ada.ID)
+	_, err := w.svc.Approve(context.Background(), approver, c.ID)
+	is.NoErr(err)
+	w.dispatch(t)
+	var got []ports.Recipient
+	for _, n := range w.mailer.Sent() {
+		got = append(got, n.To)
+	}
+	is.Equal(got, []ports.Recipient{{Approvers: true}, {UserID: operator.ID}, {UserID: ada.ID}})
+}
+
+func TestNoCardOrderedEmailWhenOff(t *testing.T) {
+	w := newWorld(t, enabled(func(o *ports.Options) { o.QueueCards = false; o.SendCardOrderedEmail = false }))
+	if c := w.order(t, ada.ID); c.State != ports.StateOrdered || len(w.mailer.Sent()) != 0 {
+		t.Fatalf("state %s, %d emails", c.State, len(w.mailer.Sent()))
+	}
+}
+
+func TestDirectOrderWithRefusedCredentialsStaysQueued(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, enabled(func(o *ports.Options) { o.QueueCards = false }))
+	w.bureau.Unauthorized(true)
+	c := w.order(t, ada.ID)
+	is.Equal(c.State, ports.StateProcessing)
+	is.Equal(c.DispatchTries, 0)
+	w.bureau.Unauthorized(false)
+	w.clock.Advance(time.Hour)
+	is.Equal(w.dispatch(t).Ordered, 1)
+}
+
+// TestCallerGivingUpCountsNoTry: a direct order whose caller goes away during the bureau call
+// stays queued without losing one of its dispatch tries; a dispatch pass whose caller goes away
+// still records the outcome of the cards it holds.
+func TestCallerGivingUpCountsNoTry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		w := newWorld(t, enabled(func(o *ports.Options) { o.QueueCards = false }))
+		w.bureau.Slow(time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		c, err := w.svc.OrderCard(ctx, ada.ID, &cardorder.OrderOptions{Actor: operator})
+		is.NoErr(err)
+		is.Equal(c.State, ports.StateProcessing)
+		is.Equal(c.DispatchTries, 0)
+
+		w.clock.Advance(time.Hour) // past the lease
+		ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+		defer cancel2()
+		res, err := w.svc.DispatchQueued(ctx2, 10)
+		is.NoErr(err)
+		is.Equal(res.Ordered, 1)
+		is.Equal(w.card(t, c.ID).State, ports.StateOrdered)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 	"golang.org/x/sync/errgroup"
@@ -156,7 +157,7 @@ const (
 	ElemSequence       = "SEQUENCE"
 )
 
-// maxElement bounds the length of any card element value.
+// maxElement bounds the length of any card element value, in characters.
 const maxElement = 256
 
 // mapUserToCard is the user→card mapping (the vendor's CardsMapUserToCard): common name
@@ -196,7 +197,7 @@ func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Ca
 		}
 	}
 	for k, v := range elems {
-		if len(v) > maxElement {
+		if utf8.RuneCountInString(v) > maxElement {
 			bad["elements."+k] = "longer than " + strconv.Itoa(maxElement)
 		}
 	}
@@ -242,7 +243,7 @@ func (s *Service) checkLayout(ctx context.Context, c ports.Card) error {
 		switch {
 		case f.Required && v == "":
 			bad[f.Name] = "required by layout " + l.ID
-		case f.MaxLength > 0 && len([]rune(v)) > f.MaxLength:
+		case f.MaxLength > 0 && utf8.RuneCountInString(v) > f.MaxLength:
 			bad[f.Name] = "longer than " + strconv.Itoa(f.MaxLength)
 		}
 	}
@@ -286,7 +287,8 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 type Preview struct {
 	// Card is the card that would be created (no id, not stored); zero when refused.
 	Card ports.Card
-	// Options are the options in force for this order; nil when the script failed.
+	// Options are the options in force for this order; nil when they were not resolved (the
+	// script failed, or an earlier check refused: actor, own user, unknown user).
 	Options *ports.Options
 	// Refusal is why the order would be refused, nil when it would be accepted.
 	Refusal error
@@ -382,7 +384,8 @@ type BatchResult struct {
 
 // OrderBatch orders one card per user (the vendor's CardsAddonExtProdBoProcOrderMultiple), each
 // on its own: one user's refusal never hides or undoes another's card. Results are in the order
-// of userIDs. An actor without the operator role is refused as a whole.
+// of userIDs. An actor without the operator role is refused as a whole. At most
+// Config.DispatchConcurrency orders run at once (a batch with queueing off calls the bureau).
 func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []string, productionType string) ([]BatchResult, error) {
 	if err := require(actor, ports.RoleOperator, "a batch order"); err != nil {
 		return nil, err
@@ -411,7 +414,8 @@ const MaxTemporaryCards = 9
 
 // OrderTemporaryCards orders 1–9 cards with no cardholder and no approval step (the vendor's
 // TempCardsAddonExtProdProcOrder), all or none. Their card data carries no personal elements, only
-// TEMPORARY=true and a SEQUENCE number. productionType empty means the default.
+// TEMPORARY=true and a SEQUENCE number. productionType names any configured type (whether or not
+// operators may select types); empty means the default.
 func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, amount int, productionType string) ([]ports.Card, error) {
 	if err := require(actor, ports.RoleOperator, "ordering temporary cards"); err != nil {
 		return nil, err
@@ -426,9 +430,13 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 	if !r.Options.Enabled {
 		return nil, refuse(CodeUseCaseDisabled, "the Order card use case is disabled")
 	}
-	pt, err := pickProductionType(r.Options, productionType)
-	if err != nil {
-		return nil, err
+	// SPEC.md §5: the type named, or the default; the operator's selection rule does not apply.
+	if productionType == "" {
+		productionType = r.Options.DefaultProductionType
+	}
+	pt, ok := r.Options.ProductionType(productionType)
+	if !ok {
+		return nil, refuse(CodeInvalidProductionType, "no production type %q", productionType)
 	}
 	now := s.now()
 	var created ports.Creation

@@ -50,7 +50,8 @@ func TestOrderCardRefusalsInSpecOrder(t *testing.T) {
 		user   string
 		ptype  string
 		want   *cardorder.Error
-		before func(w *world)
+		source ports.OptionsSource // instead of opts
+		before func(t *testing.T, w *world)
 	}{
 		{name: "no actor", opts: on, user: ada.ID, want: cardorder.ErrUnauthenticated},
 		{name: "approver cannot order", opts: on, actor: approver, user: ada.ID, want: cardorder.ErrForbidden},
@@ -62,26 +63,48 @@ func TestOrderCardRefusalsInSpecOrder(t *testing.T) {
 		{name: "type not selectable", opts: on, actor: operator, user: ada.ID, ptype: "premium", want: cardorder.ErrInvalidProductionType},
 		{name: "type required", opts: enabled(func(o *ports.Options) { o.SelectProductionType = true }), actor: operator, user: ada.ID, want: cardorder.ErrInvalidProductionType},
 		{name: "unknown type", opts: enabled(func(o *ports.Options) { o.SelectProductionType = true }), actor: operator, user: ada.ID, ptype: "gold", want: cardorder.ErrInvalidProductionType},
-		{name: "bad card data", opts: on, actor: operator, user: "u9", want: cardorder.ErrInvalidCardData, before: func(w *world) {
-			w.users.Put(ports.User{ID: "u9", State: ports.UserActive, GivenName: "", FamilyName: "X", Email: "not-an-email"})
+		{name: "bad card data", opts: on, actor: operator, user: "u9", want: cardorder.ErrInvalidCardData, before: putBadUser},
+		{name: "open order", opts: on, actor: operator, user: ada.ID, want: cardorder.ErrOrderExists, before: orderAda},
+		// Two failures at once: the earlier check of SPEC.md §2 wins.
+		{name: "selfservice for unknown user", opts: on, actor: self1, user: "nobody", want: cardorder.ErrForbidden},
+		{name: "script failure before inactive", source: failingSource{}, actor: operator, user: alan.ID, want: cardorder.ErrScriptFailed},
+		{name: "script failure before disabled", source: failingSource{}, actor: operator, user: ada.ID, want: cardorder.ErrScriptFailed},
+		{name: "inactive before production type", opts: on, actor: operator, user: alan.ID, ptype: "premium", want: cardorder.ErrUserNotActive},
+		{name: "production type before card data", opts: on, actor: operator, user: "u9", ptype: "premium", want: cardorder.ErrInvalidProductionType, before: putBadUser},
+		{name: "card data before open order", opts: on, actor: operator, user: "u9", want: cardorder.ErrInvalidCardData, before: func(t *testing.T, w *world) {
+			w.users.Put(ports.User{ID: "u9", State: ports.UserActive, GivenName: "A", FamilyName: "B", Email: "a@b.example"})
+			w.order(t, "u9")
+			putBadUser(t, w)
 		}},
-		{name: "open order", opts: on, actor: operator, user: ada.ID, want: cardorder.ErrOrderExists, before: func(w *world) { w.order(t, ada.ID) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, tt.opts)
-			if tt.before != nil {
-				tt.before(w)
+			var w *world
+			if tt.source != nil {
+				w = newWorldSource(t, tt.source)
+			} else {
+				w = newWorld(t, tt.opts)
 			}
-			before := len(w.audit.Events())
+			if tt.before != nil {
+				tt.before(t, w)
+			}
+			events := len(w.audit.Events())
+			cards, _ := w.store.List(context.Background(), ports.CardFilter{})
 			_, err := w.svc.OrderCard(context.Background(), tt.user, &cardorder.OrderOptions{Actor: tt.actor, ProductionType: tt.ptype})
 			isCode(t, err, tt.want)
-			if got := len(w.audit.Events()); got != before {
-				t.Fatalf("a refused order wrote %d audit events", got-before)
+			after, _ := w.store.List(context.Background(), ports.CardFilter{})
+			if len(after.Cards) != len(cards.Cards) || len(w.audit.Events()) != events {
+				t.Fatalf("a refused order stored %d cards and %d events", len(after.Cards)-len(cards.Cards), len(w.audit.Events())-events)
 			}
 		})
 	}
 }
+
+func putBadUser(t *testing.T, w *world) {
+	w.users.Put(ports.User{ID: "u9", State: ports.UserActive, GivenName: "", FamilyName: "X", Email: "not-an-email"})
+}
+
+func orderAda(t *testing.T, w *world) { w.order(t, ada.ID) }
 
 func TestInvalidCardDataNamesTheFields(t *testing.T) {
 	is := is.New(t)
@@ -301,6 +324,29 @@ func TestTemporaryCards(t *testing.T) {
 	off := newWorld(t, ports.DefaultOptions())
 	_, err = off.svc.OrderTemporaryCards(context.Background(), operator, 1, "")
 	isCode(t, err, cardorder.ErrUseCaseDisabled)
+}
+
+// TestTemporaryCardsProductionType: the type named, or the default, whatever the selection rule.
+func TestTemporaryCardsProductionType(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	two := func(sel bool) ports.Options {
+		return enabled(func(o *ports.Options) {
+			o.SelectProductionType = sel
+			o.ProductionTypes = append(o.ProductionTypes, ports.ProductionType{ID: "temp", LayoutID: "L-TEMP", Label: "Temporary"})
+		})
+	}
+	for _, sel := range []bool{false, true} {
+		w := newWorld(t, two(sel))
+		cards, err := w.svc.OrderTemporaryCards(ctx, operator, 1, "")
+		is.NoErr(err)
+		is.Equal(cards[0].ProductionType, "standard")
+		cards, err = w.svc.OrderTemporaryCards(ctx, operator, 1, "temp")
+		is.NoErr(err)
+		is.Equal(cards[0].LayoutID, "L-TEMP")
+		_, err = w.svc.OrderTemporaryCards(ctx, operator, 1, "gold")
+		isCode(t, err, cardorder.ErrInvalidProductionType)
+	}
 }
 
 func TestTemporaryCardsOrderedDirectly(t *testing.T) {

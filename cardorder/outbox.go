@@ -3,6 +3,7 @@ package cardorder
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/cardsaddon/extprod/ports"
 )
@@ -29,15 +30,19 @@ func (s *Service) deliver(ctx context.Context, events []ports.AuditEvent, notes 
 	}
 }
 
-// notify sends one notification and records the outcome in the outbox. Mailer errors are kept in
-// the outbox (Notification.LastError) but not logged, since they may name an address.
+// notify sends one notification and records the outcome in the outbox. A mailer's error is kept
+// in the outbox (Notification.LastError) but neither logged nor returned, since it may name an
+// address; the returned error says only which notification failed.
 func (s *Service) notify(ctx context.Context, n ports.Notification) error {
 	if err := s.p.Mailer.Send(ctx, n); err != nil {
 		s.log.Warn("notification not sent; it stays in the outbox", "notification", n.ID, "kind", n.Kind, "card", n.CardID)
-		return errors.Join(err, s.p.Outbox.NotificationFailed(ctx, n.ID, err.Error(), s.now().Add(s.cfg.NotifyRetry)))
+		retry := s.now().Add(doubling(s.cfg.NotifyRetry, s.cfg.MaxRetryBackoff, n.Tries+1))
+		return errors.Join(fmt.Errorf("notification %s not sent (see its LastError)", n.ID),
+			s.p.Outbox.NotificationFailed(ctx, n.ID, err.Error(), retry))
 	}
 	return s.p.Outbox.NotificationSent(ctx, n.ID)
 }
+
 
 // outboxBatch is how many outbox entries DeliverPending reads at a time.
 const outboxBatch = 100
@@ -56,7 +61,7 @@ func (s *Service) DeliverPending(ctx context.Context) error {
 		done := make([]string, 0, len(events))
 		for _, e := range events {
 			if err := s.p.Audit.Record(ctx, e); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("audit event %s not recorded: %w", e.ID, err))
 				break // the sink is down: keep the order of events, try again later
 			}
 			done = append(done, e.ID)

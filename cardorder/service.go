@@ -14,7 +14,9 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +57,8 @@ type Config struct {
 	// 2 minutes. Make it longer than the provider's own retries of one call take.
 	DispatchLease time.Duration
 	// MaxDispatchTries is how many unsuccessful dispatch attempts (bureau unreachable) a card gets
-	// before it fails with "bureau unreachable"; default 10.
+	// before it fails with "bureau unreachable"; default 10. Such an outcome was unknown, so the
+	// bureau may still hold the order: check with the bureau before repeating such a card.
 	MaxDispatchTries int
 	// RetryBackoff is the wait after the first unsuccessful dispatch attempt; it doubles with each
 	// further attempt up to MaxRetryBackoff. Defaults 10 s and 30 min.
@@ -67,7 +70,7 @@ type Config struct {
 }
 
 // WithDefaults returns a copy of c (nil is the zero Config) with every zero field set to its
-// default.
+// default. Negative values are left for validate to refuse.
 func (c *Config) WithDefaults() Config {
 	var out Config
 	if c != nil {
@@ -94,9 +97,29 @@ func (c *Config) WithDefaults() Config {
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {
-	if *v <= 0 {
+	if *v == 0 {
 		*v = def
 	}
+}
+
+// validate refuses settings no default can mend.
+func (c Config) validate() error {
+	var errs []error
+	for name, v := range map[string]int64{
+		"DispatchBatch": int64(c.DispatchBatch), "DispatchConcurrency": int64(c.DispatchConcurrency),
+		"DispatchLease": int64(c.DispatchLease), "MaxDispatchTries": int64(c.MaxDispatchTries),
+		"RetryBackoff": int64(c.RetryBackoff), "MaxRetryBackoff": int64(c.MaxRetryBackoff),
+		"NotifyRetry": int64(c.NotifyRetry), "SyncConcurrency": int64(c.SyncConcurrency),
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s is negative", name))
+		}
+	}
+	if c.MaxRetryBackoff < c.RetryBackoff {
+		errs = append(errs, errors.New("MaxRetryBackoff is below RetryBackoff"))
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // Service runs the use cases. It is safe for concurrent use; all its state lives in the ports.
@@ -120,6 +143,7 @@ func New(p Ports, cfg *Config) (*Service, error) {
 		}
 	}
 	if len(missing) > 0 {
+		slices.Sort(missing)
 		return nil, errors.New("cardorder: missing required ports: " + strings.Join(missing, ", "))
 	}
 	if p.Options == nil {
@@ -132,6 +156,9 @@ func New(p Ports, cfg *Config) (*Service, error) {
 		p.Audit = discard{}
 	}
 	c := cfg.WithDefaults()
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("cardorder: %w", err)
+	}
 	return &Service{p: p, cfg: c, now: c.Clock.Now, log: c.Logger, validate: newValidator()}, nil
 }
 

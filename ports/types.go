@@ -1,6 +1,9 @@
 package ports
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // UserState is the lifecycle state of a user in the host's directory. Only [UserActive] users
 // may get a card.
@@ -229,21 +232,7 @@ func (c Card) IdempotencyKey() string {
 	if c.Attempt <= 1 {
 		return c.ID
 	}
-	return c.ID + "/repeat/" + itoa(c.Attempt-1)
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return c.ID + "/repeat/" + strconv.Itoa(c.Attempt-1)
 }
 
 // AuditEvent records one state change of one card. ID is stable: a sink may receive an event
@@ -303,7 +292,8 @@ type ProviderOrder struct {
 	Elements          map[string]string
 }
 
-// ProviderReceipt is the bureau's acceptance of an order.
+// ProviderReceipt is the bureau's acceptance of an order. The domain records OrderID and moves the
+// card to ordered; a later status sync or event reports any further progress.
 type ProviderReceipt struct {
 	OrderID string
 	State   CardState

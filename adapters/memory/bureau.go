@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -94,6 +95,7 @@ func (b *Bureau) PlaceOrder(ctx context.Context, o ports.ProviderOrder) (ports.P
 	if b.reject != "" {
 		return ports.ProviderReceipt{}, &ports.RejectedError{Status: 422, Reason: b.reject}
 	}
+	o.Elements = maps.Clone(o.Elements)
 	id := "O-" + strconv.Itoa(len(b.byID)+1)
 	bo := &bureauOrder{n: len(b.byID) + 1, order: o, status: ports.OrderStatus{OrderID: id, ExternalReference: o.ExternalReference, State: ports.StateOrdered}}
 	b.byKey[o.IdempotencyKey] = bo

@@ -2,7 +2,9 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -32,13 +34,14 @@ type Users struct {
 func NewUsers(users ...ports.User) *Users {
 	u := &Users{users: make(map[string]ports.User, len(users))}
 	for _, user := range users {
-		u.users[user.ID] = user
+		u.Put(user)
 	}
 	return u
 }
 
 // Put adds or replaces a user.
 func (u *Users) Put(user ports.User) {
+	user.Attributes = maps.Clone(user.Attributes)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.users[user.ID] = user
@@ -52,6 +55,7 @@ func (u *Users) User(ctx context.Context, id string) (ports.User, error) {
 	if !ok {
 		return ports.User{}, fmt.Errorf("user %s: %w", id, ports.ErrNotFound)
 	}
+	user.Attributes = maps.Clone(user.Attributes)
 	return user, nil
 }
 
@@ -73,6 +77,9 @@ func (s *Scripts) Script(ctx context.Context) (string, string, error) {
 
 // ReplaceScript implements [ports.ScriptStore].
 func (s *Scripts) ReplaceScript(ctx context.Context, source, version, expectVersion string) error {
+	if version == "" {
+		return errors.New("replace script: empty version")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.version != expectVersion {

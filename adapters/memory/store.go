@@ -77,11 +77,12 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		if _, dup := s.cards[card.ID]; dup || slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.ID == card.ID }) {
 			return nil, fmt.Errorf("create card %s: id already used", card.ID)
 		}
-		if c.Exclusive && card.UserID != "" && s.open[card.UserID] > 0 {
+		earlier := slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.UserID == card.UserID && o.State.Open() })
+		if c.Exclusive && card.UserID != "" && (s.open[card.UserID] > 0 || earlier && card.State.Open()) {
 			return nil, ports.ErrOpenOrderExists
 		}
 	}
-	// The caller's cards become the returned ones; the store keeps its own deep copies.
+	// The store keeps deep copies; the caller's cards, with Version set, are the ones returned.
 	out := c.Cards
 	for i, card := range c.Cards {
 		card.Version = 1
@@ -277,6 +278,9 @@ func (s *Store) PendingEvents(ctx context.Context, max int) ([]ports.AuditEvent,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if max <= 0 {
+		return nil, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events[:min(max, len(s.events))]), nil
@@ -301,6 +305,9 @@ func (s *Store) PendingNotifications(ctx context.Context, now time.Time, max int
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []ports.Notification
+	if max <= 0 {
+		return nil, nil
+	}
 	for _, n := range s.notifications {
 		if len(out) == max {
 			break
