@@ -115,14 +115,7 @@ func (sb *sandbox) helpers() *goja.Object {
 		return goja.Undefined()
 	})
 	set("arrayThis", func(c goja.FunctionCall) goja.Value {
-		name := c.Argument(1).String()
-		o, ok := c.Argument(0).(*goja.Object)
-		if !ok || o.ClassName() != "Array" {
-			panic(vm.NewTypeError("%s: option scripts use array methods on arrays only (use Array.from first)", name))
-		}
-		if o.Get("length").ToFloat() > max {
-			sb.throwLimit(name)
-		}
+		sb.arrayThis(c.Argument(0), c.Argument(1).String())
 		return goja.Undefined()
 	})
 	set("step", func(c goja.FunctionCall) goja.Value {
@@ -158,6 +151,18 @@ func (sb *sandbox) helpers() *goja.Object {
 		}
 		return vm.NewArray(vals...)
 	})
+	set("typeError", func(c goja.FunctionCall) goja.Value {
+		return vm.NewTypeError(c.Argument(0).String())
+	})
+	_ = h.Set("symIterator", goja.SymIterator)
+	_ = h.Set("symSpecies", goja.SymSpecies)
+	_ = h.Set("symMatch", goja.SymMatch)
+	_ = h.Set("symMatchAll", goja.SymMatchAll)
+	_ = h.Set("symSearch", goja.SymSearch)
+	set("guardArrayMethods", func(c goja.FunctionCall) goja.Value {
+		sb.guardArrayMethods(c.Argument(0).(*goja.Object))
+		return goja.Undefined()
+	})
 	set("jsonDepth", func(c goja.FunctionCall) goja.Value {
 		if jsonDepth(c.Argument(0).String()) > sb.lim.MaxCallDepth {
 			sb.throwLimit("JSON.parse nesting")
@@ -165,6 +170,50 @@ func (sb *sandbox) helpers() *goja.Object {
 		return goja.Undefined()
 	})
 	return h
+}
+
+// arraySpecial are the Array.prototype methods sandbox.js wraps itself.
+var arraySpecial = map[string]bool{"constructor": true, "join": true, "toString": true, "toLocaleString": true,
+	"concat": true, "flat": true, "flatMap": true}
+
+// guardArrayMethods replaces every other method of Array.prototype ap by a native function that
+// refuses a this that is not an array, or an array longer than MaxLength, then calls the
+// original (captured here, before the script runs). Doing this in Go rather than in sandbox.js
+// avoids a property descriptor, a closure and an interpreted call per method.
+func (sb *sandbox) guardArrayMethods(ap *goja.Object) {
+	vm := sb.vm
+	for _, name := range ap.GetOwnPropertyNames() {
+		if arraySpecial[name] {
+			continue
+		}
+		orig, ok := goja.AssertFunction(ap.Get(name))
+		if !ok {
+			continue
+		}
+		what := "Array.prototype." + name
+		guard := vm.ToValue(func(c goja.FunctionCall) goja.Value {
+			sb.arrayThis(c.This, what)
+			v, err := orig(c.This, c.Arguments...)
+			if err != nil {
+				panic(err) // a JavaScript exception, or an interrupt, goes on up unchanged
+			}
+			return v
+		})
+		if err := ap.DefineDataProperty(name, guard, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// arrayThis refuses a this that is not an array, or an array longer than MaxLength.
+func (sb *sandbox) arrayThis(this goja.Value, what string) {
+	o, ok := this.(*goja.Object)
+	if !ok || o.ClassName() != "Array" {
+		panic(sb.vm.NewTypeError("%s: option scripts use array methods on arrays only (use Array.from first)", what))
+	}
+	if o.Get("length").ToFloat() > float64(sb.lim.MaxLength) {
+		sb.throwLimit(what)
+	}
 }
 
 func max0(n int) int {

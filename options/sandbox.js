@@ -6,12 +6,14 @@
 (function (h) {
 	"use strict";
 	var g = globalThis;
-	var O = Object, A = Array, S = String, F = Function, J = JSON, TE = TypeError, WM = WeakMap;
+	// Only what the wrappers need is touched here: goja builds each built-in on first use, so
+	// every capture costs (errors come from h.typeError, the well-known symbols from h).
+	var O = Object, A = Array, S = String, F = Function, J = JSON, M = Map;
 	var dp = O.defineProperty, gp = O.getPrototypeOf, gopd = O.getOwnPropertyDescriptor;
-	var names = O.getOwnPropertyNames, objToString = O.prototype.toString;
+	var objToString = O.prototype.toString;
 	var apply = Reflect.apply, construct = Reflect.construct, isArray = A.isArray;
-	var wmGet = WM.prototype.get, wmSet = WM.prototype.set;
-	var symIter = Symbol.iterator, symSpecies = Symbol.species, symMatch = Symbol.match;
+	var mapGet = M.prototype.get, mapSet = M.prototype.set;
+	var symIter = h.symIterator, symSpecies = h.symSpecies, symMatch = h.symMatch;
 	var AP = A.prototype, SP = S.prototype, FP = F.prototype, RO = g.RegExp, RP = RO.prototype; // g.RegExp: the local RegExp below is hoisted
 	var max = h.max, maxDepth = h.maxDepth;
 
@@ -19,10 +21,10 @@
 	function put(a, i, v) { dp(a, i, { value: v, writable: true, enumerable: true, configurable: true }); }
 	function named(fn) { return fn; } // (setting each wrapper's name doubled the cost of a sandbox)
 	function deny(what) {
-		return function () { throw new TE(what + " is not available in option scripts"); };
+		return function () { throw h.typeError(what + " is not available in option scripts"); };
 	}
 	function str(v, what) {
-		if (v === undefined || v === null) throw new TE(what + " called on null or undefined");
+		if (v === undefined || v === null) throw h.typeError(what + " called on null or undefined");
 		return S(v);
 	}
 
@@ -75,8 +77,8 @@
 		}, name));
 	}
 	matcher("match", symMatch, undefined);
-	matcher("matchAll", Symbol.matchAll, "g");
-	matcher("search", Symbol.search, undefined);
+	matcher("matchAll", h.symMatchAll, "g");
+	matcher("search", h.symSearch, undefined);
 
 	// 4. Strings built by a number the script chooses.
 	var repeatO = SP.repeat, padStartO = SP.padStart, padEndO = SP.padEnd, splitO = SP.split;
@@ -144,14 +146,14 @@
 	def(ArrayW, "isArray", isArray);
 	def(ArrayW, "of", A.of);
 	def(ArrayW, "from", named(function (items, mapFn, thisArg) {
-		if (mapFn !== undefined && typeof mapFn !== "function") throw new TE("Array.from: mapper is not a function");
-		if (items === undefined || items === null) throw new TE("Array.from: items is null or undefined");
+		if (mapFn !== undefined && typeof mapFn !== "function") throw h.typeError("Array.from: mapper is not a function");
+		if (items === undefined || items === null) throw h.typeError("Array.from: items is null or undefined");
 		var list = [], n = 0, itf = items[symIter];
 		if (itf !== undefined && itf !== null) {
 			var it = apply(itf, items, []), next = it.next;
 			for (;;) {
 				var r = apply(next, it, []);
-				if (O(r) !== r) throw new TE("Array.from: iterator result is not an object");
+				if (O(r) !== r) throw h.typeError("Array.from: iterator result is not an object");
 				if (r.done) break;
 				h.limit(n + 1, "Array.from");
 				put(list, n, mapFn === undefined ? r.value : apply(mapFn, thisArg, [r.value, n]));
@@ -166,19 +168,9 @@
 	}, "from"));
 	def(g, "Array", ArrayW);
 
-	var special = { constructor: 1, join: 1, toString: 1, toLocaleString: 1, concat: 1, flat: 1, flatMap: 1 };
-	function guard(name, orig) {
-		return named(function () {
-			h.arrayThis(this, "Array.prototype." + name);
-			return apply(orig, this, arguments);
-		}, name);
-	}
-	var apNames = names(AP);
-	for (i = 0; i < apNames.length; i++) {
-		var d = gopd(AP, apNames[i]);
-		if (special[apNames[i]] || typeof d.value !== "function") continue;
-		def(AP, apNames[i], guard(apNames[i], d.value));
-	}
+	// Every method but those wrapped below (sandbox.go, arraySpecial) checks its this with
+	// h.arrayThis, then calls the original; installed from Go, which costs half as much.
+	h.guardArrayMethods(AP);
 	def(AP, symIter, AP.values);
 	var join = named(function (sep) {
 		h.arrayThis(this, "Array.prototype.join");
@@ -193,7 +185,7 @@
 	}, "join");
 	def(AP, "join", join);
 	def(AP, "toString", named(function () {
-		if (!isArray(this)) throw new TE("Array.prototype.toString called on a non-array");
+		if (!isArray(this)) throw h.typeError("Array.prototype.toString called on a non-array");
 		var j = this.join;
 		return typeof j === "function" ? apply(j, this, []) : apply(objToString, this, []);
 	}, "toString"));
@@ -253,7 +245,7 @@
 	counted(gp(""[symIter]()), "string iterator");
 	counted(gp(new Map()[symIter]()), "map iterator");
 	counted(gp(new Set()[symIter]()), "set iterator");
-	counted(gp(apply(RP[Symbol.matchAll], /a/g, [""])), "regular expression iterator");
+	counted(gp(apply(RP[h.symMatchAll], /a/g, [""])), "regular expression iterator");
 
 	// Argument lists from array-likes.
 	def(FP, "apply", named(function (thisArg, args) {
@@ -269,14 +261,14 @@
 	// 6. JSON: bounded nesting and array lengths (goja recurses natively).
 	var stringifyO = J.stringify, parseO = J.parse;
 	def(J, "stringify", named(function (value, replacerFn, space) {
-		if (isArray(replacerFn)) throw new TE("JSON.stringify with an array replacer is not available in option scripts");
-		var user = typeof replacerFn === "function" ? replacerFn : undefined, depth = new WM();
+		if (isArray(replacerFn)) throw h.typeError("JSON.stringify with an array replacer is not available in option scripts");
+		var user = typeof replacerFn === "function" ? replacerFn : undefined, depth = new M();
 		function check(key, v) {
 			if (user !== undefined) v = apply(user, this, [key, v]);
 			if (v !== null && typeof v === "object") {
-				var dd = (apply(wmGet, depth, [this]) || 0) + 1;
+				var dd = (apply(mapGet, depth, [this]) || 0) + 1;
 				if (dd > maxDepth) h.limit(Infinity, "JSON.stringify nesting");
-				apply(wmSet, depth, [v, dd]);
+				apply(mapSet, depth, [v, dd]);
 				if (isArray(v)) h.arrayThis(v, "JSON.stringify");
 			}
 			return v;
