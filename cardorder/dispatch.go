@@ -78,11 +78,13 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 	default:
 		next := c
 		next.LeaseUntil = time.Time{}
-		out = outUnauthorized
-		// Refused credentials are no fault of the card, nor is our own caller giving up.
-		if !errors.Is(perr, ports.ErrUnauthorized) && ctx.Err() == nil {
+		// Refused credentials are no fault of the card, nor is our own caller giving up: neither
+		// counts as a try.
+		switch out = outRetry; {
+		case errors.Is(perr, ports.ErrUnauthorized):
+			out = outUnauthorized
+		case ctx.Err() == nil:
 			next.DispatchTries++
-			out = outRetry
 		}
 		next.NotBefore = s.now().Add(doubling(s.cfg.RetryBackoff, s.cfg.MaxRetryBackoff, next.DispatchTries))
 		ch = ports.Change{Card: next}
@@ -90,7 +92,7 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 			next.FailureReason = ReasonUnreachable
 			ch, out = s.change(c, next, ports.StateFailed, SystemActor, ReasonUnreachable), outFailed
 		}
-		s.log.Warn("bureau order not placed", "card", c.ID, "tries", next.DispatchTries, "now", ch.Card.State, "err", perr)
+		s.log.Warn("bureau order not placed", "card", c.ID, "tries", next.DispatchTries, "state", ch.Card.State, "err", perr)
 	}
 	stored, err := s.p.Cards.Update(wctx, ch)
 	if err != nil {

@@ -43,7 +43,6 @@ func (s *Service) notify(ctx context.Context, n ports.Notification) error {
 	return s.p.Outbox.NotificationSent(ctx, n.ID)
 }
 
-
 // outboxBatch is how many outbox entries DeliverPending reads at a time.
 const outboxBatch = 100
 
