@@ -43,6 +43,7 @@ type Error struct {
 	Err error
 }
 
+// Error renders the code, the detail, the offending fields and the cause.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(string(e.Code))

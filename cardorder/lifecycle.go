@@ -31,8 +31,7 @@ func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reaso
 			next.DispatchStarted = true
 			next.LeaseUntil = now.Add(s.cfg.DispatchLease)
 		}
-	}
-	if to != ports.StateProcessing {
+	} else {
 		next.LeaseUntil, next.NotBefore = time.Time{}, time.Time{}
 	}
 	ch := ports.Change{Card: next, Event: ports.AuditEvent{

@@ -42,6 +42,7 @@ type RejectedError struct {
 	Fields map[string]string // per-field reasons, when given
 }
 
+// Error renders the bureau's reason.
 func (e *RejectedError) Error() string {
 	return fmt.Sprintf("rejected by the bureau: %s", e.Reason)
 }
