@@ -29,14 +29,19 @@ type Store struct {
 	mu      sync.Mutex
 	cards   map[string]*entry
 	bySeq   []*entry            // every card in creation order; index = seq-1
-	byUser  map[string][]*entry // every card of a user in creation order
-	open    map[string]int      // open cards per user
+	users   map[string]*userCards
 	queued  map[*entry]struct{} // processing cards
 	waiting dueHeap             // queue entries by the time they become claimable
 	ready   readyHeap           // claimable queue entries, oldest QueuedAt first
 
 	events        []ports.AuditEvent // pending audit events, oldest first
 	notifications []ports.Notification
+}
+
+// userCards indexes one user's cards.
+type userCards struct {
+	cards []*entry // in creation order
+	open  int      // how many are open (SPEC.md §3)
 }
 
 type entry struct {
@@ -60,8 +65,7 @@ func (r queueRef) live() bool {
 func NewStore() *Store {
 	return &Store{
 		cards:  make(map[string]*entry),
-		byUser: make(map[string][]*entry),
-		open:   make(map[string]int),
+		users:  make(map[string]*userCards),
 		queued: make(map[*entry]struct{}),
 	}
 }
@@ -78,7 +82,7 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 			return nil, fmt.Errorf("create card %s: id already used", card.ID)
 		}
 		earlier := slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.UserID == card.UserID && o.State.Open() })
-		if c.Exclusive && card.UserID != "" && (s.open[card.UserID] > 0 || earlier && card.State.Open()) {
+		if c.Exclusive && card.UserID != "" && (s.openCards(card.UserID) > 0 || earlier && card.State.Open()) {
 			return nil, ports.ErrOpenOrderExists
 		}
 	}
@@ -90,7 +94,12 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		s.cards[card.ID] = e
 		s.bySeq = append(s.bySeq, e)
 		if card.UserID != "" {
-			s.byUser[card.UserID] = append(s.byUser[card.UserID], e)
+			u := s.users[card.UserID]
+			if u == nil {
+				u = &userCards{}
+				s.users[card.UserID] = u
+			}
+			u.cards = append(u.cards, e)
 		}
 		s.track(e, "")
 		out[i] = card
@@ -115,7 +124,7 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 		return ports.Card{}, fmt.Errorf("update card %s: %w", c.Card.ID, ports.ErrConflict)
 	}
 	if c.Exclusive && e.card.UserID != "" {
-		others := s.open[e.card.UserID]
+		others := s.openCards(e.card.UserID)
 		if e.card.State.Open() {
 			others--
 		}
@@ -140,9 +149,9 @@ func (s *Store) track(e *entry, prev ports.CardState) {
 	now := e.card.State
 	if e.card.UserID != "" && prev.Open() != now.Open() {
 		if now.Open() {
-			s.open[e.card.UserID]++
+			s.users[e.card.UserID].open++
 		} else {
-			s.open[e.card.UserID]--
+			s.users[e.card.UserID].open--
 		}
 	}
 	if now != ports.StateProcessing {
@@ -164,6 +173,13 @@ func clone(c ports.Card) ports.Card {
 	c.Readouts = slices.Clone(c.Readouts)
 	c.Options.ProductionTypes = slices.Clone(c.Options.ProductionTypes)
 	return c
+}
+
+func (s *Store) openCards(userID string) int {
+	if u := s.users[userID]; u != nil {
+		return u.open
+	}
+	return 0
 }
 
 func due(c ports.Card) time.Time {
@@ -204,7 +220,10 @@ func (s *Store) List(ctx context.Context, f ports.CardFilter) (ports.CardPage, e
 	defer s.mu.Unlock()
 	candidates := s.bySeq
 	if f.UserID != "" {
-		candidates = s.byUser[f.UserID]
+		candidates = nil
+		if u := s.users[f.UserID]; u != nil {
+			candidates = u.cards
+		}
 	}
 	start, _ := slices.BinarySearchFunc(candidates, f.After+1, func(e *entry, seq int64) int {
 		return int(e.seq - seq)
