@@ -34,6 +34,21 @@ var (
 	ErrRejected = errors.New("rejected by the bureau")
 )
 
+// RetryLaterError is an ErrUnavailable with the bureau's own word on when to try again (a 429's
+// Retry-After longer than the provider is willing to wait inside one call). A dispatcher does not
+// try the order again before After has passed.
+type RetryLaterError struct {
+	After time.Duration
+}
+
+// Error says when to try again.
+func (e *RetryLaterError) Error() string {
+	return fmt.Sprintf("unavailable: the bureau asks to retry after %s", e.After)
+}
+
+// Is makes errors.Is(err, ErrUnavailable) true for every *RetryLaterError.
+func (e *RetryLaterError) Is(target error) bool { return target == ErrUnavailable }
+
 // RejectedError is a definitive refusal by the bureau (its 4xx with a reason). The card goes to
 // failed with Reason.
 type RejectedError struct {
