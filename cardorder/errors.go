@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/cardsaddon/extprod/ports"
 )
 
 // Code is the stable, machine-readable reason of a refusal. The HTTP adapter sends it as the
@@ -101,6 +103,16 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return CodeInternal
+}
+
+// Refusals about a user name no user: the caller knows which one it asked for, and a user id may
+// be personal data (an email address) that must not reach an error body or a log.
+func userNotFound() *Error { return refuse(CodeUserNotFound, "no such user") }
+
+func orderExists() *Error { return refuse(CodeOrderExists, "the user has an open card order") }
+
+func notActive(state ports.UserState) *Error {
+	return refuse(CodeUserNotActive, "the user is %q, not active", state)
 }
 
 func refuse(code Code, format string, args ...any) *Error {

@@ -91,7 +91,7 @@ func (s *Service) update(ctx context.Context, id string, decide func(ports.Card)
 		case errors.Is(err, ports.ErrConflict):
 			continue
 		case errors.Is(err, ports.ErrOpenOrderExists):
-			return ports.Card{}, refuse(CodeOrderExists, "user %q has an open card order", c.UserID)
+			return ports.Card{}, orderExists()
 		case err != nil:
 			return ports.Card{}, wrapErr(CodeInternal, err, "update card %q", id)
 		}
@@ -150,11 +150,11 @@ func (s *Service) checkActive(ctx context.Context, c ports.Card) error {
 	u, err := s.p.Users.User(ctx, c.UserID)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
-		return refuse(CodeUserNotFound, "no user %q", c.UserID)
+		return userNotFound()
 	case err != nil:
-		return wrapErr(CodeInternal, err, "read user %q", c.UserID)
+		return wrapErr(CodeInternal, err, "read the user")
 	case u.State != ports.UserActive:
-		return refuse(CodeUserNotActive, "user %q is %q, not active", c.UserID, u.State)
+		return notActive(u.State)
 	}
 	return nil
 }

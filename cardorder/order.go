@@ -73,10 +73,10 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	}
 	user, err := s.p.Users.User(ctx, userID)
 	if errors.Is(err, ports.ErrNotFound) {
-		return plan{}, refuse(CodeUserNotFound, "no user %q", userID)
+		return plan{}, userNotFound()
 	}
 	if err != nil {
-		return plan{}, wrapErr(CodeInternal, err, "read user %q", userID)
+		return plan{}, wrapErr(CodeInternal, err, "read the user")
 	}
 	r, err := src.Resolve(ctx, ports.OptionsRequest{User: &user, Actor: o.Actor, Channel: ch})
 	if err != nil {
@@ -87,7 +87,7 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 		return p, refuse(CodeUseCaseDisabled, "the Order card use case is disabled")
 	}
 	if user.State != ports.UserActive {
-		return p, refuse(CodeUserNotActive, "user %q is %q, not active", userID, user.State)
+		return p, notActive(user.State)
 	}
 	pt, err := pickProductionType(r.Options, o.ProductionType)
 	if err != nil {
@@ -274,7 +274,7 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	}
 	cards, err := s.p.Cards.Create(ctx, created)
 	if errors.Is(err, ports.ErrOpenOrderExists) {
-		return ports.Card{}, refuse(CodeOrderExists, "user %q has an open card order", c.UserID)
+		return ports.Card{}, orderExists()
 	}
 	if err != nil {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
@@ -317,7 +317,7 @@ func (s *Service) preview(ctx context.Context, userID string, o *OrderOptions, c
 		if open, lerr := s.hasOpenOrder(ctx, userID); lerr != nil {
 			err = wrapErr(CodeInternal, lerr, "list cards")
 		} else if open {
-			err = refuse(CodeOrderExists, "user %q has an open card order", userID)
+			err = orderExists()
 		}
 	}
 	if err != nil {

@@ -85,7 +85,7 @@ func TestErrorCodes(t *testing.T) {
 		{"no such endpoint", func(e *env) req { return req{"GET", "/v2/cards", tokOp, "", nil} }, "not_found", "endpoint"},
 		{"no such user", func(e *env) req {
 			return req{"POST", "/v1/users/ghost/card-orders", tokOp, "", nil}
-		}, "user_not_found", "ghost"},
+		}, "user_not_found", "no such user"},
 		{"user not active", func(e *env) req {
 			return req{"POST", "/v1/users/u3/card-orders", tokOp, "", nil}
 		}, "user_not_active", "not active"},
