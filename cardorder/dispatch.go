@@ -49,11 +49,15 @@ func (s *Service) send(ctx context.Context, c ports.Card) ports.Card {
 
 // sendIfDirect orders a card that just entered processing at the bureau now when its options
 // have queueing off (change claimed it for this); any other card is returned as it is.
+// A direct order waits at most Config.DirectOrderTimeout for the bureau; then the card stays
+// processing and the dispatcher takes it over.
 func (s *Service) sendIfDirect(ctx context.Context, c ports.Card) ports.Card {
-	if c.State == ports.StateProcessing && !c.Options.QueueCards {
-		return s.send(ctx, c)
+	if c.State != ports.StateProcessing || c.Options.QueueCards {
+		return c
 	}
-	return c
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DirectOrderTimeout)
+	defer cancel()
+	return s.send(ctx, c)
 }
 
 func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcome, error) {
@@ -86,7 +90,11 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 		case ctx.Err() == nil:
 			next.DispatchTries++
 		}
-		next.NotBefore = s.now().Add(doubling(s.cfg.RetryBackoff, s.cfg.MaxRetryBackoff, next.DispatchTries))
+		wait := doubling(s.cfg.RetryBackoff, s.cfg.MaxRetryBackoff, next.DispatchTries)
+		if later := (*ports.RetryLaterError)(nil); errors.As(perr, &later) && later.After > wait {
+			wait = later.After // the bureau said when
+		}
+		next.NotBefore = s.now().Add(wait)
 		ch = ports.Change{Card: next}
 		if next.DispatchTries >= s.cfg.MaxDispatchTries {
 			next.FailureReason = ReasonUnreachable

@@ -63,3 +63,41 @@ func TestExpiredLeaseIsRetried(t *testing.T) {
 	is.Equal(w.bureau.Orders(), 1)
 	is.Equal(w.card(t, c.ID).State, ports.StateOrdered)
 }
+
+// TestDirectOrderIsBounded: a direct order does not wait for a slow bureau longer than
+// DirectOrderTimeout; the card stays processing, costs no try, and the dispatcher takes it over.
+func TestDirectOrderIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		w := newWorld(t, enabled(func(o *ports.Options) { o.QueueCards = false }))
+		w.bureau.Slow(time.Hour)
+		start := time.Now()
+		c := w.order(t, ada.ID)
+		is.Equal(time.Since(start), 20*time.Second) // the default DirectOrderTimeout, in fake time
+		is.Equal(c.State, ports.StateProcessing)
+		is.Equal(c.DispatchTries, 0)
+	})
+}
+
+// slowDown answers every order with the bureau's "retry later".
+type slowDown struct{ ports.Provider }
+
+func (slowDown) PlaceOrder(context.Context, ports.ProviderOrder) (ports.ProviderReceipt, error) {
+	return ports.ProviderReceipt{}, &ports.RetryLaterError{After: time.Hour}
+}
+
+// TestRetryAfterIsHonoured: a card is not dispatched again before the bureau's Retry-After.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	is := is.New(t)
+	w := newWorld(t, enabled(nil))
+	svc, err := cardorder.New(cardorder.Ports{
+		Users: w.users, Cards: w.store, Queue: w.store, Outbox: w.store,
+		Provider: slowDown{w.bureau}, Options: cardorder.StaticOptions(enabled(nil)),
+	}, &cardorder.Config{Clock: w.clock, RetryBackoff: time.Second})
+	is.NoErr(err)
+	c := w.order(t, ada.ID)
+	res, err := svc.DispatchQueued(context.Background(), 10)
+	is.NoErr(err)
+	is.Equal(res.Retry, 1)
+	is.Equal(w.card(t, c.ID).NotBefore, w.clock.Now().Add(time.Hour))
+}

@@ -63,6 +63,10 @@ type Config struct {
 	// RetryBackoff is the wait after the first unsuccessful dispatch attempt; it doubles with each
 	// further attempt up to MaxRetryBackoff. Defaults 10 s and 30 min.
 	RetryBackoff, MaxRetryBackoff time.Duration
+	// DirectOrderTimeout bounds how long an order, approval or repeat with queueing off waits for
+	// the bureau; after it the call returns the card still processing and the dispatcher retries
+	// it under the same idempotency key. Default 20 s.
+	DirectOrderTimeout time.Duration
 	// NotifyRetry is the wait before a failed notification is tried again; default 1 minute.
 	NotifyRetry time.Duration
 	// SyncConcurrency bounds the bureau status lookups in flight during a status sync; default 8.
@@ -92,6 +96,7 @@ func (c *Config) WithDefaults() Config {
 	setDefault(&out.RetryBackoff, 10*time.Second)
 	setDefault(&out.MaxRetryBackoff, 30*time.Minute)
 	setDefault(&out.NotifyRetry, time.Minute)
+	setDefault(&out.DirectOrderTimeout, 20*time.Second)
 	setDefault(&out.SyncConcurrency, 8)
 	return out
 }
@@ -110,6 +115,7 @@ func (c Config) validate() error {
 		"DispatchLease": int64(c.DispatchLease), "MaxDispatchTries": int64(c.MaxDispatchTries),
 		"RetryBackoff": int64(c.RetryBackoff), "MaxRetryBackoff": int64(c.MaxRetryBackoff),
 		"NotifyRetry": int64(c.NotifyRetry), "SyncConcurrency": int64(c.SyncConcurrency),
+		"DirectOrderTimeout": int64(c.DirectOrderTimeout),
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative", name))
