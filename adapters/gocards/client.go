@@ -83,7 +83,9 @@ func New(cfg Config) (*Client, error) {
 // per-field reasons; retries exhausted on 5xx, 429, timeouts or broken connections wrap
 // [ports.ErrUnavailable] (the outcome is unknown; retry with the same key); refused credentials
 // wrap [ports.ErrUnauthorized]; a status the contract does not allow or a malformed answer
-// wraps [ports.ErrProtocol]. When ctx ends first, the error wraps ctx.Err() and
+// wraps [ports.ErrProtocol]. A 429 whose Retry-After exceeds Config.RetryAfterCap ends the call
+// at once with a [*ports.RetryLaterError] carrying the bureau's wait (it also matches
+// ports.ErrUnavailable). When ctx ends first, the error wraps ctx.Err() and
 // ports.ErrUnavailable.
 func (c *Client) PlaceOrder(ctx context.Context, o ports.ProviderOrder) (ports.ProviderReceipt, error) {
 	if o.IdempotencyKey == "" || o.ExternalReference == "" || o.LayoutID == "" {
@@ -267,7 +269,12 @@ func (c *Client) do(ctx context.Context, cl call, handle handleFunc) error {
 		}
 		var te *transientError
 		if !errors.As(err, &te) {
-			return err // nil, permanent, or the context's end
+			if later := (*ports.RetryLaterError)(nil); errors.As(err, &later) {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "gocards: bureau asks to retry later",
+					slog.String("op", cl.op), slog.String("idempotency_key", cl.key),
+					slog.Int("attempts", attempt), slog.Duration("retry_after", later.After))
+			}
+			return err // nil, permanent, the bureau's retry-later, or the context's end
 		}
 		if attempt >= c.cfg.MaxAttempts {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "gocards: retries exhausted",
@@ -359,8 +366,13 @@ func (c *Client) answer(ctx context.Context, resp *http.Response, handle handleF
 	case http.StatusTooManyRequests:
 		drain(resp.Body)
 		ra, ok := retryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())
+		if ok && ra > c.cfg.RetryAfterCap {
+			// Longer than this call may wait: stop here and pass the bureau's wait on, so the
+			// caller does not try again before it.
+			return resp.StatusCode, &ports.RetryLaterError{After: ra}
+		}
 		if ok {
-			ra = max(min(ra, c.cfg.RetryAfterCap), 1) // 1ns: "honour it", but never a negative wait
+			ra = max(ra, 1) // 1ns: "honour it", but never a negative wait
 		}
 		return resp.StatusCode, &transientError{reason: "HTTP 429", retryAfter: ra}
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -497,7 +509,7 @@ func (c *Client) fetchToken(ctx context.Context) (*token, error) {
 		var te *transientError
 		if errors.As(err, &te) {
 			te.reason = "token: " + te.reason
-		} else {
+		} else if later := (*ports.RetryLaterError)(nil); !errors.As(err, &later) { // do logs a retry-later
 			c.log.LogAttrs(ctx, slog.LevelError, "gocards: token request failed", slog.String("error", err.Error()))
 		}
 		return nil, err

@@ -355,8 +355,7 @@ func TestRetryAfter(t *testing.T) {
 		want       time.Duration
 	}{
 		{"honoured", "2", 2 * time.Second},
-		{"capped", "3600", 5 * time.Second},
-		{"huge", "99999999999999999999", 5 * time.Second},
+		{"at the cap: honoured", "5", 5 * time.Second},
 		{"zero", "0", 1},
 		{"missing: backoff", "", 100 * time.Millisecond},
 		{"garbage: backoff", "soon", 100 * time.Millisecond},
@@ -381,6 +380,48 @@ func TestRetryAfter(t *testing.T) {
 			_, err := c.PlaceOrder(t.Context(), order("c1"))
 			is.NoErr(err)
 			is.Equal(sl.All(), []time.Duration{tt.want})
+		})
+	}
+}
+
+// A Retry-After beyond RetryAfterCap ends the call at once: no wait, no second attempt, and the
+// bureau's full wait is passed on so the domain holds the card back until then.
+func TestRetryAfterBeyondCap(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter string
+		want       time.Duration
+	}{
+		{"just over the cap", "6", 6 * time.Second},
+		{"an hour", "3600", time.Hour},
+		{"huge", "99999999999999999999", time.Duration((1<<63-1)/time.Second) * time.Second},
+		{"http date", time.Now().Add(2 * time.Hour).UTC().Format(http.TimeFormat), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			s := newScripted(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+				if n == 1 {
+					w.Header().Set("Retry-After", tt.retryAfter)
+					reply(w, 429, `{"error":"slow down"}`)
+					return
+				}
+				reply(w, 201, `{"orderId":"O-1","status":"ORDERED"}`)
+			})
+			sl := &sleeps{}
+			c := newClient(t, testConfig(s.srv.URL, sl))
+			_, err := c.PlaceOrder(t.Context(), order("c1"))
+			is.True(errors.Is(err, ports.ErrUnavailable))
+			var later *ports.RetryLaterError
+			is.True(errors.As(err, &later))
+			if tt.want != 0 {
+				is.Equal(later.After, tt.want)
+			} else {
+				is.True(later.After > 115*time.Minute && later.After <= 2*time.Hour) // the date, not the cap
+			}
+			is.Equal(len(sl.All()), 0) // no wait within the call
+			_, api := s.counts()
+			is.Equal(api, 1) // and no second attempt
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -54,7 +53,12 @@ type Config struct {
 	// Defaults DefaultBaseBackoff and DefaultMaxBackoff.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
-	// RetryAfterCap caps the wait a 429's Retry-After asks for; default DefaultRetryAfterCap.
+	// RetryAfterCap is the longest wait a 429's Retry-After may ask for within one call; default
+	// DefaultRetryAfterCap. Up to the cap the client waits as asked and tries again (counting
+	// against MaxAttempts). A longer Retry-After ends the call at once with a
+	// [*ports.RetryLaterError] whose After is the bureau's full wait (errors.Is
+	// [ports.ErrUnavailable]): the domain then does not try the order again before that time,
+	// instead of one call sleeping for it or hammering the bureau early.
 	RetryAfterCap time.Duration
 	// AttemptTimeout bounds one HTTP attempt (connect, send, read the answer); an attempt that
 	// times out is a transient failure and is retried. Default DefaultAttemptTimeout.
@@ -119,7 +123,7 @@ func (c Config) WithDefaults() Config {
 		c.TokenRefreshMargin = DefaultTokenRefreshMargin
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -14,7 +14,8 @@
 //
 // Every call makes at most Config.MaxAttempts HTTP attempts. A 5xx (500, 502, 503, 504), a
 // timeout or a broken connection is retried after an exponential backoff with full jitter; a
-// 429 is retried after its Retry-After, capped by Config.RetryAfterCap. Every wait ends when
+// 429 is retried after its Retry-After when that is at most Config.RetryAfterCap; a longer one
+// ends the call with a [*ports.RetryLaterError] carrying the bureau's wait. Every wait ends when
 // the call's context ends. [Client.PlaceOrder] sends the same body under the same
 // Idempotency-Key on every attempt, so a retry after a connection cut when the bureau had
 // already accepted the order returns the original order (200) instead of producing a second
@@ -29,7 +30,9 @@
 //     (400, 409, 422); Reason and Fields carry its words. The card goes to failed.
 //   - [ports.ErrUnavailable]: retries exhausted or the context ended; the outcome is unknown and
 //     the call may be repeated with the same idempotency key. When the context ended, the error
-//     also wraps the context's error.
+//     also wraps the context's error. A [*ports.RetryLaterError] (also ErrUnavailable) says the
+//     bureau answered 429 with a Retry-After beyond Config.RetryAfterCap: repeat the call no
+//     earlier than its After.
 //   - [ports.ErrUnauthorized]: the token endpoint refused the credentials, an API call was
 //     refused with a freshly fetched token, or the bureau answered 403 (not in the contract;
 //     treated as refused credentials since no card is at fault). No card should be failed for it.

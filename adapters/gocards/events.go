@@ -35,6 +35,10 @@ const (
 	DefaultEventDedupSize    = 100_000
 )
 
+// MaxEventIDBytes is the longest eventId the handler accepts (the bureau sends UUIDs); a longer
+// one is a malformed event (400), so a signed sender cannot fill the dedup memory with huge keys.
+const MaxEventIDBytes = 128
+
 // SignatureHeader is the header that carries an event's signature:
 // "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>".
 const SignatureHeader = "X-GoCards-Signature"
@@ -65,7 +69,7 @@ type EventHandlerConfig struct {
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c EventHandlerConfig) WithDefaults() EventHandlerConfig {
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultEventMaxBodyBytes
@@ -103,14 +107,21 @@ func (c EventHandlerConfig) validate() error {
 // applies them through a [StatusApplier]. It is an [http.Handler], safe for concurrent use; the
 // host mounts it on its callback URL.
 //
-// Answers:
+// Answers, as GOCARDS-API.md asks:
 //   - 401: missing or bad X-GoCards-Signature (checked with hmac.Equal before the body is parsed);
-//   - 413: body longer than MaxBodyBytes; 405: not a POST;
-//   - 400: a validly signed body that is not a well-formed event;
+//   - 400: a validly signed body that is not a well-formed event (an empty eventId or one longer
+//     than MaxEventIDBytes included);
 //   - 204: the event was applied, ignored (unknown card, backwards move, unknown topic) or is a
-//     replay of an event already applied;
-//   - 503 (with Retry-After): the applier failed transiently, or the same event is being applied
-//     concurrently; the bureau delivers it again and the event is not remembered as applied.
+//     replay of an event already applied.
+//
+// Answers beyond GOCARDS-API.md, which names none of them:
+//   - 405 (with Allow: POST): not a POST;
+//   - 413: body longer than MaxBodyBytes. The size limit is applied while reading, before the
+//     signature is checked (verifying needs the whole body, and reading an unbounded one to
+//     verify it would be worse), so an oversized body gets 413 whatever its signature;
+//   - 503 (with Retry-After): the same event is being applied concurrently (Retry-After: 1), or
+//     the applier failed transiently (Retry-After: 5); the bureau delivers it again and the event
+//     is not remembered as applied.
 //
 // Each eventId is applied once while it is remembered: ids are kept in memory for DedupTTL, at
 // most DedupSize of them, and are lost on restart. A replay the handler has forgotten is applied
@@ -232,6 +243,9 @@ func decodeEvent(b []byte) (eventBody, ports.OrderStatus, error) {
 	}
 	if ev.EventID == "" {
 		return eventBody{}, ports.OrderStatus{}, protocolErr("event: no eventId")
+	}
+	if len(ev.EventID) > MaxEventIDBytes {
+		return eventBody{}, ports.OrderStatus{}, protocolErr("event: eventId longer than %d bytes", MaxEventIDBytes)
 	}
 	if ev.Topic == "" {
 		return eventBody{}, ports.OrderStatus{}, protocolErr("event: no topic")

@@ -172,6 +172,10 @@ func TestEventsRejectMalformedBodies(t *testing.T) {
 		{"unknown status", `{"eventId":"e1","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"MELTED"}}`, 400},
 		{"no external reference", `{"eventId":"e1","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","status":"ORDERED"}}`, 400},
 		{"null", `null`, 400},
+		{"empty event id", `{"eventId":"","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"ORDERED"}}`, 400},
+		{"event id of 129 bytes", `{"eventId":"` + strings.Repeat("e", gocards.MaxEventIDBytes+1) + `","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"ORDERED"}}`, 400},
+		{"event id of 129 bytes, unknown topic", `{"eventId":"` + strings.Repeat("e", gocards.MaxEventIDBytes+1) + `","topic":"CARD_SHREDDED","data":42}`, 400},
+		{"event id of 128 bytes", `{"eventId":"` + strings.Repeat("e", gocards.MaxEventIDBytes) + `","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"ORDERED"}}`, 204},
 		{"unknown topic is ignored", `{"eventId":"e1","topic":"CARD_SHREDDED","data":42}`, 204},
 		{"unknown members are ignored", `{"eventId":"e1","v":2,"topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"ORDERED","x":[1]}}`, 204},
 	}

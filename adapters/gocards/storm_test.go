@@ -1,7 +1,9 @@
 package gocards_test
 
 import (
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,11 +35,22 @@ func TestFaultStorm(t *testing.T) {
 	fake, client := h.fake, h.client
 
 	receipts := make([]ports.ProviderReceipt, n)
+	var retryLater atomic.Int64
 	g, ctx := errgroup.WithContext(t.Context())
 	g.SetLimit(32)
 	for i := range n {
 		g.Go(func() error {
 			rec, err := client.PlaceOrder(ctx, order(fmt.Sprintf("card-%05d", i)))
+			// The fake's Retry-After of 1 s exceeds RetryAfterCap, so a 429 ends the call with
+			// a RetryLaterError; like the domain, the storm tries the same key again (without
+			// the wait: the fake does not enforce it).
+			for later := (*ports.RetryLaterError)(nil); errors.As(err, &later); {
+				if later.After != time.Second {
+					return fmt.Errorf("order %d: retry after %s, want the bureau's 1s", i, later.After)
+				}
+				retryLater.Add(1)
+				rec, err = client.PlaceOrder(ctx, order(fmt.Sprintf("card-%05d", i)))
+			}
 			if err != nil {
 				return fmt.Errorf("order %d: %w", i, err)
 			}

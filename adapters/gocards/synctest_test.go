@@ -52,12 +52,27 @@ func TestRetryAfterRealTimers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
 		fake := gocardsfake.New(gocardsfake.Config{Faults: gocardsfake.Faults{RateLimitRate: 1, RetryAfterSeconds: 120}})
-		c := bubbleClient(t, fake, func(c *gocards.Config) { c.RetryAfterCap, c.MaxAttempts = 30*time.Second, 3 })
+		c := bubbleClient(t, fake, func(c *gocards.Config) { c.RetryAfterCap, c.MaxAttempts = 120*time.Second, 3 })
 		start := time.Now()
 		_, err := c.PlaceOrder(t.Context(), order("c1"))
 		is.True(errors.Is(err, ports.ErrUnavailable))
-		is.Equal(time.Since(start), 60*time.Second) // two waits of 120 s, each capped at 30 s
+		is.Equal(time.Since(start), 240*time.Second) // two waits of 120 s, within the cap
 		is.Equal(fake.Stats().Injected429, 3)
+	})
+	t.Run("beyond the cap", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			is := is.New(t)
+			fake := gocardsfake.New(gocardsfake.Config{Faults: gocardsfake.Faults{RateLimitRate: 1, RetryAfterSeconds: 120}})
+			c := bubbleClient(t, fake, func(c *gocards.Config) { c.RetryAfterCap, c.MaxAttempts = 30*time.Second, 3 })
+			start := time.Now()
+			_, err := c.PlaceOrder(t.Context(), order("c1"))
+			is.True(errors.Is(err, ports.ErrUnavailable))
+			var later *ports.RetryLaterError
+			is.True(errors.As(err, &later))
+			is.Equal(later.After, 120*time.Second) // the bureau's wait, not the cap
+			is.Equal(time.Since(start), time.Duration(0))
+			is.Equal(fake.Stats().Injected429, 1)
+		})
 	})
 }
 

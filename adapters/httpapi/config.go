@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -30,12 +31,38 @@ type Authenticator interface {
 }
 
 // StaticTokens is an [Authenticator] over a fixed map from token to actor, for examples, tests
-// and hosts whose tokens are provisioned out of band. Do not modify it while it is in use.
+// and hosts whose tokens are provisioned out of band. Build it as before, with the tokens in
+// clear as keys (a literal, or make and assign); do not modify it while it is in use.
+//
+// Tokens are never looked up by their clear text: a map lookup by string compares the
+// presented token byte by byte with a stored one, and its timing would tell an attacker how
+// much of a token they guessed right. Instead the SHA-256 of every token is the key, and the
+// SHA-256 of the presented token is looked up, so the timing depends on the digest only, not
+// on the token's content. [New] hashes the map's tokens once when given a StaticTokens (later
+// changes to the map are not seen); Authenticate called directly hashes them on every call.
 type StaticTokens map[string]ports.Actor
 
+// Authenticate implements [Authenticator]: it looks the SHA-256 of token up among the SHA-256
+// of t's tokens. An actor without an ID is refused.
+func (t StaticTokens) Authenticate(ctx context.Context, token string) (ports.Actor, bool) {
+	return t.digests().Authenticate(ctx, token)
+}
+
+// digests returns t keyed by the SHA-256 of each token.
+func (t StaticTokens) digests() tokenDigests {
+	d := make(tokenDigests, len(t))
+	for tok, a := range t {
+		d[sha256.Sum256([]byte(tok))] = a
+	}
+	return d
+}
+
+// tokenDigests maps the SHA-256 of a token to its actor: the form [StaticTokens] is used in.
+type tokenDigests map[[sha256.Size]byte]ports.Actor
+
 // Authenticate implements [Authenticator].
-func (t StaticTokens) Authenticate(_ context.Context, token string) (ports.Actor, bool) {
-	a, ok := t[token]
+func (d tokenDigests) Authenticate(_ context.Context, token string) (ports.Actor, bool) {
+	a, ok := d[sha256.Sum256([]byte(token))]
 	if !ok || a.ID == "" {
 		return ports.Actor{}, false
 	}

@@ -22,6 +22,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	if tw, ok := w.(*trackingWriter); ok {
+		// MaxBytesReader tells the server to close the connection after an oversized body
+		// through an unexported method of the server's own writer: give it that one.
+		w = tw.ResponseWriter
+	}
 	body := http.MaxBytesReader(w, r.Body, limit)
 	if n := r.ContentLength; n > 0 && n <= 64<<10 {
 		// A small body of announced length (net/http stops it there): read exactly that.

@@ -18,8 +18,9 @@
 // # What it guarantees
 //
 //   - Every error is an RFC 9457 application/problem+json body with type, title, status, detail
-//     and code; the code is one of HTTP-API.md's error table. Internal failures answer 500 with a
-//     generic detail; causes are logged, never sent, and no detail carries personal data.
+//     and code; the code is one of HTTP-API.md's error table or one of the few below. Internal
+//     failures answer 500 with a generic detail; causes are logged, never sent, and no detail
+//     carries personal data.
 //   - Checks run in the contract's order: authentication, role, body, then the domain's checks.
 //   - Input is strict: bodies are size-limited (1 MiB, a script 256 KiB), unknown or
 //     differently-cased fields, trailing data and wrong types are refused with 400 bad_request
@@ -29,4 +30,24 @@
 //     24 hours, also to a request that raced it. Refusals are not remembered. The store is an
 //     [IdempotencyStore]; [NewMemoryIdempotency] is the in-process default.
 //   - The card listing pages with an opaque cursor that stays correct while cards are added.
+//     Its query parameters are checked in a fixed order (userId, state, limit, cursor, then
+//     unknown names in sorted order), so a query with several bad parameters always names the
+//     same one.
+//   - A preview or dry run answers 200 with "options" only when the options were resolved: a
+//     refusal that came before (an unknown user, a script that failed while deciding) has a
+//     "refusal" and no "options" member.
+//
+// # Codes beyond HTTP-API.md
+//
+// HTTP-API.md's error table does not name these; the handler answers them as problems too:
+//
+//   - method_not_allowed (405, [CodeMethodNotAllowed]): a known path with a method it does not
+//     serve; the Allow header lists those it does.
+//   - internal (500, [CodeInternal]): an unexpected failure (the cause is logged, not sent).
+//   - unavailable (503, [CodeUnavailable]): from POST /v1/gocards/events only, when the bureau's
+//     status event could not be applied now; the bureau delivers it again after Retry-After.
+//
+// The events endpoint maps the statuses of the mounted events handler: 400 and any other 4xx
+// it does not name to bad_request (with that status), 401 to unauthenticated, 405 to
+// method_not_allowed, 413 to payload_too_large, 503 to unavailable and any other 5xx to internal.
 package httpapi

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -134,7 +136,9 @@ func validKey(k string) bool {
 	return true
 }
 
-// previewJSON is the answer of a preview or dry run.
+// previewJSON is the answer of a preview or dry run. Options is absent (omitempty) when the
+// refusal came before the options were resolved: an unknown user, or a script that failed
+// while deciding.
 type previewJSON struct {
 	Card    *Card          `json:"card,omitempty"`
 	Refusal *Problem       `json:"refusal,omitempty"`
@@ -163,6 +167,10 @@ func (h *handler) problem(r *http.Request, err error) Problem {
 	return p
 }
 
+// preview serves POST /v1/users/{userId}/card-orders/preview: 200 with the card that would be
+// created, or with the domain's refusal as a problem, and the resolved options. "options" is
+// absent when the refusal came before the options were resolved (an unknown user, a script
+// that failed while deciding). Authentication and permission refusals are errors, not previews.
 func (h *handler) preview(w http.ResponseWriter, r *http.Request, a ports.Actor) error {
 	userID, in, err := h.readOrder(w, r)
 	if err != nil {
@@ -199,15 +207,23 @@ var cardStates = []ports.CardState{
 	ports.StateProduced, ports.StateFailed, ports.StateAborted, ports.StateRejected,
 }
 
+// listParams are the listing's query parameters in the order they are checked.
+var listParams = []string{"userId", "state", "limit", "cursor"}
+
 // listFilter parses the listing's query strictly: known parameters, each at most once, valid
-// values.
+// values. The parameters are checked in a fixed order (listParams, then unknown names sorted),
+// so the error a query with several bad parameters gets does not depend on map iteration.
 func listFilter(raw string) (ports.CardFilter, error) {
 	f := ports.CardFilter{Limit: DefaultLimit}
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return f, errorf(CodeBadRequest, "the query string is malformed")
 	}
-	for k, vs := range q {
+	for _, k := range listParams {
+		vs, given := q[k]
+		if !given {
+			continue
+		}
 		if len(vs) != 1 {
 			return f, errorf(CodeBadRequest, "query parameter %s must be given once", quoteField(k))
 		}
@@ -220,7 +236,7 @@ func listFilter(raw string) (ports.CardFilter, error) {
 			f.UserID = v
 		case "state":
 			s := ports.CardState(v)
-			if !containsState(s) {
+			if !slices.Contains(cardStates, s) {
 				return f, errorf(CodeBadRequest, "state must be one of %s", joinStates())
 			}
 			f.States = []ports.CardState{s}
@@ -236,20 +252,14 @@ func listFilter(raw string) (ports.CardFilter, error) {
 				return f, errorf(CodeBadRequest, "cursor is not a cursor this API returned")
 			}
 			f.After = after
-		default:
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(listParams, k) {
 			return f, errorf(CodeBadRequest, "unknown query parameter %s", quoteField(k))
 		}
 	}
 	return f, nil
-}
-
-func containsState(s ports.CardState) bool {
-	for _, c := range cardStates {
-		if c == s {
-			return true
-		}
-	}
-	return false
 }
 
 func joinStates() string {
@@ -580,6 +590,11 @@ type dryRunBody struct {
 	ProductionType string   `json:"productionType"`
 }
 
+// dryRun serves POST /v1/admin/options-script/dry-run: like a preview for the user, actor and
+// channel the body names, with the script it sends or the installed one. "options" is absent
+// when the refusal came before the options were resolved (an unknown user, the installed script
+// failing while deciding); a script sent in the body that fails is refused with 422
+// invalid_script instead.
 func (h *handler) dryRun(w http.ResponseWriter, r *http.Request, a ports.Actor) error {
 	body, err := readBody(w, r, h.cfg.MaxBodyBytes)
 	if err != nil {

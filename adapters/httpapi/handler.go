@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,9 @@ func New(cfg Config) (http.Handler, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if st, ok := cfg.Auth.(StaticTokens); ok {
+		cfg.Auth = st.digests() // hashed once, looked up by digest (see StaticTokens)
 	}
 	h := &handler{cfg: cfg, svc: cfg.Service, log: cfg.Logger, mux: http.NewServeMux()}
 	h.routes()
@@ -100,23 +105,72 @@ func sanitizeMethod(m string) string {
 }
 
 // ServeHTTP implements [http.Handler].
+//
+// A panic in an endpoint is recovered and logged (route, the panic's kind and the stack, never
+// its value, which may quote request data). If nothing was written yet, the client gets a 500
+// internal problem; if the answer had already started, a problem cannot follow it, so the
+// handler panics again with [http.ErrAbortHandler] and the server breaks the connection off
+// (the client sees a truncated answer, not a wrong one).
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd["X-Content-Type-Options"] = nosniff
 	hd["Cache-Control"] = noStore
+	tw := &trackingWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: panic serving a request",
-				slog.String("route", r.Pattern), slog.String("panic", fmt.Sprint(v)))
+			attrs := []slog.Attr{slog.String("route", r.Pattern), slog.String("panic", panicSummary(v)),
+				slog.String("stack", string(debug.Stack()))}
+			if tw.wrote {
+				h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: panic after the answer started; aborting it",
+					append(attrs, slog.Int("status", tw.status))...)
+				panic(http.ErrAbortHandler)
+			}
+			h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: panic serving a request", attrs...)
 			writeProblem(w, Problem{Type: ProblemTypePrefix + CodeInternal, Title: codes[CodeInternal].title,
 				Status: http.StatusInternalServerError, Detail: genericDetail, Code: CodeInternal})
 		}
 	}()
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(tw, r)
 }
+
+// panicSummary describes a recovered value without its content: a runtime error's message
+// (an index, a nil dereference: no request data), else only its type.
+func panicSummary(v any) string {
+	if re, ok := v.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// trackingWriter records whether the answer has started (a status or body byte was written),
+// so that the panic recovery does not write a problem after it.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote  bool
+	status int
+}
+
+// WriteHeader records the status and passes it on.
+func (t *trackingWriter) WriteHeader(code int) {
+	if !t.wrote && code >= 200 { // 1xx informational answers may precede the real one
+		t.wrote, t.status = true, code
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+// Write records that the answer started and passes b on.
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	if !t.wrote {
+		t.wrote, t.status = true, http.StatusOK
+	}
+	return t.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -196,7 +250,8 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != "" && len(tok) <= 4096
 }
 
-// writeJSON answers v as JSON with status.
+// writeJSON answers v as JSON with status; a Card is appended to a pooled buffer by its own
+// encoder (the hot path), anything else goes through json.Marshal.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	if c, ok := v.(Card); ok {
 		bp := bufPool.Get().(*[]byte)
@@ -205,21 +260,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		putBuf(bp)
 		return
 	}
-	b, err := encodeJSON(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		writeProblem(w, Problem{Type: ProblemTypePrefix + CodeInternal, Title: codes[CodeInternal].title,
 			Status: http.StatusInternalServerError, Detail: genericDetail, Code: CodeInternal})
 		return
 	}
 	writeRaw(w, status, "application/json", b)
-}
-
-// encodeJSON is json.Marshal with the card's fast path.
-func encodeJSON(v any) ([]byte, error) {
-	if c, ok := v.(Card); ok {
-		return c.AppendJSON(nil), nil
-	}
-	return json.Marshal(v)
 }
 
 // Header values shared by every answer, assigned without allocating. Header.Set and Add never

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -281,6 +282,45 @@ func TestListingBadQuery(t *testing.T) {
 	}
 }
 
+// With several bad parameters the error names the first in the fixed order userId, state, limit,
+// cursor, then unknown names sorted, whatever their order in the URL (and map iteration).
+func TestListingBadQueryOrder(t *testing.T) {
+	e := newEnv(t)
+	bad := []struct{ param, detailStart string }{
+		{"userId=a/b", "userId "},
+		{"state=bogus", "state "},
+		{"limit=0", "limit "},
+		{"cursor=!!", "cursor "},
+		{"alpha=1", `unknown query parameter "alpha"`},
+		{"zeta=1", `unknown query parameter "zeta"`},
+	}
+	for first := range bad {
+		// The bad parameters from first on, in reverse order in the URL.
+		var params []string
+		for i := len(bad) - 1; i >= first; i-- {
+			params = append(params, bad[i].param)
+		}
+		q := strings.Join(params, "&")
+		t.Run(q, func(t *testing.T) {
+			for range 20 { // map iteration is random: a wrong order shows up within a few tries
+				p := e.do("GET", "/v1/cards?"+q, tokOp, "").problem(t)
+				if p.Code != "bad_request" || !strings.HasPrefix(p.Detail, bad[first].detailStart) {
+					t.Fatalf("code %s, detail %q: want one starting %q", p.Code, p.Detail, bad[first].detailStart)
+				}
+			}
+		})
+	}
+	// A repeated parameter counts as bad in its place in the order.
+	p := e.do("GET", "/v1/cards?zeta=1&limit=1&limit=2&state=bogus", tokOp, "").problem(t)
+	if !strings.HasPrefix(p.Detail, "state ") {
+		t.Errorf("detail %q, want the state first", p.Detail)
+	}
+	p = e.do("GET", "/v1/cards?zeta=1&limit=1&limit=2", tokOp, "").problem(t)
+	if p.Detail != `query parameter "limit" must be given once` {
+		t.Errorf("detail %q, want the repeated limit", p.Detail)
+	}
+}
+
 func TestPreview(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
@@ -446,6 +486,42 @@ func TestApprovalFlow(t *testing.T) {
 	is.Equal(c.RejectionReason, "no budget")
 }
 
+// Four-eyes comes before state (SPEC.md; the domain checks it first): the requester of a card
+// that is no longer requested is refused as the requester, not because of the state.
+func TestFourEyesBeforeState(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	// ap-2 (approver and operator) orders a card without an approval step: it is processing.
+	e.opts.set(nil)
+	r := e.do("POST", "/v1/users/u1/card-orders", tokApOp, "")
+	is.Equal(r.status, http.StatusCreated)
+	processing := r.card(t)
+	is.Equal(processing.State, ports.StateProcessing)
+	// ap-2 orders for u2 with an approval step, and ap-1 approves it: processing too.
+	e.opts.set(func(o *ports.Options) { o.ApprovalStep = true })
+	r = e.do("POST", "/v1/users/u2/card-orders", tokApOp, "")
+	is.Equal(r.status, http.StatusCreated)
+	approved := r.card(t).ID
+	r = e.do("POST", "/v1/cards/"+approved+"/approve", tokAp, "")
+	is.Equal(r.card(t).State, ports.StateProcessing)
+
+	for _, id := range []string{processing.ID, approved} {
+		for _, rq := range []struct{ action, body string }{
+			{"approve", ""},
+			{"reject", `{"reason":"no budget"}`},
+		} {
+			r = e.do("POST", "/v1/cards/"+id+"/"+rq.action, tokApOp, rq.body)
+			p := r.problem(t)
+			if p.Code != "forbidden" {
+				t.Errorf("%s %s by its requester: %d %s (%s), want forbidden", rq.action, id, r.status, p.Code, p.Detail)
+			}
+		}
+		// Another approver gets the state refusal.
+		r = e.do("POST", "/v1/cards/"+id+"/approve", tokAp, "")
+		is.Equal(r.problem(t).Code, "invalid_state")
+	}
+}
+
 func TestSelfService(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
@@ -603,8 +679,26 @@ func TestHealthAndEvents(t *testing.T) {
 	is.Equal(r.header.Get("WWW-Authenticate"), "")
 	r = e.do("POST", "/v1/gocards/events", "", `{}`, "X-Test-Status", "503")
 	is.Equal(r.status, http.StatusServiceUnavailable)
-	is.Equal(r.problem(t).Code, "internal")
+	is.Equal(r.problem(t).Code, "unavailable") // deliver it again: not an internal failure
 	is.Equal(r.header.Get("Retry-After"), "5")
+	// Every status the events handler may answer keeps its status and gets a code that fits.
+	for _, tt := range []struct {
+		status int
+		code   string
+	}{
+		{400, "bad_request"}, {404, "bad_request"}, {409, "bad_request"}, {415, "bad_request"},
+		{422, "bad_request"}, {413, "payload_too_large"}, {405, "method_not_allowed"},
+		{500, "internal"}, {502, "internal"}, {503, "unavailable"},
+	} {
+		r = e.do("POST", "/v1/gocards/events", "", `{}`, "X-Test-Status", strconv.Itoa(tt.status))
+		p := r.problem(t) // status, title, detail and type are checked there
+		if r.status != tt.status || p.Code != tt.code {
+			t.Errorf("events handler's %d: answered %d %s, want %d %s", tt.status, r.status, p.Code, tt.status, tt.code)
+		}
+		if strings.Contains(string(r.body), "text from the events handler") {
+			t.Errorf("events handler's %d: its text body leaked: %s", tt.status, r.body)
+		}
+	}
 	r = e.do("GET", "/v1/gocards/events", "", "")
 	is.Equal(r.problem(t).Code, "method_not_allowed")
 	is.Equal(r.header.Get("Allow"), "POST")

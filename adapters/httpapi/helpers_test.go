@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,16 +203,18 @@ func newEnvNoServer(t testing.TB) *env {
 		Service: svc, Auth: tokens, Scripts: e.scripts, Idempotency: e.idem, Clock: e.clock,
 		Events: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e.events.Add(1)
-			if r.Header.Get("X-Test-Status") == "401" {
+			switch st := r.Header.Get("X-Test-Status"); st {
+			case "":
+				w.WriteHeader(http.StatusNoContent)
+			case "401":
 				http.Error(w, "bad signature", http.StatusUnauthorized)
-				return
-			}
-			if r.Header.Get("X-Test-Status") == "503" {
+			case "503":
 				w.Header().Set("Retry-After", "5")
 				http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-				return
+			default: // any other status the events handler might answer
+				code, _ := strconv.Atoi(st)
+				http.Error(w, "text from the events handler", code)
 			}
-			w.WriteHeader(http.StatusNoContent)
 		}),
 	})
 	if err != nil {

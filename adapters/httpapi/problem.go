@@ -15,7 +15,8 @@ import (
 )
 
 // The codes the handler adds to the domain's (HTTP-API.md's error table); the domain's are the
-// [cardorder.Code] constants.
+// [cardorder.Code] constants. CodeMethodNotAllowed, CodeInternal and CodeUnavailable are not in
+// that table (see the package doc, "Codes beyond HTTP-API.md").
 const (
 	CodeBadRequest           = "bad_request"
 	CodePayloadTooLarge      = "payload_too_large"
@@ -26,6 +27,10 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeInternal answers anything unexpected (500), with a generic detail.
 	CodeInternal = string(cardorder.CodeInternal)
+	// CodeUnavailable answers a bureau status event that could not be applied now (503, with
+	// the events handler's Retry-After): the bureau delivers it again later. Only
+	// POST /v1/gocards/events answers it.
+	CodeUnavailable = "unavailable"
 )
 
 // ProblemTypePrefix starts the type URI of every problem; the code completes it.
@@ -49,7 +54,7 @@ type codeInfo struct {
 	title  string
 }
 
-// codes is HTTP-API.md's error table.
+// codes is HTTP-API.md's error table and the handler's codes beyond it.
 var codes = map[string]codeInfo{
 	CodeBadRequest:                              {http.StatusBadRequest, "Bad request"},
 	string(cardorder.CodeUnauthenticated):       {http.StatusUnauthorized, "Unauthenticated"},
@@ -73,6 +78,7 @@ var codes = map[string]codeInfo{
 	string(cardorder.CodeProviderUnavailable):   {http.StatusServiceUnavailable, "Provider unavailable"},
 	CodeMethodNotAllowed:                        {http.StatusMethodNotAllowed, "Method not allowed"},
 	CodeInternal:                                {http.StatusInternalServerError, "Internal error"},
+	CodeUnavailable:                             {http.StatusServiceUnavailable, "Unavailable"},
 }
 
 // StatusOf returns the HTTP status of a code of the error table; 500 for an unknown one.

@@ -28,7 +28,7 @@ var (
 type Store struct {
 	mu      sync.Mutex
 	cards   map[string]*entry
-	bySeq   []*entry            // every card in creation order; index = seq-1
+	bySeq   []*entry // every card in creation order; index = seq-1
 	users   map[string]*userCards
 	queued  map[*entry]struct{} // processing cards
 	waiting dueHeap             // queue entries by the time they become claimable

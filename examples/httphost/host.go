@@ -27,6 +27,23 @@ const demoEventsSecret = "demo-events-secret"
 // shutdownTimeout bounds how long in-flight requests may take to finish at shutdown.
 const shutdownTimeout = 15 * time.Second
 
+// The server's write timeout and the bounds of one bureau call. A direct order (and a refresh
+// or status sync) waits for the bureau inside a request, so one call must end well before
+// writeTimeout or the connection is cut under a request that did its work. With the gocards
+// defaults (5 attempts of up to 20 s, Retry-After waits of up to 30 s) a call could take
+// minutes. Here it makes at most bureauAttempts attempts of at most bureauAttemptTimeout each
+// (plus one token fetch, bounded the same, when a token is due), with sub-second backoff
+// between them, and waits out a 429's Retry-After only up to bureauRetryAfterCap (a longer one
+// ends the call and the domain holds the card back): 3×10 s + 2×5 s = 40 s, plus 10 s for a
+// token. The domain also bounds a direct send itself (cardorder.Config.DirectOrderTimeout,
+// default 20 s; the card then stays queued for the dispatcher).
+const (
+	writeTimeout         = 60 * time.Second
+	bureauAttempts       = 3
+	bureauAttemptTimeout = 10 * time.Second
+	bureauRetryAfterCap  = 5 * time.Second
+)
+
 // flags are the command line of HTTP-API.md "The example host".
 type flags struct {
 	addr, seedFile, scriptFile                                           string
@@ -61,6 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		return f, errors.New("-dispatch-interval must not be negative")
 	case f.gocardsURL != "" && (f.gocardsClientID == "" || f.gocardsSecret == "" || f.gocardsOrg == ""):
 		return f, errors.New("-gocards-url needs -gocards-client-id, -gocards-client-secret and -gocards-org")
+	case f.gocardsURL == "" && (f.gocardsClientID != "" || f.gocardsSecret != "" || f.gocardsOrg != ""):
+		// Without -gocards-url the host talks to its in-process fake with the fake's own
+		// credentials; silently ignoring these would hide a forgotten -gocards-url.
+		return f, errors.New("-gocards-client-id, -gocards-client-secret and -gocards-org need -gocards-url (without it the host uses an in-process fake bureau)")
 	}
 	return f, nil
 }
@@ -100,6 +121,10 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if f.gocardsURL != "" && f.eventsSecret == "" {
+		log.Warn("-gocards-url without -gocards-events-secret: POST /v1/gocards/events is not served; " +
+			"cards advance only by refresh and status sync")
+	}
 
 	seedBytes := demoSeed
 	if f.seedFile != "" {
@@ -178,9 +203,10 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Must exceed the slowest answer, a direct bureau order: see writeTimeout.
+		WriteTimeout: writeTimeout,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if hk.onShutdown != nil {
 		srv.RegisterOnShutdown(hk.onShutdown)
@@ -220,8 +246,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 // bureau returns the provider: the GO Cards client of a real bureau, or of an in-process fake
 // it starts (and registers to stop).
 func (h *host) bureau(ctx context.Context, f flags, log *slog.Logger, stops *[]func()) (ports.Provider, error) {
-	cfg := gocards.Config{BaseURL: f.gocardsURL, ClientID: f.gocardsClientID, ClientSecret: f.gocardsSecret,
-		OrganisationID: f.gocardsOrg, Logger: log}
+	cfg := clientConfig(f, log)
 	if f.eventsSecret != "" {
 		h.secret = []byte(f.eventsSecret)
 	}
@@ -251,6 +276,15 @@ func (h *host) bureau(ctx context.Context, f flags, log *slog.Logger, stops *[]f
 		return nil, err
 	}
 	return c, nil
+}
+
+// clientConfig is the GO Cards client's configuration for the bureau f names. A call is bounded
+// well under the server's WriteTimeout (see writeTimeout): a direct order waits for this client
+// inside a request.
+func clientConfig(f flags, log *slog.Logger) gocards.Config {
+	return gocards.Config{BaseURL: f.gocardsURL, ClientID: f.gocardsClientID, ClientSecret: f.gocardsSecret,
+		OrganisationID: f.gocardsOrg, Logger: log,
+		MaxAttempts: bureauAttempts, AttemptTimeout: bureauAttemptTimeout, RetryAfterCap: bureauRetryAfterCap}
 }
 
 // logMailer "sends" notifications by logging their kind, card and recipient id (never an

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -302,6 +303,21 @@ func TestStory(t *testing.T) {
 	forged := `{"eventId":"e-forged","created":"2025-01-01T00:00:00Z","topic":"ORDER_STATUS_CHANGED","data":{}}`
 	s.call("POST", "/v1/gocards/events", "", forged, gocards.SignatureHeader, gocards.SignBody([]byte("wrong"), []byte(forged))).
 		want(t, 401, "unauthenticated")
+	// A validly signed body that is not a well-formed event is a bad request (GOCARDS-API.md), as
+	// a problem like every other error.
+	for _, malformed := range []string{
+		`{"eventId":"e-bad","created":"2025-01-01T00:00:00Z","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1"}}`,
+		`{"eventId":"e-bad","topic":"ORDER_STATUS_CHANGED","data":`,
+		`{"eventId":"` + strings.Repeat("e", gocards.MaxEventIDBytes+1) + `","topic":"ORDER_STATUS_CHANGED","data":{}}`,
+	} {
+		r := s.call("POST", "/v1/gocards/events", "", malformed,
+			gocards.SignatureHeader, gocards.SignBody([]byte(demoEventsSecret), []byte(malformed)))
+		r.want(t, 400, "bad_request")
+		var p httpapi.Problem
+		r.want(t, 400, &p)
+		is.Equal(p.Status, 400)
+		is.Equal(p.Title, "Bad request")
+	}
 
 	// Status sync picks up what the bureau did without an event.
 	fake.SetCallback("", nil)
@@ -465,6 +481,66 @@ func TestSeedFileAndExternalBureau(t *testing.T) {
 	s.call("POST", "/v1/dispatch", "tok", "").want(t, 200, &d)
 	is.Equal(d.Ordered, 1)
 	is.Equal(fake.Stats().Orders, 1)
+}
+
+// Bureau credentials without -gocards-url would be ignored (the host uses its fake): refused.
+func TestBureauFlagsNeedURL(t *testing.T) {
+	for _, args := range [][]string{
+		{"-gocards-client-id", "id"},
+		{"-gocards-client-secret", "secret"},
+		{"-gocards-org", "org"},
+		{"-gocards-client-id", "id", "-gocards-client-secret", "secret", "-gocards-org", "org"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			_, err := parseFlags(args, io.Discard) // parsed only: a wrong answer cannot start a host
+			if err == nil || !strings.Contains(err.Error(), "need -gocards-url") {
+				t.Fatalf("err %v, want one naming -gocards-url", err)
+			}
+		})
+	}
+	// With the URL they are accepted, and the events secret alone needs no URL.
+	_, err := parseFlags([]string{"-gocards-url", "http://b.example", "-gocards-client-id", "id", "-gocards-client-secret", "s", "-gocards-org", "o"}, io.Discard)
+	is.New(t).NoErr(err)
+	_, err = parseFlags([]string{"-gocards-events-secret", "sh"}, io.Discard)
+	is.New(t).NoErr(err)
+}
+
+// Without -gocards-events-secret a host on a real bureau serves no events endpoint, and says so
+// in its log (naming no secret or credential).
+func TestExternalBureauWithoutEventsSecret(t *testing.T) {
+	is := is.New(t)
+	fake := gocardsfake.New(gocardsfake.Config{ClientID: "id", ClientSecret: "cl-secret", OrganisationID: "org"})
+	srv := newTestServer(t, fake)
+	s := start(t, "-dispatch-interval", "0", "-gocards-url", srv,
+		"-gocards-client-id", "id", "-gocards-client-secret", "cl-secret", "-gocards-org", "org")
+	logs := s.logs.String()
+	is.True(strings.Contains(logs, "level=WARN"))
+	is.True(strings.Contains(logs, "without -gocards-events-secret"))
+	is.True(!strings.Contains(logs, "cl-secret"))
+	s.call("POST", "/v1/gocards/events", "", `{}`).want(t, 404, "not_found")
+
+	// With the secret, no warning.
+	s = start(t, "-dispatch-interval", "0", "-gocards-url", srv,
+		"-gocards-client-id", "id", "-gocards-client-secret", "cl-secret", "-gocards-org", "org", "-gocards-events-secret", "sh")
+	is.True(!strings.Contains(s.logs.String(), "without -gocards-events-secret"))
+}
+
+// A direct order waits for the bureau inside a request: one bureau call, at its worst, must end
+// well before the server's WriteTimeout cuts the connection.
+func TestBureauCallBoundedUnderWriteTimeout(t *testing.T) {
+	is := is.New(t)
+	cfg := clientConfig(flags{gocardsURL: "http://bureau.example", gocardsClientID: "id", gocardsSecret: "s", gocardsOrg: "o"}, nil).WithDefaults()
+	is.Equal(cfg.MaxAttempts, 3)
+	is.Equal(cfg.AttemptTimeout, 10*time.Second)
+	// Every attempt may time out, one token fetch may precede, and between attempts the client
+	// waits at most the larger of its backoff bound and the Retry-After it honours.
+	worst := time.Duration(cfg.MaxAttempts+1) * cfg.AttemptTimeout
+	for n := 1; n < cfg.MaxAttempts; n++ {
+		backoff := min(cfg.MaxBackoff, cfg.BaseBackoff<<(n-1))
+		worst += max(backoff, cfg.RetryAfterCap)
+	}
+	t.Logf("worst case of one bureau call: %s; write timeout %s", worst, writeTimeout)
+	is.True(worst < writeTimeout)
 }
 
 func TestDemoSeed(t *testing.T) {

@@ -15,10 +15,11 @@
 //	-seed FILE                   users and tokens (default: the built-in demo seed)
 //	-script FILE                 the option script to install at start (default: the demo script)
 //	-gocards-url URL             a real GO Cards bureau (default: an in-process fake)
-//	-gocards-client-id ID        its client credentials and organisation
+//	-gocards-client-id ID        its client credentials and organisation (only with -gocards-url)
 //	-gocards-client-secret SECRET
 //	-gocards-org ORG
 //	-gocards-events-secret SECRET  the shared secret of the bureau's signed status events
+//	                             (with -gocards-url and without it, no events endpoint: a warning)
 //	-dispatch-interval DURATION  background dispatch interval (default 5s; 0 turns it off)
 //	-store DSN                   a durable store (not available yet: must be empty)
 //

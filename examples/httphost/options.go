@@ -20,8 +20,7 @@ var demoScript string
 
 // engineScripts adapts the options package's engine to the handler's script endpoints.
 type engineScripts struct {
-	e   *options.Engine
-	lim options.Limits
+	e *options.Engine
 }
 
 var _ httpapi.Scripts = engineScripts{}
@@ -74,7 +73,8 @@ func (s engineScripts) Install(ctx context.Context, src, ifMatch string) (string
 // Load implements httpapi.Scripts for dry runs: the script is loaded, checked and returned as an
 // options source, not installed.
 func (s engineScripts) Load(_ context.Context, src string) (ports.OptionsSource, error) {
-	sc, err := options.Load(src, s.lim)
+	// The default limits, like the engine's (newOptions gives it no EngineConfig).
+	sc, err := options.Load(src, options.Limits{})
 	if err != nil {
 		return nil, err
 	}
