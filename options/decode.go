@@ -192,16 +192,48 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func boolField(o *goja.Object, path, key string) (bool, *fieldErr) {
-	v := o.Get(key)
+// field reads o's own property key. It must be a data property: a getter would run the
+// script's code while its result is read (and could throw personal data, or loop), and a
+// missing own property would be looked up on the prototype chain, which the script controls.
+func (sb *sandbox) field(o *goja.Object, path, key string) (goja.Value, *fieldErr) {
+	v, _, fe := sb.ownField(o, path, key)
+	return v, fe
+}
+
+// ownField is field, and reports whether key is an own property of o.
+func (sb *sandbox) ownField(o *goja.Object, path, key string) (goja.Value, bool, *fieldErr) {
+	desc, err := sb.getOwnPropertyDescriptor(goja.Undefined(), o, sb.vm.ToValue(key))
+	if err != nil {
+		return nil, false, &fieldErr{path: join(path, key), msg: "cannot be read"}
+	}
+	d, ok := desc.(*goja.Object)
+	if !ok {
+		return goja.Undefined(), false, nil // not an own property: reported as undefined
+	}
+	for _, k := range d.Keys() {
+		if k == "get" || k == "set" {
+			return nil, true, &fieldErr{path: join(path, key), msg: "must be a plain value, not a getter or setter"}
+		}
+	}
+	return d.Get("value"), true, nil
+}
+
+func (sb *sandbox) boolField(o *goja.Object, path, key string) (bool, *fieldErr) {
+	v, fe := sb.field(o, path, key)
+	if fe != nil {
+		return false, fe
+	}
 	if k := kindOf(v); k != "boolean" {
 		return false, &fieldErr{path: join(path, key), msg: "must be true or false, got " + k}
 	}
 	return v.ToBoolean(), nil
 }
 
-func stringField(o *goja.Object, path, key string) (string, *fieldErr) {
-	v := o.Get(key)
+func (sb *sandbox) stringField(o *goja.Object, path, key string) (string, *fieldErr) {
+	v, fe := sb.field(o, path, key)
+	if fe != nil {
+		return "", fe
+	}
 	if k := kindOf(v); k != "string" {
 		return "", &fieldErr{path: join(path, key), msg: "must be a string, got " + k}
 	}
@@ -209,7 +241,7 @@ func stringField(o *goja.Object, path, key string) (string, *fieldErr) {
 }
 
 // decodeOptions reads and validates a complete options object.
-func decodeOptions(v goja.Value) (ports.Options, *fieldErr) {
+func (sb *sandbox) decodeOptions(v goja.Value) (ports.Options, *fieldErr) {
 	var o ports.Options
 	obj, _, fe := plainObject(v, "", optionNames, true, "option")
 	if fe != nil {
@@ -226,16 +258,19 @@ func decodeOptions(v goja.Value) (ports.Options, *fieldErr) {
 		{"selectProductionType", &o.SelectProductionType}, {"queueCards", &o.QueueCards},
 		{"allowMultipleCardOrders", &o.AllowMultipleCardOrders}, {"sendCardOrderedEmail", &o.SendCardOrderedEmail},
 	} {
-		b, fe := boolField(obj, "", f.key)
+		b, fe := sb.boolField(obj, "", f.key)
 		if fe != nil {
 			return o, fe
 		}
 		*f.dst = b
 	}
-	if o.DefaultProductionType, fe = stringField(obj, "", "defaultProductionType"); fe != nil {
+	if o.DefaultProductionType, fe = sb.stringField(obj, "", "defaultProductionType"); fe != nil {
 		return o, fe
 	}
-	pts := obj.Get("productionTypes")
+	pts, fe := sb.field(obj, "", "productionTypes")
+	if fe != nil {
+		return o, fe
+	}
 	if k := kindOf(pts); k != "array" {
 		return o, &fieldErr{path: "productionTypes", msg: "must be a list of production types, got " + k}
 	}
@@ -247,7 +282,15 @@ func decodeOptions(v goja.Value) (ports.Options, *fieldErr) {
 	o.ProductionTypes = make([]ports.ProductionType, n)
 	for i := range o.ProductionTypes {
 		path := "productionTypes[" + strconv.Itoa(i) + "]"
-		pt, _, fe := plainObject(arr.Get(strconv.Itoa(i)), path, productionTypeNames, true, "field")
+		ev, own, fe := sb.ownField(arr, "productionTypes", strconv.Itoa(i))
+		if fe != nil {
+			fe.path = path
+			return o, fe
+		}
+		if !own {
+			return o, &fieldErr{path: path, msg: "is missing (a hole in the list)"}
+		}
+		pt, _, fe := plainObject(ev, path, productionTypeNames, true, "field")
 		if fe != nil {
 			return o, fe
 		}
@@ -256,7 +299,7 @@ func decodeOptions(v goja.Value) (ports.Options, *fieldErr) {
 			key string
 			dst *string
 		}{{"id", &p.ID}, {"layoutId", &p.LayoutID}, {"label", &p.Label}} {
-			if *f.dst, fe = stringField(pt, path, f.key); fe != nil {
+			if *f.dst, fe = sb.stringField(pt, path, f.key); fe != nil {
 				return o, fe
 			}
 		}
@@ -280,7 +323,7 @@ func validateOptions(o ports.Options) *fieldErr {
 }
 
 // decodeOverrides reads and validates what mapUserToCard returned.
-func decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldErr) {
+func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldErr) {
 	const path = "mapUserToCard()"
 	obj, have, fe := plainObject(v, path, overrideNames, false, "field")
 	if fe != nil {
@@ -294,14 +337,17 @@ func decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldErr) {
 		if !have[f.key] {
 			continue
 		}
-		s, fe := stringField(obj, path, f.key)
+		s, fe := sb.stringField(obj, path, f.key)
 		if fe != nil {
 			return nil, fe
 		}
 		*f.dst = &s
 	}
 	if have["elements"] {
-		ev := obj.Get("elements")
+		ev, fe := sb.field(obj, path, "elements")
+		if fe != nil {
+			return nil, fe
+		}
 		if k := kindOf(ev); k != "object" {
 			return nil, &fieldErr{path: path + ".elements", msg: "must be an object of names to strings, got " + k}
 		}
@@ -312,7 +358,7 @@ func decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldErr) {
 		}
 		doc.Elements = make(map[string]string, len(keys))
 		for _, k := range keys {
-			s, fe := stringField(eo, path+".elements", k)
+			s, fe := sb.stringField(eo, path+".elements", k)
 			if fe != nil {
 				fe.name = k
 				return nil, fe

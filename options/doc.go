@@ -46,20 +46,27 @@
 //     chooses is capped at [Limits.MaxLength] (default 1,000,000 characters or elements; going
 //     over throws an error the script may catch, the allocation never happens, uncaught it is
 //     [ErrSizeLimit]): String.prototype.repeat, padStart, padEnd, split, concat, replace and
-//     replaceAll with a string replacement (bounded by their worst-case result), match,
-//     matchAll and search (input length), the Array constructor, Array.from, every
+//     replaceAll with a string replacement (bounded by their worst-case result), the Array
+//     constructor, Array.from, every
 //     Array.prototype method (its array's length; generic calls on array-likes are refused),
 //     join and toString (the result's length), concat, flat and flatMap,
 //     Function.prototype.apply, Reflect.apply and Reflect.construct (argument lists), the
 //     steps of built-in iterators (so a native spread ends), and the nesting depth of
 //     JSON.stringify and JSON.parse (MaxCallDepth).
-//   - Regular expressions: goja runs patterns with back-references or look-arounds on the
-//     backtracking regexp2 engine, whose matches nothing can interrupt; its only timeout,
-//     regexp2.DefaultMatchTimeout, is global to the process, and this package leaves it alone.
-//     Instead such patterns are refused: literals at load (with their line), patterns built at
-//     run time by the sandbox's RegExp, String.prototype.match, matchAll and search
-//     (RegExp.prototype.compile is removed). Every pattern that remains runs on Go's
-//     linear-time regexp engine.
+//   - No regular expressions and no BigInt: goja runs some matches on a backtracking engine
+//     nothing can interrupt, and BigInt operations allocate by a number the script chooses in
+//     one step. Regular-expression and BigInt literals are refused at load (with their line),
+//     the RegExp and BigInt globals are removed, and String.prototype.match, matchAll and search
+//     throw a TypeError; replace, replaceAll and split take string patterns only.
+//   - Nesting: goja parses and compiles recursively on the Go stack, whose overflow kills the
+//     process. Before parsing, Load refuses brackets or template substitutions nested more than
+//     256 deep and runs of more than 256 prefix operators (naming the line), and, counted on
+//     the raw text whatever it means, more than 8,192 operators and brackets or more than 1,024
+//     colons (nesting.go). Scripts are at most [MaxSourceSize] (256 KiB).
+//   - Errors the sandbox throws (size limits, refused operations) are plain RangeError and
+//     TypeError objects: no Go value is reachable from a script. Results are read as own data
+//     properties only: a getter or setter, or a hole in the production-type list, is an error,
+//     so reading a result never runs the script's code.
 //
 // # What remains trusted
 //
@@ -79,7 +86,7 @@
 // A fresh sandboxed runtime costs about 300 µs on 2 cores (about 280 KB and 3,750 allocations):
 // goja builds each built-in only when first touched, and the sandbox has to touch (and so build)
 // everything it removes or wraps. About half of that is this floor (the typed arrays and the other
-// removed globals, RegExp, Map, Set and their iterators, the wrapped methods themselves); the rest
+// removed globals, Map, Set and their iterators, the wrapped methods themselves); the rest
 // is the wrappers, the Array.prototype guards among them installed from Go (sandbox.go). A
 // script with resolve and mapUserToCard costs about 400 µs per order; runtimes are never reused
 // (top-level let and const bindings and closures cannot be frozen or reset). Scripts without

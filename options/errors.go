@@ -102,8 +102,8 @@ func (e *ScriptError) Is(target error) bool { return target != nil && target == 
 // Unwrap returns the underlying cause (see Err).
 func (e *ScriptError) Unwrap() error { return e.Err }
 
-// limitError is the Go error a capped built-in throws into the script (as a GoError, so a
-// script may catch it; the allocation never happened).
+// limitError is the Go cause of the RangeError a capped built-in throws into the script (a
+// script may catch it; the allocation never happened); see sandbox.causes.
 type limitError struct{ msg string }
 
 func (e *limitError) Error() string { return e.msg }

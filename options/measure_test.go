@@ -3,6 +3,9 @@ package options
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,30 +32,63 @@ func TestConcatenationGrowth(t *testing.T) {
 	}
 }
 
-// TestCatastrophicRegexp proves the regular-expression defence: a pattern that would
-// backtrack exponentially (here with a back-reference, so goja would use regexp2, which
-// nothing can interrupt) is refused at once, at load for a literal and at run time for a
-// pattern built from a string; the same pattern without the back-reference runs on Go's
-// linear-time engine and answers quickly.
-func TestCatastrophicRegexp(t *testing.T) {
-	is := is.New(t)
-	input := `"` + longWord(5000) + `!"`
-	start := time.Now()
-	_, err := Load(withResolve(`/^(\w+\s?)*\1$/.test(`+input+`);`), Limits{})
-	is.True(errors.Is(err, ErrInvalidScript))
-	s := MustLoadIgnoringSamples(t, withResolve(`new RegExp("^(\\w+\\s?)*\\1$").test(`+input+`);`))
-	_, err = s.Resolve(context.Background(), operatorRequest())
-	is.True(errors.Is(err, ErrScriptFailed))
-	s = MustLoad(withResolve(`if (/^(\w+\s?)*$/.test(`+input+`)) throw new Error("matched");`), Limits{})
-	_, err = s.Resolve(context.Background(), operatorRequest())
-	is.NoErr(err)
-	is.True(time.Since(start) < 2*time.Second)
+// TestRedTeamScriptsFailFast: the scripts of the red-team review that crashed the process, or
+// ran for seconds uninterruptibly, or allocated without bound, now fail at once with a typed
+// error. The nesting scripts run in a child process under a memory cap (ulimit -v): without the
+// fix they overflow the Go stack, which no recover can catch.
+func TestRedTeamScriptsFailFast(t *testing.T) {
+	if os.Getenv("OPTIONS_REDTEAM_CHILD") == "1" {
+		redTeamChild(t)
+		return
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh to set a memory cap")
+	}
+	cmd := exec.Command("sh", "-c", `ulimit -v 2000000 && exec "$0" -test.run='^TestRedTeamScriptsFailFast$' -test.v`, os.Args[0])
+	cmd.Env = append(os.Environ(), "OPTIONS_REDTEAM_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
 }
 
-func longWord(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = 'a'
+func redTeamChild(t *testing.T) {
+	const n = 499990
+	for _, src := range []string{
+		"var options = " + strings.Repeat("[", n) + strings.Repeat("]", n),
+		"var options = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n),
+		"var options = " + strings.Repeat("!", 1e6) + "1",
+		"var options = " + strings.Repeat("[", 130000) + strings.Repeat("]", 130000),
+		"var options = " + strings.Repeat("!", 250000) + "1",
+		"var options = " + strings.Repeat("a:", 100000) + "1",
+		`var r = /(a+)+b/g; r.lastIndex = 1; r.exec("x" + "a".repeat(28));`,
+		`var options = BigInt.asUintN(2 ** 40, -1n);`,
+		`var options = 1n << (2n ** 40n);`,
+		`var options = 2n ** 400000000n;`,
+	} {
+		start := time.Now()
+		_, err := Load(src, Limits{})
+		var se *ScriptError
+		if !errors.Is(err, ErrInvalidScript) || !errors.As(err, &se) {
+			t.Fatalf("%.40q: %v", src, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("%.40q: took %v", src, d)
+		}
 	}
-	return string(b)
+	// At run time: no way to build a regular expression or a BigInt remains.
+	for _, body := range []string{
+		`new RegExp("(a+)+b", "g").exec("x" + "a".repeat(28));`,
+		`"x".repeat(28).match("(a+)+b");`,
+		`"x".repeat(28).search("(a+)+b");`,
+		`Object.getPrototypeOf("").match.call("aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "(a+)+b");`,
+		`BigInt(1);`,
+	} {
+		s := MustLoadIgnoringSamples(t, withResolve(body))
+		start := time.Now()
+		_, err := s.Resolve(context.Background(), operatorRequest())
+		if !errors.Is(err, ErrScriptFailed) || time.Since(start) > time.Second {
+			t.Fatalf("%s: %v after %v", body, err, time.Since(start))
+		}
+	}
 }

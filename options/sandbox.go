@@ -22,12 +22,6 @@ var prelude = sync.OnceValue(func() *goja.Program {
 	return goja.MustCompile("sandbox.js", preludeSource, true)
 })
 
-// sandboxError is thrown into the script by the sandbox's checks (as a GoError: a script may
-// catch it; the refused operation did not happen).
-type sandboxError struct{ msg string }
-
-func (e *sandboxError) Error() string { return e.msg }
-
 // sandbox is one fresh runtime, used for one evaluation and then dropped: nothing a script
 // changes in its globals or prototypes can be seen by another evaluation.
 type sandbox struct {
@@ -35,6 +29,14 @@ type sandbox struct {
 	lim    Limits
 	steps  map[*goja.Object]int
 	freeze goja.Callable
+	// getOwnPropertyDescriptor is the intrinsic Object.getOwnPropertyDescriptor (decode.go).
+	getOwnPropertyDescriptor goja.Callable
+	// rangeError is the intrinsic RangeError constructor, captured before the script runs.
+	rangeError goja.Constructor
+	// causes maps the errors the sandbox threw to their Go cause. The thrown values are plain
+	// JavaScript errors: a GoError would hand the script the reflected Go error (e.value, with
+	// callable Error and Unwrap methods). describe looks the exception up here.
+	causes map[*goja.Object]error
 }
 
 // newSandbox makes a fresh runtime with the prelude of sandbox.js installed.
@@ -47,6 +49,12 @@ func newSandbox(lim Limits) (*sandbox, error) {
 		return nil, errors.New("options: Object.freeze missing")
 	}
 	sb.freeze = freeze
+	if sb.getOwnPropertyDescriptor, ok = goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("getOwnPropertyDescriptor")); !ok {
+		return nil, errors.New("options: Object.getOwnPropertyDescriptor missing")
+	}
+	if sb.rangeError, ok = goja.AssertConstructor(vm.GlobalObject().Get("RangeError")); !ok {
+		return nil, errors.New("options: RangeError missing")
+	}
 	fn, err := vm.RunProgram(prelude())
 	if err != nil {
 		return nil, fmt.Errorf("options: sandbox prelude: %w", err)
@@ -61,8 +69,27 @@ func newSandbox(lim Limits) (*sandbox, error) {
 	return sb, nil
 }
 
+// throwLimit throws a RangeError into the script (which may catch it; the refused allocation
+// never happened); uncaught, describe reports it as ErrSizeLimit.
 func (sb *sandbox) throwLimit(what string) {
-	panic(sb.vm.NewGoError(&limitError{msg: fmt.Sprintf("%s: over the limit of %d characters or elements", what, sb.lim.MaxLength)}))
+	msg := fmt.Sprintf("%s: over the limit of %d characters or elements", what, sb.lim.MaxLength)
+	obj, err := sb.rangeError(nil, sb.vm.ToValue(msg))
+	if err != nil {
+		panic(err)
+	}
+	if sb.causes == nil {
+		sb.causes = make(map[*goja.Object]error)
+	}
+	sb.causes[obj] = &limitError{msg: msg}
+	panic(obj)
+}
+
+// cause returns the Go cause of an exception the sandbox threw, or nil.
+func (sb *sandbox) cause(ex *goja.Exception) error {
+	if o, ok := ex.Value().(*goja.Object); ok {
+		return sb.causes[o]
+	}
+	return nil
 }
 
 // helpers builds the h object of sandbox.js.
@@ -76,16 +103,6 @@ func (sb *sandbox) helpers() *goja.Object {
 	set("limit", func(c goja.FunctionCall) goja.Value {
 		if n := c.Argument(0).ToFloat(); n > max {
 			sb.throwLimit(c.Argument(1).String())
-		}
-		return goja.Undefined()
-	})
-	set("isRegExp", func(c goja.FunctionCall) goja.Value {
-		o, ok := c.Argument(0).(*goja.Object)
-		return vm.ToValue(ok && o.ClassName() == "RegExp")
-	})
-	set("checkPattern", func(c goja.FunctionCall) goja.Value {
-		if msg := checkPattern(c.Argument(0).String()); msg != "" {
-			panic(vm.NewGoError(&sandboxError{msg: msg}))
 		}
 		return goja.Undefined()
 	})
@@ -156,9 +173,6 @@ func (sb *sandbox) helpers() *goja.Object {
 	})
 	_ = h.Set("symIterator", goja.SymIterator)
 	_ = h.Set("symSpecies", goja.SymSpecies)
-	_ = h.Set("symMatch", goja.SymMatch)
-	_ = h.Set("symMatchAll", goja.SymMatchAll)
-	_ = h.Set("symSearch", goja.SymSearch)
 	set("guardArrayMethods", func(c goja.FunctionCall) goja.Value {
 		sb.guardArrayMethods(c.Argument(0).(*goja.Object))
 		return goja.Undefined()
@@ -273,7 +287,13 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = &enginePanic{value: fmt.Sprint(r)}
+			switch r.(type) {
+			case goja.Value, *goja.Exception:
+				// A JavaScript value that escaped: its text may be personal data.
+				err = &enginePanic{value: "an uncaught JavaScript exception"}
+			default:
+				err = &enginePanic{value: fmt.Sprint(r)}
+			}
 		}
 	}()
 	return f()

@@ -13,8 +13,8 @@
 	var objToString = O.prototype.toString;
 	var apply = Reflect.apply, construct = Reflect.construct, isArray = A.isArray;
 	var mapGet = M.prototype.get, mapSet = M.prototype.set;
-	var symIter = h.symIterator, symSpecies = h.symSpecies, symMatch = h.symMatch;
-	var AP = A.prototype, SP = S.prototype, FP = F.prototype, RO = g.RegExp, RP = RO.prototype; // g.RegExp: the local RegExp below is hoisted
+	var symIter = h.symIterator, symSpecies = h.symSpecies;
+	var AP = A.prototype, SP = S.prototype, FP = F.prototype;
 	var max = h.max, maxDepth = h.maxDepth;
 
 	function def(o, k, v) { dp(o, k, { value: v, writable: true, enumerable: false, configurable: true }); }
@@ -28,7 +28,7 @@
 		return S(v);
 	}
 
-	// 1. No code generation at run time: every regular expression literal is then checked at load.
+	// 1. No code generation at run time: what load checks (literals.go) stays true at run time.
 	delete g.eval;
 	delete g.Function;
 	var fnProtos = [FP, gp(function* () {}), gp(async function () {})]; // goja has no async generators
@@ -43,42 +43,20 @@
 	for (i = 0; i < gone.length; i++) delete g[gone[i]];
 	delete S.raw;
 
-	// 3. Regular expressions: only patterns Go's linear-time engine runs (checkPattern).
-	var sourceGet = gopd(RP, "source").get, flagsGet = gopd(RP, "flags").get;
-	function RegExp(pattern, flags) {
-		var src, fl;
-		if (h.isRegExp(pattern)) {
-			src = apply(sourceGet, pattern, []);
-			fl = flags === undefined ? apply(flagsGet, pattern, []) : S(flags);
-		} else {
-			src = pattern === undefined ? "" : S(pattern);
-			fl = flags === undefined ? "" : S(flags);
-		}
-		h.checkPattern(src);
-		return construct(RO, [src, fl], new.target === undefined ? RO : new.target);
-	}
-	RegExp.prototype = RP;
-	def(RP, "constructor", RegExp);
-	dp(RegExp, symSpecies, { get: function () { return this; }, configurable: true });
-	def(g, "RegExp", RegExp);
-	delete RP.compile;
-	function toRegExp(v, flags) { return h.isRegExp(v) ? v : new RegExp(v, flags); }
-	function matcher(name, sym, flags) {
-		var orig = SP[name];
-		def(SP, name, named(function (rx) {
-			var s = str(this, "String.prototype." + name);
-			if (rx !== undefined && rx !== null && !h.isRegExp(rx) && (typeof rx === "object" || typeof rx === "function")) {
-				var m = rx[sym];
-				if (m !== undefined && m !== null) return apply(m, rx, [s]);
-			}
-			rx = toRegExp(rx, flags);
-			h.limit(s.length + 1, "String.prototype." + name + " (input length)");
-			return apply(orig, s, [rx]);
+	// 3. No regular expressions (literals are refused at load, see literals.go): goja runs some
+	// matches on a backtracking engine nothing can interrupt. Without RegExp and literals no
+	// regular expression can exist; the methods that would build one from a string throw.
+	// No BigInt either (literals refused at load): its operations allocate unboundedly.
+	delete g.RegExp;
+	delete g.BigInt;
+	function noRegExp(name) {
+		def(SP, name, named(function () {
+			throw h.typeError("String.prototype." + name + ": regular expressions are not available in option scripts; use includes, startsWith, endsWith or indexOf");
 		}, name));
 	}
-	matcher("match", symMatch, undefined);
-	matcher("matchAll", h.symMatchAll, "g");
-	matcher("search", h.symSearch, undefined);
+	noRegExp("match");
+	noRegExp("matchAll");
+	noRegExp("search");
 
 	// 4. Strings built by a number the script chooses.
 	var repeatO = SP.repeat, padStartO = SP.padStart, padEndO = SP.padEnd, splitO = SP.split;
@@ -121,7 +99,7 @@
 			if (typeof replacement !== "function") {
 				replacement = S(replacement);
 				var matches = s.length + 1;
-				if (typeof pattern === "string" || (!h.isRegExp(pattern) && (pattern === null || typeof pattern !== "object"))) {
+				if (pattern === null || (typeof pattern !== "object" && typeof pattern !== "function")) {
 					var p = S(pattern);
 					pattern = p;
 					matches = name === "replace" ? 1 : (p.length === 0 ? s.length + 1 : Math.floor(s.length / p.length) + 1);
@@ -245,7 +223,6 @@
 	counted(gp(""[symIter]()), "string iterator");
 	counted(gp(new Map()[symIter]()), "map iterator");
 	counted(gp(new Set()[symIter]()), "set iterator");
-	counted(gp(apply(RP[h.symMatchAll], /a/g, [""])), "regular expression iterator");
 
 	// Argument lists from array-likes.
 	def(FP, "apply", named(function (thisArg, args) {

@@ -26,8 +26,8 @@ var defaultSource string
 // mapUserToCard. Its options equal [ports.DefaultOptions].
 func DefaultSource() string { return defaultSource }
 
-// MaxSourceSize is the largest script [Load] accepts, in bytes.
-const MaxSourceSize = 1 << 20
+// MaxSourceSize is the largest script [Load] accepts, in bytes (the HTTP API's cap as well).
+const MaxSourceSize = 256 << 10
 
 // scriptName is the file name of the administrator's script in positions and stack traces.
 const scriptName = "options.js"
@@ -94,17 +94,18 @@ func Load(src string, lim Limits) (*Script, error) {
 	if !utf8.ValidString(src) {
 		return nil, &ScriptError{Kind: ErrInvalidScript, Message: "script is not valid UTF-8"}
 	}
+	if se := checkNesting(src); se != nil {
+		return nil, se
+	}
 	// Parse without source maps: goja would otherwise read a "//# sourceMappingURL=" file from
 	// the host's file system.
 	ast, err := parser.ParseFile(nil, scriptName, src, 0, parser.WithDisableSourceMaps)
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
-	for _, lit := range regexpLiterals(ast) {
-		if msg := checkPattern(lit.Pattern); msg != "" {
-			line, col := position(src, int(lit.Idx)-1)
-			return nil, &ScriptError{Kind: ErrInvalidScript, Line: line, Column: col, Message: msg}
-		}
+	if idx, msg := forbiddenLiteral(ast); msg != "" {
+		line, col := position(src, idx-1)
+		return nil, &ScriptError{Kind: ErrInvalidScript, Line: line, Column: col, Message: msg}
 	}
 	prg, err := goja.CompileAST(ast, true)
 	if err != nil {
@@ -117,7 +118,7 @@ func Load(src string, lim Limits) (*Script, error) {
 	bg := context.Background()
 	err = s.eval(bg, nil, ErrInvalidScript, "", func(sb *sandbox, st *evalState, g globals) error {
 		s.hasResolve, s.hasMap = g.resolve != nil, g.mapUserToCard != nil
-		opts, fe := decodeOptions(g.options)
+		opts, fe := sb.decodeOptions(g.options)
 		if fe != nil {
 			return fe
 		}
@@ -195,7 +196,7 @@ func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind erro
 			if err != nil {
 				return err
 			}
-			opts, fe := decodeOptions(v)
+			opts, fe := sb.decodeOptions(v)
 			if fe != nil {
 				fe.path = "resolve()." + fe.path
 				return fe
@@ -210,7 +211,7 @@ func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind erro
 			if err != nil {
 				return err
 			}
-			ov, fe := decodeOverrides(v)
+			ov, fe := sb.decodeOverrides(v)
 			if fe != nil {
 				return fe
 			}
@@ -348,12 +349,11 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 	e := &ScriptError{Kind: kind, Function: st.phase, Channel: channel}
 	atOrder := kind == ErrScriptFailed
 	var (
-		fe  *fieldErr
-		ie  *goja.InterruptedError
-		so  *goja.StackOverflowError
-		ex  *goja.Exception
-		le  *limitError
-		sbe *sandboxError
+		fe *fieldErr
+		ie *goja.InterruptedError
+		so *goja.StackOverflowError
+		ex *goja.Exception
+		le *limitError
 	)
 	switch {
 	case errors.As(err, &fe):
@@ -386,11 +386,9 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 	case errors.As(err, &ex):
 		e.Line, e.Column = stackPosition(ex.Stack())
 		switch {
-		case errors.As(err, &le):
+		case errors.As(sb.cause(ex), &le):
 			e.Err = ErrSizeLimit
 			e.Message = le.msg
-		case errors.As(err, &sbe):
-			e.Message = sbe.msg
 		default:
 			name, text := sb.describeValue(ex.Value())
 			if atOrder {
