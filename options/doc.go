@@ -52,7 +52,11 @@
 //     join and toString (the result's length), concat, flat and flatMap,
 //     Function.prototype.apply, Reflect.apply and Reflect.construct (argument lists), the
 //     steps of built-in iterators (so a native spread ends), and the nesting depth of
-//     JSON.stringify and JSON.parse (MaxCallDepth).
+//     JSON.stringify and JSON.parse (MaxCallDepth). Built-ins that make a value per element of
+//     their argument take shorter inputs, since each value costs far more than a character:
+//     Object.keys, values, entries, assign, getOwnPropertyNames, getOwnPropertyDescriptors,
+//     fromEntries and Reflect.ownKeys take strings up to a hundredth and arrays up to a tenth
+//     of MaxLength, and JSON.parse text up to a tenth.
 //   - No regular expressions and no BigInt: goja runs some matches on a backtracking engine
 //     nothing can interrupt, and BigInt operations allocate by a number the script chooses in
 //     one step. Regular-expression and BigInt literals are refused at load (with their line),

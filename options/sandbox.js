@@ -235,7 +235,32 @@
 		return construct(C, h.arrayLike(args), arguments.length < 3 ? C : newTarget);
 	}, "construct"));
 
-	// 6. JSON: bounded nesting and array lengths (goja recurses natively).
+	// 6. Reflection that makes one value per element (Object.keys, entries, descriptors…) of a
+	// string or an array: a string grows cheaply past any cap by concatenation, and one
+	// descriptor per character is hundreds of bytes, so these take short strings (a hundredth of
+	// the cap) and arrays up to a tenth of the cap.
+	function perElement(v, what) {
+		if (typeof v === "string" || (v !== null && typeof v === "object" && apply(objToString, v, []) === "[object String]")) {
+			h.limit(S(v).length * 100, what);
+		} else if (isArray(v)) {
+			h.limit(v.length * 10, what);
+		}
+	}
+	function reflective(o, prefix, names) {
+		for (var i = 0; i < names.length; i++) {
+			(function (name) {
+				var orig = o[name], what = prefix + name;
+				def(o, name, named(function () {
+					for (var j = 0; j < arguments.length; j++) perElement(arguments[j], what);
+					return apply(orig, o, arguments);
+				}, name));
+			})(names[i]);
+		}
+	}
+	reflective(O, "Object.", ["keys", "values", "entries", "assign", "getOwnPropertyNames", "getOwnPropertyDescriptors", "fromEntries"]);
+	reflective(Reflect, "Reflect.", ["ownKeys"]);
+
+	// 7. JSON: bounded nesting and array lengths (goja recurses natively).
 	var stringifyO = J.stringify, parseO = J.parse;
 	def(J, "stringify", named(function (value, replacerFn, space) {
 		if (isArray(replacerFn)) throw h.typeError("JSON.stringify with an array replacer is not available in option scripts");
@@ -255,6 +280,7 @@
 	def(J, "parse", named(function (text, reviver) {
 		var t = S(text);
 		h.jsonDepth(t);
+		h.limit(t.length * 10, "JSON.parse"); // a value per few characters: text up to a tenth of the cap
 		return apply(parseO, J, [t, reviver]);
 	}, "parse"));
 })
