@@ -158,6 +158,7 @@ func TestAbortRacesDispatchOverHTTP(t *testing.T) {
 			is.True(atBureau)
 		}
 	}
+	// How many each side wins depends on the scheduler (on one CPU the aborts may all run first);
+	// the invariant above holds whatever the split.
 	t.Logf("%d of %d aborted", nAborted, len(ids))
-	is.True(nAborted > 0 && nAborted < len(ids)) // the two sides did race
 }
