@@ -6,38 +6,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/gocards"
 	"github.com/cardsaddon/extprod/adapters/gocards/gocardsfake"
+	"github.com/cardsaddon/extprod/internal/logbuf"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogsHoldNoPersonalData drives retries, refusals, token refreshes and events with debug
 // logging on and checks that no name, email or UPN reaches the log.
 func TestLogsHoldNoPersonalData(t *testing.T) {
 	is := is.New(t)
-	var buf syncBuffer
+	var buf logbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	applier := newStatusApplier()

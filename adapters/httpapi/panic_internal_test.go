@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,35 +8,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/cardsaddon/extprod/cardorder"
+	"github.com/cardsaddon/extprod/internal/logbuf"
 )
-
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // panicHandler is New's handler with two extra routes that panic before and after writing. The
 // panic values quote personal data, which must not reach the log.
-func panicHandler(t *testing.T) (*handler, *lockedBuffer) {
+func panicHandler(t *testing.T) (*handler, *logbuf.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	hd, err := New(Config{Service: new(cardorder.Service), Auth: StaticTokens{},
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {

@@ -21,33 +21,16 @@ import (
 	"github.com/cardsaddon/extprod/adapters/gocards/gocardsfake"
 	"github.com/cardsaddon/extprod/adapters/httpapi"
 	"github.com/cardsaddon/extprod/cardorder"
+	"github.com/cardsaddon/extprod/internal/logbuf"
 	"github.com/cardsaddon/extprod/ports"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // started is a host running in-process for a test.
 type started struct {
 	t    *testing.T
 	url  string
 	h    *host
-	logs *syncBuffer
+	logs *logbuf.Buffer
 }
 
 // start runs the host with args on 127.0.0.1:0 and returns once it serves; the host stops (and
@@ -73,7 +56,7 @@ func startStoppable(t *testing.T, hk hooks, args ...string) (*started, func() er
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	hostc := make(chan *host, 1)
 	done := make(chan error, 1)
 	go func() {
