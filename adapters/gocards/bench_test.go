@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,7 +36,7 @@ func BenchmarkDispatchVsBare(b *testing.B) {
 	tr.MaxIdleConnsPerHost = 64
 	bare := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
-	token := bareToken(b, bare, srv.URL)
+	token := fake.IssueToken()
 
 	round := benchRound.Add(1)
 	viaClient := func(i int) error {
@@ -130,21 +128,4 @@ func runWorkers(b *testing.B, workers, lo, hi int, place func(int) error) time.D
 	}
 	wg.Wait()
 	return time.Since(start)
-}
-
-func bareToken(b *testing.B, c *http.Client, base string) string {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {gocardsfake.DefaultClientID},
-		"client_secret": {gocardsfake.DefaultClientSecret}}
-	resp, err := c.Post(base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var t struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
-		b.Fatal(err)
-	}
-	return t.AccessToken
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +49,7 @@ func BenchmarkDispatchVsBare(b *testing.B) {
 		b.Fatal(err)
 	}
 	bare := &http.Client{Transport: tr}
-	token := bareToken(b, bare, srv.URL)
+	token := fake.IssueToken()
 
 	ctx := context.Background()
 	var viaDomain, viaBare time.Duration
@@ -89,22 +87,6 @@ func BenchmarkDispatchVsBare(b *testing.B) {
 	b.ReportMetric(domainRate, "dispatch-orders/s")
 	b.ReportMetric(bareRate, "bare-orders/s")
 	b.ReportMetric(domainRate/bareRate, "dispatch/bare")
-}
-
-func bareToken(b *testing.B, c *http.Client, base string) string {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {gocardsfake.DefaultClientID}, "client_secret": {gocardsfake.DefaultClientSecret}}
-	resp, err := c.Post(base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
-		b.Fatal(err)
-	}
-	return tok.AccessToken
 }
 
 // barePost places the same order as the domain did for c, under another key.

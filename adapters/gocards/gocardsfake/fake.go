@@ -644,6 +644,22 @@ func writeError(w http.ResponseWriter, status int, msg string, fields map[string
 	writeJSON(w, status, errorBody{Error: msg, Fields: fields})
 }
 
+// IssueToken returns a valid access token without the token endpoint, for a test's own bare
+// client that needs one (it counts as issued).
+func (s *Server) IssueToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newToken()
+}
+
+// newToken issues a token; s.mu is held.
+func (s *Server) newToken() string {
+	s.stats.TokensIssued++
+	tok := fmt.Sprintf("T%d-%016x", s.stats.TokensIssued, s.rng.Uint64())
+	s.tokens[tok] = s.cfg.Now().Add(s.cfg.TokenTTL)
+	return tok
+}
+
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
@@ -663,9 +679,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_client", nil)
 		return
 	}
-	s.stats.TokensIssued++
-	tok := fmt.Sprintf("T%d-%016x", s.stats.TokensIssued, s.rng.Uint64())
-	s.tokens[tok] = s.cfg.Now().Add(s.cfg.TokenTTL)
+	tok := s.newToken()
 	writeJSON(w, http.StatusOK, struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`

@@ -397,3 +397,26 @@ func TestServe(t *testing.T) {
 	cancel()
 	is.NoErr(<-done)
 }
+
+func TestIssueTokenAuthorizes(t *testing.T) {
+	fake := gocardsfake.New(gocardsfake.Config{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	get := func(token string) int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/layouts", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Organisation-Id", gocardsfake.DefaultOrganisationID)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get("made-up"); got != http.StatusUnauthorized {
+		t.Fatalf("a made-up token got %d", got)
+	}
+	if got := get(fake.IssueToken()); got != http.StatusOK {
+		t.Fatalf("an issued token got %d", got)
+	}
+}
