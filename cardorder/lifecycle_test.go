@@ -312,6 +312,9 @@ func TestDispatchBacksOff(t *testing.T) {
 	is.Equal(w.dispatch(t).Retry, 1)
 	res := w.dispatch(t) // not due yet
 	is.Equal(res, cardorder.DispatchResult{Remaining: 1})
+	st, err := w.svc.QueueStats(context.Background()) // depth and age are observable
+	is.NoErr(err)
+	is.Equal(st, ports.QueueStats{Depth: 1, Due: 0, OldestQueuedAt: c.QueuedAt})
 	w.clock.Advance(time.Second)
 	is.Equal(w.dispatch(t).Ordered, 1)
 	is.Equal(w.card(t, c.ID).DispatchTries, 1)
