@@ -11,10 +11,10 @@ import (
 )
 
 // Code is the stable, machine-readable reason of a refusal. The HTTP adapter sends it as the
-// problem's "code" (HTTP-API.md's error table).
+// problem's "code" (docs/http-api.md's error table).
 type Code string
 
-// The codes of HTTP-API.md's error table that the domain produces.
+// The codes of docs/http-api.md's error table that the domain produces.
 const (
 	CodeUnauthenticated       Code = "unauthenticated"
 	CodeForbidden             Code = "forbidden"

@@ -11,7 +11,7 @@ import (
 )
 
 // change moves next (derived from prev; prev is zero for a new card) to state to and returns the
-// compare-and-set with its audit event and the notifications the move causes (SPEC.md §6). This is
+// compare-and-set with its audit event and the notifications the move causes (docs/use-case.md §6). This is
 // the one place where a card changes state.
 func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reason string) ports.Change {
 	now := s.now()

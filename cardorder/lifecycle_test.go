@@ -20,7 +20,7 @@ var allStates = []ports.CardState{
 	ports.StateProduced, ports.StateFailed, ports.StateAborted, ports.StateRejected,
 }
 
-// TestCanMove checks every pair of states against SPEC.md §4.
+// TestCanMove checks every pair of states against docs/use-case.md §4.
 func TestCanMove(t *testing.T) {
 	allowed := map[[2]ports.CardState]bool{
 		{"registered", "requested"}: true, {"registered", "processing"}: true,

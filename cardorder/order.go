@@ -29,11 +29,11 @@ type plan struct {
 	resolved *ports.Resolved // set once the options are resolved, also when a later check fails
 }
 
-// OrderCard orders a card for the user with id userID (SPEC.md §2). The card ends in requested
+// OrderCard orders a card for the user with id userID (docs/use-case.md §2). The card ends in requested
 // (approval step), processing (queued) or, when queueing is off, in whatever state the direct
 // bureau order reached: ordered, processing (outcome unknown; the dispatcher retries it) or failed
 // (the bureau refused, with its reason). Refusals are *Error values, checked in the order of
-// SPEC.md §2; a refused order creates nothing.
+// docs/use-case.md §2; a refused order creates nothing.
 func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions) (ports.Card, error) {
 	if o == nil {
 		o = &OrderOptions{}
@@ -45,7 +45,7 @@ func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions)
 	return s.place(ctx, p)
 }
 
-// channelFor authorises actor to order for userID and returns the channel (SPEC.md §3).
+// channelFor authorises actor to order for userID and returns the channel (docs/use-case.md §3).
 func channelFor(actor ports.Actor, userID string, batch bool) (ports.Channel, error) {
 	if actor.ID == "" {
 		return "", ErrUnauthenticated
@@ -64,7 +64,7 @@ func channelFor(actor ports.Actor, userID string, batch bool) (ports.Channel, er
 	return "", refuse(CodeForbidden, "ordering cards needs the operator role")
 }
 
-// planOrder runs every check of an order except the atomic open-order rule, in SPEC.md §2's order,
+// planOrder runs every check of an order except the atomic open-order rule, in docs/use-case.md §2's order,
 // and builds the card.
 func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions, channel ports.Channel, src ports.OptionsSource) (plan, error) {
 	ch, err := channelFor(o.Actor, userID, channel == ports.ChannelBatch)
@@ -109,7 +109,7 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	return p, nil
 }
 
-// productionType picks the production type of an order (SPEC.md §3).
+// productionType picks the production type of an order (docs/use-case.md §3).
 func pickProductionType(o ports.Options, chosen string) (ports.ProductionType, error) {
 	switch {
 	case o.SelectProductionType && chosen == "":
@@ -143,7 +143,7 @@ func newValidator() *validator.Validate {
 	return v
 }
 
-// The card elements of the default mapping (SPEC.md §3).
+// The card elements of the default mapping (docs/use-case.md §3).
 const (
 	ElemFirstName      = "FIRST_NAME"
 	ElemLastName       = "LAST_NAME"
@@ -226,7 +226,7 @@ func ruleText(fe validator.FieldError) string {
 }
 
 // checkLayout checks the card's elements against its layout's input fields, when the provider can
-// list them (SPEC.md §7). A layout the provider does not know, or cannot list now, is left to the
+// list them (docs/use-case.md §7). A layout the provider does not know, or cannot list now, is left to the
 // bureau: it refuses at dispatch and the card fails with its reason.
 func (s *Service) checkLayout(ctx context.Context, c ports.Card) error {
 	ls, ok := s.p.Provider.(ports.LayoutSource)
@@ -295,7 +295,7 @@ type Preview struct {
 }
 
 // PreviewOrder shows what OrderCard would do with the same arguments, with no side effect
-// (SPEC.md §2 step 3). Authentication and permission refusals are returned as the error; every
+// (docs/use-case.md §2 step 3). Authentication and permission refusals are returned as the error; every
 // other refusal is the Preview's Refusal.
 func (s *Service) PreviewOrder(ctx context.Context, userID string, o *OrderOptions) (Preview, error) {
 	if o == nil {
@@ -353,7 +353,7 @@ type DryRun struct {
 	ProductionType string
 }
 
-// DryRun evaluates d for an administrator (SPEC.md §1: admin only).
+// DryRun evaluates d for an administrator (docs/use-case.md §1: admin only).
 func (s *Service) DryRun(ctx context.Context, admin ports.Actor, d DryRun) (Preview, error) {
 	if err := require(admin, ports.RoleAdmin, "a dry run"); err != nil {
 		return Preview{}, err
@@ -430,7 +430,7 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 	if !r.Options.Enabled {
 		return nil, refuse(CodeUseCaseDisabled, "the Order card use case is disabled")
 	}
-	// SPEC.md §5: the type named, or the default; the operator's selection rule does not apply.
+	// docs/use-case.md §5: the type named, or the default; the operator's selection rule does not apply.
 	if productionType == "" {
 		productionType = r.Options.DefaultProductionType
 	}

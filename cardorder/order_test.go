@@ -65,7 +65,7 @@ func TestOrderCardRefusalsInSpecOrder(t *testing.T) {
 		{name: "unknown type", opts: enabled(func(o *ports.Options) { o.SelectProductionType = true }), actor: operator, user: ada.ID, ptype: "gold", want: cardorder.ErrInvalidProductionType},
 		{name: "bad card data", opts: on, actor: operator, user: "u9", want: cardorder.ErrInvalidCardData, before: putBadUser},
 		{name: "open order", opts: on, actor: operator, user: ada.ID, want: cardorder.ErrOrderExists, before: orderAda},
-		// Two failures at once: the earlier check of SPEC.md §2 wins.
+		// Two failures at once: the earlier check of docs/use-case.md §2 wins.
 		{name: "selfservice for unknown user", opts: on, actor: self1, user: "nobody", want: cardorder.ErrForbidden},
 		{name: "script failure before inactive", source: failingSource{}, actor: operator, user: alan.ID, want: cardorder.ErrScriptFailed},
 		{name: "script failure before disabled", source: failingSource{}, actor: operator, user: ada.ID, want: cardorder.ErrScriptFailed},

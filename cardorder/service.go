@@ -1,5 +1,5 @@
 // Package cardorder is the domain of extprod: ordering ID cards from an external card bureau
-// (SPEC.md). [Service] holds the use cases — order, preview, approve, reject, abort, repeat,
+// (docs/use-case.md). [Service] holds the use cases — order, preview, approve, reject, abort, repeat,
 // dispatch, status updates, batch and temporary orders — and enforces the state machine, the
 // permissions of each actor and the one-open-order-per-user rule on every path.
 //
@@ -196,7 +196,7 @@ type discard struct{}
 func (discard) Send(context.Context, ports.Notification) error { return nil }
 func (discard) Record(context.Context, ports.AuditEvent) error { return nil }
 
-// stage is the progress of a card through SPEC.md §4, used to keep bureau updates forward-only.
+// stage is the progress of a card through docs/use-case.md §4, used to keep bureau updates forward-only.
 func stage(s ports.CardState) int {
 	switch s {
 	case ports.StateOrdered:
@@ -209,7 +209,7 @@ func stage(s ports.CardState) int {
 	return 0
 }
 
-// transitions is the state machine of SPEC.md §4: every move a card may make. Approve, a direct
+// transitions is the state machine of docs/use-case.md §4: every move a card may make. Approve, a direct
 // order and a repeat that orders directly pass through processing (the card is saved before the
 // bureau is called).
 var transitions = map[ports.CardState][]ports.CardState{
@@ -221,7 +221,7 @@ var transitions = map[ports.CardState][]ports.CardState{
 	ports.StateFailed:       {ports.StateProcessing},
 }
 
-// CanMove reports whether SPEC.md §4 allows a card in state from to move to state to.
+// CanMove reports whether docs/use-case.md §4 allows a card in state from to move to state to.
 func CanMove(from, to ports.CardState) bool {
 	for _, s := range transitions[from] {
 		if s == to {

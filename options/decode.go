@@ -27,7 +27,7 @@ type fieldErr struct {
 
 func (e *fieldErr) Error() string { return e.path + ": " + e.msg }
 
-// The options of SPEC.md §3, in the order of the default script.
+// The options of docs/use-case.md §3, in the order of the default script.
 var optionNames = []string{
 	"enabled", "approvalStep", "productionTypes", "defaultProductionType",
 	"selectProductionType", "queueCards", "allowMultipleCardOrders", "sendCardOrderedEmail",

@@ -1,5 +1,5 @@
 // Package options loads, validates and runs the administrator's option script of the use case
-// "Order card (external production)" (SPEC.md §3), and implements [ports.OptionsSource] with it.
+// "Order card (external production)" (docs/use-case.md §3), and implements [ports.OptionsSource] with it.
 //
 // # The script
 //

@@ -21,7 +21,7 @@ import (
 //go:embed default.js
 var defaultSource string
 
-// DefaultSource returns the default option script: every option of SPEC.md §3 at its default,
+// DefaultSource returns the default option script: every option of docs/use-case.md §3 at its default,
 // each with a comment for the administrator, and commented-out examples of resolve and
 // mapUserToCard. Its options equal [ports.DefaultOptions].
 func DefaultSource() string { return defaultSource }

@@ -87,7 +87,7 @@ type Creation struct {
 	// Cards are stored all or none. Their Version is ignored; the store sets it.
 	Cards []Card
 	// Exclusive refuses the whole creation with ErrOpenOrderExists when the user of the cards
-	// already has an open card (SPEC.md §3), checked atomically with the insert.
+	// already has an open card (docs/use-case.md §3), checked atomically with the insert.
 	Exclusive     bool
 	Events        []AuditEvent
 	Notifications []Notification
@@ -190,7 +190,7 @@ type LayoutSource interface {
 	Layout(ctx context.Context, id string) (Layout, error)
 }
 
-// OptionsSource resolves the options in force for one order (SPEC.md §3). The options package
+// OptionsSource resolves the options in force for one order (docs/use-case.md §3). The options package
 // implements it with the administrator's script; any error refuses the order and creates nothing.
 type OptionsSource interface {
 	Resolve(ctx context.Context, r OptionsRequest) (Resolved, error)

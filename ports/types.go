@@ -30,10 +30,10 @@ type User struct {
 	Attributes     map[string]string `json:"attributes,omitempty"`
 }
 
-// Role is a permission set an actor holds (SPEC.md §1).
+// Role is a permission set an actor holds (docs/use-case.md §1).
 type Role string
 
-// The roles of SPEC.md §1. An actor may hold several.
+// The roles of docs/use-case.md §1. An actor may hold several.
 const (
 	RoleOperator    Role = "operator"
 	RoleApprover    Role = "approver"
@@ -61,7 +61,7 @@ func (a Actor) Has(r Role) bool {
 // Channel says through which entry point an order arrives; the option script sees it.
 type Channel string
 
-// The channels of SPEC.md §3.
+// The channels of docs/use-case.md §3.
 const (
 	ChannelOperator    Channel = "operator"
 	ChannelSelfService Channel = "selfservice"
@@ -69,10 +69,10 @@ const (
 	ChannelTemporary   Channel = "temporary"
 )
 
-// CardState is a state of SPEC.md §4.
+// CardState is a state of docs/use-case.md §4.
 type CardState string
 
-// The card states of SPEC.md §4. [StateRegistered] exists only inside the order step.
+// The card states of docs/use-case.md §4. [StateRegistered] exists only inside the order step.
 const (
 	StateRegistered   CardState = "registered"
 	StateRequested    CardState = "requested"
@@ -86,7 +86,7 @@ const (
 )
 
 // Open reports whether a card in state s counts as an open order for the one-order-per-user
-// rule (SPEC.md §3): requested, processing, ordered or in_production.
+// rule (docs/use-case.md §3): requested, processing, ordered or in_production.
 func (s CardState) Open() bool {
 	switch s {
 	case StateRequested, StateProcessing, StateOrdered, StateInProduction:
@@ -102,7 +102,7 @@ type ProductionType struct {
 	Label    string `json:"label"`
 }
 
-// Options are the resolved options of the use case for one order (SPEC.md §3). They are stored
+// Options are the resolved options of the use case for one order (docs/use-case.md §3). They are stored
 // with the card, so later steps behave as the order was configured.
 type Options struct {
 	Enabled                 bool             `json:"enabled"`
@@ -115,7 +115,7 @@ type Options struct {
 	SendCardOrderedEmail    bool             `json:"sendCardOrderedEmail"`
 }
 
-// DefaultOptions returns the documented defaults of SPEC.md §3, the same values as the default
+// DefaultOptions returns the documented defaults of docs/use-case.md §3, the same values as the default
 // option script.
 func DefaultOptions() Options {
 	return Options{
@@ -226,7 +226,7 @@ type Card struct {
 	Version int64 `json:"version"`
 }
 
-// IdempotencyKey is the bureau key of the card's current attempt (GOCARDS-API.md): the card id
+// IdempotencyKey is the bureau key of the card's current attempt (docs/gocards-wire.md): the card id
 // for the first order, "<id>/repeat/<n>" for the n-th repeat.
 func (c Card) IdempotencyKey() string {
 	if c.Attempt <= 1 {
@@ -248,10 +248,10 @@ type AuditEvent struct {
 	At     time.Time `json:"at"`
 }
 
-// NotificationKind names an email of SPEC.md §6.
+// NotificationKind names an email of docs/use-case.md §6.
 type NotificationKind string
 
-// The emails of SPEC.md §6.
+// The emails of docs/use-case.md §6.
 const (
 	NotifyApprovalNeeded NotificationKind = "approval_needed"
 	NotifyOrderApproved  NotificationKind = "order_approved"

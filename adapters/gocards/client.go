@@ -419,7 +419,7 @@ func transportReason(err error) string {
 	return err.Error()
 }
 
-// retryAfter parses a Retry-After value: delay-seconds (GOCARDS-API.md) or, leniently, an
+// retryAfter parses a Retry-After value: delay-seconds (docs/gocards-wire.md) or, leniently, an
 // HTTP-date.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)

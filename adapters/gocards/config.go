@@ -30,7 +30,7 @@ const (
 // every other zero field means the documented default. Negative values are invalid.
 type Config struct {
 	// BaseURL is the bureau's root, e.g. "https://api.gocards.example"; the API paths of
-	// GOCARDS-API.md are appended to it. Scheme http or https.
+	// docs/gocards-wire.md are appended to it. Scheme http or https.
 	BaseURL string
 	// ClientID and ClientSecret are the client credentials sent to POST /oauth/token.
 	ClientID     string

@@ -1,5 +1,5 @@
 // Package gocards is the reference adapter for the GO Cards bureau over HTTP, speaking the
-// contract of GOCARDS-API.md. It has two halves:
+// contract of docs/gocards-wire.md. It has two halves:
 //
 //   - [Client], the driven side: a [ports.Provider] (place an order, look up its status) and a
 //     [ports.LayoutSource] (a layout's input fields), with client-credentials tokens, bounded

@@ -103,18 +103,18 @@ func (c EventHandlerConfig) validate() error {
 	return nil
 }
 
-// EventHandler receives the bureau's status events (POST, GOCARDS-API.md "Status events") and
+// EventHandler receives the bureau's status events (POST, docs/gocards-wire.md "Status events") and
 // applies them through a [StatusApplier]. It is an [http.Handler], safe for concurrent use; the
 // host mounts it on its callback URL.
 //
-// Answers, as GOCARDS-API.md asks:
+// Answers, as docs/gocards-wire.md asks:
 //   - 401: missing or bad X-GoCards-Signature (checked with hmac.Equal before the body is parsed);
 //   - 400: a validly signed body that is not a well-formed event (an empty eventId or one longer
 //     than MaxEventIDBytes included);
 //   - 204: the event was applied, ignored (unknown card, backwards move, unknown topic) or is a
 //     replay of an event already applied.
 //
-// Answers beyond GOCARDS-API.md, which names none of them:
+// Answers beyond docs/gocards-wire.md, which names none of them:
 //   - 405 (with Allow: POST): not a POST;
 //   - 413: body longer than MaxBodyBytes. The size limit is applied while reading, before the
 //     signature is checked (verifying needs the whole body, and reading an unbounded one to

@@ -8,7 +8,7 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// The wire types of GOCARDS-API.md. Decoding policy (see the package documentation): unknown
+// The wire types of docs/gocards-wire.md. Decoding policy (see the package documentation): unknown
 // object members are ignored, because a bureau may add fields without breaking its clients; a
 // member of the wrong JSON type, truncated JSON, trailing data after the value, a missing
 // required member and an unknown status are errors wrapping [ports.ErrProtocol]. Members the
@@ -78,7 +78,7 @@ type eventBody struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// topicOrderStatusChanged is the only event topic of GOCARDS-API.md.
+// topicOrderStatusChanged is the only event topic of docs/gocards-wire.md.
 const topicOrderStatusChanged = "ORDER_STATUS_CHANGED"
 
 // protocolErr returns an error wrapping ports.ErrProtocol.
@@ -96,7 +96,7 @@ func decodeJSON(what string, b []byte, v any) error {
 	return nil
 }
 
-// mapStatus maps a bureau status to a card state (the table of GOCARDS-API.md).
+// mapStatus maps a bureau status to a card state (the table of docs/gocards-wire.md).
 func mapStatus(s string) (ports.CardState, bool) {
 	switch s {
 	case "ORDERED":

@@ -16,7 +16,7 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// benchClients is the number of concurrent clients of HTTP-API.md "Performance".
+// benchClients is the number of concurrent clients of docs/http-api.md "Performance".
 const benchClients = 16
 
 // benchUsers is how many users the benchmarks order for, round robin.
@@ -26,7 +26,7 @@ const benchUsers = 256
 // (in-memory store, static options: enabled, queueing on, multiple orders allowed so every order
 // succeeds) against a bare net/http handler that decodes the same body and encodes a card-sized
 // answer, with the same client in the same run. It reports both throughputs and their ratio
-// (HTTP-API.md's target: at least 0.8). One op is one request to each server. Run it with
+// (docs/http-api.md's target: at least 0.8). One op is one request to each server. Run it with
 // -benchtime 40000x -count 6 and take the median: a shared machine makes single runs noisy.
 func BenchmarkOrderOverHTTP(b *testing.B) {
 	svc := benchService(b)

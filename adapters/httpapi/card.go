@@ -6,7 +6,7 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// Card is the card as HTTP-API.md "The card" shows it. Fields without a value are omitted; the
+// Card is the card as docs/http-api.md "The card" shows it. Fields without a value are omitted; the
 // options stored with the card and the dispatch bookkeeping are not exposed.
 type Card struct {
 	ID              string          `json:"id,omitempty"`

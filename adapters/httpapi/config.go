@@ -14,12 +14,12 @@ import (
 
 // Defaults of [Config]; a zero field of Config takes the value here.
 const (
-	// DefaultMaxBodyBytes limits a JSON request body (HTTP-API.md: 1 MiB).
+	// DefaultMaxBodyBytes limits a JSON request body (docs/http-api.md: 1 MiB).
 	DefaultMaxBodyBytes = 1 << 20
 	// DefaultMaxScriptBytes limits an option script, sent to PUT or inside a dry run (256 KiB).
 	DefaultMaxScriptBytes = 256 << 10
 	// DefaultIdempotencyTTL is how long a successful creation is remembered under its
-	// Idempotency-Key (HTTP-API.md: at least 24 hours).
+	// Idempotency-Key (docs/http-api.md: at least 24 hours).
 	DefaultIdempotencyTTL = 24 * time.Hour
 )
 

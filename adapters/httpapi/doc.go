@@ -1,5 +1,5 @@
 // Package httpapi is the driving HTTP adapter of extprod: a net/http handler that speaks the
-// operator HTTP API (shared/HTTP-API.md) and calls the domain, [cardorder.Service], for every
+// operator HTTP API (docs/http-api.md) and calls the domain, [cardorder.Service], for every
 // use case.
 //
 // # Mounting it
@@ -18,7 +18,7 @@
 // # What it guarantees
 //
 //   - Every error is an RFC 9457 application/problem+json body with type, title, status, detail
-//     and code; the code is one of HTTP-API.md's error table or one of the few below. Internal
+//     and code; the code is one of docs/http-api.md's error table or one of the few below. Internal
 //     failures answer 500 with a generic detail; causes are logged, never sent, and no detail
 //     carries personal data.
 //   - Checks run in the contract's order: authentication, role, body, then the domain's checks.
@@ -37,9 +37,9 @@
 //     refusal that came before (an unknown user, a script that failed while deciding) has a
 //     "refusal" and no "options" member.
 //
-// # Codes beyond HTTP-API.md
+// # Codes beyond docs/http-api.md
 //
-// HTTP-API.md's error table does not name these; the handler answers them as problems too:
+// docs/http-api.md's error table does not name these; the handler answers them as problems too:
 //
 //   - method_not_allowed (405, [CodeMethodNotAllowed]): a known path with a method it does not
 //     serve; the Allow header lists those it does.

@@ -11,7 +11,7 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// contractCodes is HTTP-API.md's error table.
+// contractCodes is docs/http-api.md's error table.
 var contractCodes = map[string]int{
 	"bad_request": 400, "unauthenticated": 401, "forbidden": 403, "use_case_disabled": 403,
 	"not_found": 404, "user_not_found": 404, "user_not_active": 409, "order_exists": 409,
@@ -52,7 +52,7 @@ func requestedCard(e *env, token string) string {
 	return r.card(e.t).ID
 }
 
-// TestErrorCodes produces every code of HTTP-API.md's error table (and the handler's own 404 and
+// TestErrorCodes produces every code of docs/http-api.md's error table (and the handler's own 404 and
 // 405) and checks status, problem members and the detail.
 func TestErrorCodes(t *testing.T) {
 	tests := []struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// handler serves HTTP-API.md over a [cardorder.Service].
+// handler serves docs/http-api.md over a [cardorder.Service].
 type handler struct {
 	cfg Config
 	svc *cardorder.Service
@@ -23,7 +23,7 @@ type handler struct {
 	mux *http.ServeMux
 }
 
-// New returns the handler for every endpoint of HTTP-API.md, configured by cfg. It is safe for
+// New returns the handler for every endpoint of docs/http-api.md, configured by cfg. It is safe for
 // concurrent use.
 func New(cfg Config) (http.Handler, error) {
 	cfg = cfg.WithDefaults()
@@ -176,7 +176,7 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// rule is a role check made before the body is read (HTTP-API.md's order: authentication,
+// rule is a role check made before the body is read (docs/http-api.md's order: authentication,
 // role, body…). The domain checks the same again.
 type rule func(a ports.Actor, r *http.Request) error
 
@@ -194,7 +194,7 @@ func roles(what string, rs ...ports.Role) rule {
 	}
 }
 
-// orderer lets an operator order for anyone and a self-service user for itself (SPEC.md §2:
+// orderer lets an operator order for anyone and a self-service user for itself (docs/use-case.md §2:
 // role, then own user).
 func orderer(a ports.Actor, r *http.Request) error {
 	switch {

@@ -17,7 +17,7 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// TestCardJSON pins the card's JSON to HTTP-API.md "The card": the listed fields, empty ones
+// TestCardJSON pins the card's JSON to docs/http-api.md "The card": the listed fields, empty ones
 // omitted, no options or dispatch bookkeeping.
 func TestCardJSON(t *testing.T) {
 	is := is.New(t)
@@ -486,7 +486,7 @@ func TestApprovalFlow(t *testing.T) {
 	is.Equal(c.RejectionReason, "no budget")
 }
 
-// Four-eyes comes before state (SPEC.md; the domain checks it first): the requester of a card
+// Four-eyes comes before state (docs/use-case.md; the domain checks it first): the requester of a card
 // that is no longer requested is refused as the requester, not because of the state.
 func TestFourEyesBeforeState(t *testing.T) {
 	is := is.New(t)

@@ -14,9 +14,9 @@ import (
 	"github.com/cardsaddon/extprod/cardorder"
 )
 
-// The codes the handler adds to the domain's (HTTP-API.md's error table); the domain's are the
+// The codes the handler adds to the domain's (docs/http-api.md's error table); the domain's are the
 // [cardorder.Code] constants. CodeMethodNotAllowed, CodeInternal and CodeUnavailable are not in
-// that table (see the package doc, "Codes beyond HTTP-API.md").
+// that table (see the package doc, "Codes beyond docs/http-api.md").
 const (
 	CodeBadRequest           = "bad_request"
 	CodePayloadTooLarge      = "payload_too_large"
@@ -34,7 +34,7 @@ const (
 )
 
 // ProblemTypePrefix starts the type URI of every problem; the code completes it.
-const ProblemTypePrefix = "https://github.com/cardsaddon/extprod/blob/main/shared/HTTP-API.md#"
+const ProblemTypePrefix = "https://github.com/cardsaddon/extprod/blob/main/docs/http-api.md#"
 
 // ProblemContentType is the media type of every error body (RFC 9457).
 const ProblemContentType = "application/problem+json"
@@ -54,7 +54,7 @@ type codeInfo struct {
 	title  string
 }
 
-// codes is HTTP-API.md's error table and the handler's codes beyond it.
+// codes is docs/http-api.md's error table and the handler's codes beyond it.
 var codes = map[string]codeInfo{
 	CodeBadRequest:                              {http.StatusBadRequest, "Bad request"},
 	string(cardorder.CodeUnauthenticated):       {http.StatusUnauthorized, "Unauthenticated"},

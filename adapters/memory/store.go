@@ -41,7 +41,7 @@ type Store struct {
 // userCards indexes one user's cards.
 type userCards struct {
 	cards []*entry // in creation order
-	open  int      // how many are open (SPEC.md §3)
+	open  int      // how many are open (docs/use-case.md §3)
 }
 
 type entry struct {

@@ -44,7 +44,7 @@ const (
 	bureauRetryAfterCap  = 5 * time.Second
 )
 
-// flags are the command line of HTTP-API.md "The example host".
+// flags are the command line of docs/http-api.md "The example host".
 type flags struct {
 	addr, seedFile, scriptFile                                           string
 	gocardsURL, gocardsClientID, gocardsSecret, gocardsOrg, eventsSecret string

@@ -286,7 +286,7 @@ func TestStory(t *testing.T) {
 	forged := `{"eventId":"e-forged","created":"2025-01-01T00:00:00Z","topic":"ORDER_STATUS_CHANGED","data":{}}`
 	s.call("POST", "/v1/gocards/events", "", forged, gocards.SignatureHeader, gocards.SignBody([]byte("wrong"), []byte(forged))).
 		want(t, 401, "unauthenticated")
-	// A validly signed body that is not a well-formed event is a bad request (GOCARDS-API.md), as
+	// A validly signed body that is not a well-formed event is a bad request (docs/gocards-wire.md), as
 	// a problem like every other error.
 	for _, malformed := range []string{
 		`{"eventId":"e-bad","created":"2025-01-01T00:00:00Z","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1"}}`,

@@ -1,4 +1,4 @@
-// Command httphost is the example HTTP host of extprod: the operator HTTP API (HTTP-API.md)
+// Command httphost is the example HTTP host of extprod: the operator HTTP API (docs/http-api.md)
 // over in-memory stores, a built-in demo seed of users and tokens, the option script engine,
 // the GO Cards client talking to an in-process fake bureau (or a real one), the bureau's signed
 // status events and the background dispatcher.

@@ -18,7 +18,7 @@ import (
 //go:embed seed.json
 var demoSeed []byte
 
-// seed is the users and tokens a host starts with (HTTP-API.md "The example host").
+// seed is the users and tokens a host starts with (docs/http-api.md "The example host").
 type seed struct {
 	Users  []ports.User `json:"users"`
 	Actors []seedActor  `json:"actors"`

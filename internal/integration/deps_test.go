@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestDependenciesPointInward checks DESIGN.md's rule: the domain pulls in no goja, net/http or
+// TestDependenciesPointInward checks docs/writing-an-adapter.md's rule: the domain pulls in no goja, net/http or
 // SQL, and no driven adapter imports the domain.
 func TestDependenciesPointInward(t *testing.T) {
 	if testing.Short() {

@@ -1,5 +1,5 @@
 // Package gocardsfake is a fake GO Cards bureau: an [http.Handler] implementing the whole
-// contract of GOCARDS-API.md (tokens, layouts, orders with idempotency, order status, signed push
+// contract of docs/gocards-wire.md (tokens, layouts, orders with idempotency, order status, signed push
 // events), with fault injection and accounting, for tests, benchmarks and example hosts.
 //
 // In a test, serve it with httptest:
@@ -53,7 +53,7 @@ const (
 // Status is a bureau order status.
 type Status string
 
-// The bureau statuses of GOCARDS-API.md.
+// The bureau statuses of docs/gocards-wire.md.
 const (
 	StatusOrdered      Status = "ORDERED"
 	StatusInProduction Status = "IN_PRODUCTION"
