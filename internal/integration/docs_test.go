@@ -39,12 +39,15 @@ var (
 	explicitAnchorRe = regexp.MustCompile(`<a\s+(?:id|name)="([^"]+)"`)
 	// mdLinkRe is an inline Markdown link, whose text is what a heading's slug is made of.
 	mdLinkRe = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	// localLinkRe is a Markdown link to an anchor of the same document.
+	localLinkRe = regexp.MustCompile(`\]\(#([\w-]+)\)`)
 )
 
 // TestDocumentReferences walks every .go and .md file of the repository and checks what it
 // cites: a named document exists (relative to the repository root or to the citing file), an
-// #anchor, a §section or a "Heading" after it exists in that document, and a link to this
-// repository's files on GitHub names an existing file and anchor. The docs are the reference a
+// #anchor, a §section or a "Heading" after it exists in that document, a link to this
+// repository's files on GitHub names an existing file and anchor, and a Markdown link to an
+// anchor of its own document (](#anchor)) finds it. The docs are the reference a
 // host developer reads; a citation that leads nowhere is a bug.
 func TestDocumentReferences(t *testing.T) {
 	is := is.New(t)
@@ -137,7 +140,8 @@ func TestCheckFileFindsBadCitations(t *testing.T) {
 		is.NoErr(os.WriteFile(p, []byte(text), 0o644))
 	}
 	write("docs/guide"+md, "# Guide\n\n## 3. Options\n\n## The card\n\n### bad_request\n")
-	write("docs/index"+md, "See [the guide](guide"+md+"#the-card).\n")
+	write("docs/index"+md, "# Index\n\nSee [the guide](guide"+md+"#the-card) and [the top](#index).\n")
+	write("docs/broken"+md, "# Broken\n\nSee [nowhere](#nowhere).\n")
 	write("cite.go", strings.Join([]string{
 		"package x",
 		"// docs/guide" + md + " §3 and docs/guide" + md + " \"The card\" and docs/guide" + md + "#bad_request",
@@ -151,6 +155,7 @@ func TestCheckFileFindsBadCitations(t *testing.T) {
 	}, "\n"))
 	docs := newDocIndex(dir)
 	is.Equal(checkFile(docs, "docs/index"+md), nil) // a relative link from a document resolves
+	is.Equal(checkFile(docs, "docs/broken"+md), []string{"docs/broken" + md + ":3: docs/broken" + md + " has no heading with anchor #nowhere"})
 	got := checkFile(docs, "cite.go")
 	is.Equal(len(got), 6) // six bad citations
 	for i, line := range []int{3, 4, 5, 6, 8, 9} {
@@ -280,6 +285,13 @@ func checkFile(x *docIndex, rel string) []string {
 				}
 			}
 			line = line[:loc[0]] + strings.Repeat(" ", loc[1]-loc[0]) + line[loc[1]:]
+		}
+		if strings.HasSuffix(rel, ".md") {
+			for _, m := range localLinkRe.FindAllStringSubmatch(line, -1) {
+				if x.load(rel) && !x.anchors[rel][m[1]] {
+					report("%s has no heading with anchor #%s", rel, m[1])
+				}
+			}
 		}
 		for _, m := range docRe.FindAllStringSubmatch(line, -1) {
 			name, anchor, section, heading := m[1], m[2], m[3], m[4]
