@@ -7,6 +7,21 @@
 // This package holds only documentation. The library is a pure domain behind small ports, with
 // reference adapters a host swaps for its own.
 //
+// # Documentation
+//
+// The repository's docs/ folder is the reference a host developer reads next to these packages
+// (https://github.com/cardsaddon/extprod/blob/main/docs/README.md):
+//
+//   - docs/use-case.md: the rules — actors and roles, the order of checks, the one-open-order
+//     rule, the card states, emails, atomicity and what survives a crash.
+//   - docs/option-script.md: the administrator's option script — every option, resolve(ctx),
+//     mapUserToCard(user), the sandbox and its limits.
+//   - docs/http-api.md: the operator HTTP API — every route, idempotency keys, If-Match, cursors,
+//     every error code, and the example host with its flags.
+//   - docs/gocards-wire.md: the GO Cards bureau's wire contract, signed status events included.
+//   - docs/writing-an-adapter.md: the ports and their contracts, running the conformance suite
+//     on your own adapter, dependency direction and the module layout.
+//
 // # Packages
 //
 //   - [github.com/cardsaddon/extprod/cardorder]: the domain. [cardorder.Service] runs every use

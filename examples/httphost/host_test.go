@@ -154,7 +154,7 @@ const (
 	op, op2, ap, admin, self = "t-op", "t-op2", "t-ap", "t-admin", "t-self"
 )
 
-// TestStory drives the whole story of issue 5 through real HTTP against the host with its fake
+// TestStory drives the whole story of the HTTP API through real HTTP against the host with its fake
 // bureau: order, refusals, abort, dispatch, refresh, approval, batch, temporary cards, the option
 // script and a signed bureau event.
 func TestStory(t *testing.T) {
