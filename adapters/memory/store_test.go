@@ -45,13 +45,13 @@ func TestNonPositiveMaxReadsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, max := range []int{0, -1} {
-		ev, err := s.PendingEvents(t.Context(), max)
+		ev, err := s.ClaimEvents(t.Context(), time.Now(), max, time.Minute)
 		if err != nil || len(ev) != 0 {
-			t.Fatalf("PendingEvents(%d) = %v, %v", max, ev, err)
+			t.Fatalf("ClaimEvents(max %d) = %v, %v; want none", max, ev, err)
 		}
-		ns, err := s.PendingNotifications(t.Context(), time.Now(), max)
+		ns, err := s.ClaimNotifications(t.Context(), time.Now(), max, time.Minute)
 		if err != nil || len(ns) != 0 {
-			t.Fatalf("PendingNotifications(%d) = %v, %v", max, ns, err)
+			t.Fatalf("ClaimNotifications(max %d) = %v, %v; want none", max, ns, err)
 		}
 	}
 }
