@@ -1,6 +1,7 @@
 // Package memory holds in-memory adapters for every port: the card store (with its queue and
-// outbox), the user directory, the script store, a mailer, an audit log, a clock, an id source and
-// a bureau. They are safe for concurrent use and honour the ports' atomicity contracts with one
+// outbox), the user directory, the script store, a mailer, an audit log, a clock, an id source,
+// a bureau, and the shared records of idempotency keys ([Idempotency]), bureau-event dedup
+// ([EventDedup]) and job leases ([JobLeases]), whose zero values are ready to use. They are safe for concurrent use and honour the ports' atomicity contracts with one
 // mutex per store, which makes them the embedded default and the reference the conformance suite
 // is checked against. Nothing survives a restart.
 package memory

@@ -76,3 +76,15 @@ func TestScriptsRefuseAnEmptyVersion(t *testing.T) {
 		t.Fatal("an empty version was accepted")
 	}
 }
+
+func TestIdempotencyConformance(t *testing.T) {
+	portstest.RunIdempotencyStore(t, func(*testing.T) ports.IdempotencyStore { return &memory.Idempotency{} })
+}
+
+func TestEventDedupConformance(t *testing.T) {
+	portstest.RunEventDedup(t, func(*testing.T) ports.EventDedup { return &memory.EventDedup{} })
+}
+
+func TestJobLeasesConformance(t *testing.T) {
+	portstest.RunJobLeases(t, func(*testing.T) ports.JobLeases { return &memory.JobLeases{} })
+}
