@@ -1,8 +1,8 @@
 package httpapi
 
 import (
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"testing"
 
 	"github.com/cardsaddon/extprod/cardorder"
