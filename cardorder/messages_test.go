@@ -26,7 +26,10 @@ func TestRefusalsSayWhatToDo(t *testing.T) {
 			_, err := w.svc.OrderCard(ctx, ada.ID, &cardorder.OrderOptions{Actor: ports.Actor{Roles: operator.Roles}})
 			return err
 		}, cardorder.ErrUnauthenticated, "set OrderOptions.Actor.ID"},
-		{"open order", func() error { _, err := w.svc.OrderCard(ctx, ada.ID, &cardorder.OrderOptions{Actor: operator}); return err },
+		{"open order", func() error {
+			_, err := w.svc.OrderCard(ctx, ada.ID, &cardorder.OrderOptions{Actor: operator})
+			return err
+		},
 			cardorder.ErrOrderExists, "card " + first.ID},
 		{"production type not selectable", func() error {
 			_, err := w.svc.OrderCard(ctx, grace.ID, &cardorder.OrderOptions{Actor: operator, ProductionType: "premium"})
