@@ -144,21 +144,6 @@ type Queue interface {
 	Stats(ctx context.Context, now time.Time) (QueueStats, error)
 }
 
-// Outbox holds the audit events and notifications written with state changes until they are
-// delivered (at least once, each with its stable id).
-//
-//   - PendingEvents returns up to max undelivered events, oldest first; EventsDelivered removes
-//     them (unknown ids are ignored).
-//   - PendingNotifications returns up to max unsent notifications due at now, oldest first;
-//     NotificationSent removes one; NotificationFailed records the error and when to retry.
-type Outbox interface {
-	PendingEvents(ctx context.Context, max int) ([]AuditEvent, error)
-	EventsDelivered(ctx context.Context, ids []string) error
-	PendingNotifications(ctx context.Context, now time.Time, max int) ([]Notification, error)
-	NotificationSent(ctx context.Context, id string) error
-	NotificationFailed(ctx context.Context, id string, reason string, retryAt time.Time) error
-}
-
 // AuditSink receives audit events, at least once each; it deduplicates by AuditEvent.ID if it
 // needs exactly once.
 type AuditSink interface {

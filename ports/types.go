@@ -18,16 +18,34 @@ const (
 // User is a cardholder as the host's directory knows it. It is a read-only copy: the library
 // never writes users.
 type User struct {
-	ID             string            `json:"id"`
-	State          UserState         `json:"state"`
-	GivenName      string            `json:"givenName"`
-	FamilyName     string            `json:"familyName"`
-	Email          string            `json:"email"`
-	UPN            string            `json:"upn"`
-	Organisation   string            `json:"organisation"`
-	Department     string            `json:"department"`
-	EmployeeNumber string            `json:"employeeNumber"`
-	Attributes     map[string]string `json:"attributes,omitempty"`
+	ID             string    `json:"id"`
+	State          UserState `json:"state"`
+	GivenName      string    `json:"givenName"`
+	FamilyName     string    `json:"familyName"`
+	Email          string    `json:"email"`
+	UPN            string    `json:"upn"`
+	Organisation   string    `json:"organisation"`
+	Department     string    `json:"department"`
+	EmployeeNumber string    `json:"employeeNumber"`
+	// CostCentre is charged for the card, when the directory has one.
+	CostCentre string `json:"costCentre,omitempty"`
+	// DeliveryAddress is where the bureau sends the card (the directory's work address); nil
+	// leaves it to the bureau account's default.
+	DeliveryAddress *Address `json:"deliveryAddress,omitempty"`
+	// PhotoURL names the user's photo in the directory; empty when there is none. The photo is
+	// fetched at order time (docs/use-case.md §3); scripts only learn whether there is one.
+	PhotoURL   string            `json:"photoUrl,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// Address is a postal address: where a card is delivered.
+type Address struct {
+	Recipient   string `json:"recipient,omitempty"`
+	AddressOne  string `json:"addressOne"`
+	AddressTwo  string `json:"addressTwo,omitempty"`
+	PostalCode  string `json:"postalCode"`
+	City        string `json:"city"`
+	CountryCode string `json:"countryCode"` // ISO 3166-1 alpha-2
 }
 
 // Role is a permission set an actor holds (docs/use-case.md §1).
@@ -190,6 +208,13 @@ type Card struct {
 	UPN            string            `json:"upn,omitempty"`
 	Email          string            `json:"email,omitempty"`
 	Elements       map[string]string `json:"elements,omitempty"`
+	// CostCentre and DeliveryAddress go with the bureau order (docs/gocards-wire.md).
+	CostCentre      string   `json:"costCentre,omitempty"`
+	DeliveryAddress *Address `json:"deliveryAddress,omitempty"`
+	// Photo is the cardholder's photo (JPEG or PNG) fetched at order time, sent unchanged with
+	// every attempt and erased once the order completes or fails for good. It never appears in
+	// a listing or a log.
+	Photo []byte `json:"-"`
 
 	OrderedBy       string `json:"orderedBy"`
 	ApprovedBy      string `json:"approvedBy,omitempty"`
@@ -220,6 +245,9 @@ type Card struct {
 	CreatedAt time.Time      `json:"createdAt"`
 	UpdatedAt time.Time      `json:"updatedAt"`
 	History   []HistoryEntry `json:"history,omitempty"`
+	// TraceParent is the W3C trace context of the request that ordered the card, so later work
+	// on it (the dispatch) can link to that trace. Empty when the host traces nothing.
+	TraceParent string `json:"traceParent,omitempty"`
 
 	// Version is the store's compare-and-set token: a store sets it on every write; an update
 	// names the version it read.
@@ -235,17 +263,42 @@ func (c Card) IdempotencyKey() string {
 	return c.ID + "/repeat/" + strconv.Itoa(c.Attempt-1)
 }
 
-// AuditEvent records one state change of one card. ID is stable: a sink may receive an event
-// more than once and deduplicates by ID.
+// AuditKind says what an audit event records.
+type AuditKind string
+
+// The kinds of audit event.
+const (
+	// AuditStateChange: a card moved from one state to another (the empty kind means this too).
+	AuditStateChange AuditKind = "state_change"
+	// AuditRefused: a domain rule refused an authenticated actor's action (permission,
+	// four-eyes, state, open order); Code names the rule.
+	AuditRefused AuditKind = "refused"
+	// AuditScriptInstalled: an administrator installed an option script; Reason holds its version.
+	AuditScriptInstalled AuditKind = "script_installed"
+)
+
+// AuditEvent records one thing that happened: a state change of a card, a refusal, a script
+// install. It carries what an audit trail needs (NIST SP 800-53 AU-3): what (Kind, From, To,
+// Code), when (At), where (Instance), the source (RequestID, ClientAddress), the outcome
+// (Outcome) and who (Actor). ID is stable: a sink may receive an event more than once and
+// deduplicates by ID.
 type AuditEvent struct {
-	ID     string    `json:"id"`
-	CardID string    `json:"cardId"`
-	UserID string    `json:"userId,omitempty"`
-	Actor  string    `json:"actor"`
-	From   CardState `json:"from"`
-	To     CardState `json:"to"`
-	Reason string    `json:"reason,omitempty"`
-	At     time.Time `json:"at"`
+	ID      string    `json:"id"`
+	Kind    AuditKind `json:"kind,omitempty"`
+	CardID  string    `json:"cardId,omitempty"`
+	UserID  string    `json:"userId,omitempty"`
+	Actor   string    `json:"actor"`
+	From    CardState `json:"from,omitempty"`
+	To      CardState `json:"to,omitempty"`
+	Code    string    `json:"code,omitempty"`    // the refusal's error code
+	Outcome string    `json:"outcome,omitempty"` // "success" or "failure"
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+
+	Instance      string `json:"instance,omitempty"`      // the host instance that acted
+	RequestID     string `json:"requestId,omitempty"`     // the request that caused it
+	ClientAddress string `json:"clientAddress,omitempty"` // the caller's address, when the host gives one
+	TraceParent   string `json:"traceParent,omitempty"`   // W3C trace context, when traced
 }
 
 // NotificationKind names an email of docs/use-case.md §6.
@@ -290,6 +343,9 @@ type ProviderOrder struct {
 	LayoutID          string
 	CardHolderEmail   string
 	Elements          map[string]string
+	Photo             []byte   // JPEG or PNG; nil when the card has none
+	DeliveryAddress   *Address // nil: the bureau account's default
+	CostCentre        string
 }
 
 // ProviderReceipt is the bureau's acceptance of an order. The domain records OrderID and moves the
