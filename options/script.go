@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -441,32 +440,6 @@ func stackPosition(frames []goja.StackFrame) (line, col int) {
 		}
 	}
 	return 0, 0
-}
-
-// locateOption is the position of the first occurrence of the option's name as a key in the
-// source (an approximation: the script may compute the value elsewhere).
-func locateOption(src string, fe *fieldErr) (line, col int) {
-	key := fe.path
-	key = strings.TrimPrefix(key, "resolve().")
-	key = strings.TrimPrefix(key, "mapUserToCard().")
-	if i := strings.IndexAny(key, ".["); i >= 0 {
-		key = key[:i]
-	}
-	if fe.name != "" {
-		key = fe.name
-	}
-	if key == "" || key == "mapUserToCard()" {
-		return 0, 0
-	}
-	re, err := regexp.Compile(`(?m)(^|[^\w$])["']?` + regexp.QuoteMeta(key) + `["']?\s*[:=(]`)
-	if err != nil {
-		return 0, 0
-	}
-	loc := re.FindStringSubmatchIndex(src)
-	if loc == nil {
-		return 0, 0
-	}
-	return position(src, loc[3])
 }
 
 // position converts a byte offset into a 1-based line and column (in characters).
