@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardsaddon/extprod/ports"
 	"github.com/dop251/goja"
+	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/parser"
 )
 
@@ -31,20 +32,27 @@ const MaxSourceSize = 256 << 10
 // scriptName is the file name of the administrator's script in positions and stack traces.
 const scriptName = "options.js"
 
-// readGlobals reads the script's three names, whether declared with var, let, const or function.
-var readGlobals = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile("globals.js", `[
-		typeof options === "undefined" ? undefined : options,
-		typeof resolve === "undefined" ? undefined : resolve,
-		typeof mapUserToCard === "undefined" ? undefined : mapUserToCard]`, true)
-})
+// The script's top level runs inside a function that is called afresh for every evaluation
+// (docs/option-script.md): its var, let, const and function declarations are that call's locals,
+// so nothing survives into the next evaluation on the same pooled runtime. wrapPrefix is put on
+// the script's first line (line numbers stay; columns of line 1 shift by its length), wrapSuffix
+// after its last line.
+const (
+	wrapPrefix = "(function () {"
+	wrapSuffix = `
+;return [typeof options === "undefined" ? undefined : options,
+	typeof resolve === "undefined" ? undefined : resolve,
+	typeof mapUserToCard === "undefined" ? undefined : mapUserToCard];
+})`
+)
 
 // Script is a loaded, validated option script. It is immutable and safe for concurrent use; it
 // implements [ports.OptionsSource].
 type Script struct {
 	src, version string
 	lim          Limits
-	prg          *goja.Program
+	prg          *goja.Program // the wrapped top level: evaluates to the function to call
+	pool         *pool
 	hasResolve   bool
 	hasMap       bool
 	opts         ports.Options // the global options, validated at load
@@ -87,6 +95,12 @@ func Load(src string, lim Limits) (*Script, error) {
 		return nil, err
 	}
 	lim = lim.WithDefaults()
+	return load(src, lim, newPool(lim))
+}
+
+// load is Load with defaults filled in and the pool to evaluate in (an Engine's, shared by all
+// the scripts it loads).
+func load(src string, lim Limits, p *pool) (*Script, error) {
 	if len(src) > MaxSourceSize {
 		return nil, &ScriptError{Kind: ErrInvalidScript, Message: fmt.Sprintf("script is longer than %d bytes", MaxSourceSize)}
 	}
@@ -106,12 +120,15 @@ func Load(src string, lim Limits) (*Script, error) {
 		line, col := position(src, idx-1)
 		return nil, &ScriptError{Kind: ErrInvalidScript, Line: line, Column: col, Message: msg}
 	}
-	prg, err := goja.CompileAST(ast, true)
-	if err != nil {
+	if _, err := goja.CompileAST(ast, true); err != nil {
 		return nil, syntaxError(src, err)
 	}
+	prg, se := compileWrapped(src)
+	if se != nil {
+		return nil, se
+	}
 	sum := sha256.Sum256([]byte(src))
-	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg}
+	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p}
 
 	// The top level and the global options.
 	bg := context.Background()
@@ -143,6 +160,34 @@ func Load(src string, lim Limits) (*Script, error) {
 		}
 	}
 	return s, nil
+}
+
+// compileWrapped compiles the script's top level wrapped in a function (wrapPrefix). The script
+// parsed alone already; the wrapped source must parse as exactly one function literal, so no
+// script can close the wrapper early and run code outside it.
+func compileWrapped(src string) (*goja.Program, *ScriptError) {
+	wrapped := wrapPrefix + src + wrapSuffix
+	file, err := parser.ParseFile(nil, scriptName, wrapped, 0, parser.WithDisableSourceMaps)
+	if err != nil {
+		return nil, &ScriptError{Kind: ErrInvalidScript, Message: "the script does not stand alone: " + err.Error()}
+	}
+	ok := len(file.Body) == 1
+	if ok {
+		es, isExpr := file.Body[0].(*ast.ExpressionStatement)
+		ok = isExpr
+		if ok {
+			fl, isFn := es.Expression.(*ast.FunctionLiteral)
+			ok = isFn && int(fl.Idx0()) == len("(")+1 && int(fl.Idx1()) == len(wrapped)
+		}
+	}
+	if !ok {
+		return nil, &ScriptError{Kind: ErrInvalidScript, Message: "the script does not stand alone (it closes the function its top level runs in)"}
+	}
+	prg, err := goja.CompileAST(file, true)
+	if err != nil {
+		return nil, syntaxError(src, err)
+	}
+	return prg, nil
 }
 
 // MustLoad is like [Load] but panics on error; for scripts known to be valid (tests, examples).
@@ -235,15 +280,20 @@ type evalState struct {
 	userObj goja.Value // the frozen ctx.user
 }
 
-// eval makes a fresh sandbox, builds the frozen inputs for r (if any), runs the top level,
-// reads the globals and calls body, all under the limits; every error comes back as a
-// *ScriptError of the given kind.
+// eval takes a slot and a hardened runtime from the pool, builds the frozen inputs for r (if
+// any), runs the wrapped top level, reads the script's names and calls body, all under the
+// limits; every error comes back as a *ScriptError of the given kind.
 func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, channel string, body func(*sandbox, *evalState, globals) error) error {
-	sb, err := newSandbox(s.lim)
-	if err != nil {
-		return &ScriptError{Kind: kind, Message: "could not start the script engine", Err: err}
-	}
 	st := &evalState{phase: "top level"}
+	sb, err := s.pool.acquire(ctx)
+	if err != nil {
+		e := &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "could not start the script engine"}
+		if ctx.Err() != nil {
+			e.Message = "not run: " + err.Error()
+		}
+		return e
+	}
+	defer s.pool.release(sb)
 	var se *ScriptError
 	err = sb.run(ctx, func() error {
 		err := func() error {
@@ -251,10 +301,15 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 				// Built before the script runs, with intrinsics it cannot have replaced.
 				st.ctxObj, st.userObj = sb.request(*r)
 			}
-			if _, err := sb.vm.RunProgram(s.prg); err != nil {
+			fv, err := sb.vm.RunProgram(s.prg)
+			if err != nil {
 				return err
 			}
-			gv, err := sb.vm.RunProgram(readGlobals())
+			top, ok := goja.AssertFunction(fv)
+			if !ok {
+				return errors.New("options: the wrapped script is not a function")
+			}
+			gv, err := top(goja.Undefined())
 			if err != nil {
 				return err
 			}
@@ -275,13 +330,26 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 				*f.dst = fn
 			}
 			if g.options == nil || goja.IsUndefined(g.options) {
-				return &fieldErr{path: "options", msg: "the script must define the global options object (var options = {...})"}
+				return &fieldErr{path: "options", msg: "the script must define the options object (var options = {...})"}
 			}
 			return body(sb, st, g)
 		}()
 		if err != nil {
 			// Described inside the run: describing a thrown object may run its JavaScript.
 			se = s.describe(sb, err, kind, st, channel)
+		}
+		// Promise jobs the script queued (also while its error was described) run now, under
+		// the limit, and not in the next evaluation on this runtime.
+		if _, derr := sb.vm.RunProgram(drainProgram()); derr != nil {
+			sb.broken = true
+			if se == nil {
+				se = s.describe(sb, derr, kind, st, channel)
+			}
+		}
+		if se != nil {
+			if se.Err != nil && !errors.Is(se.Err, ErrSizeLimit) {
+				sb.broken = true // interrupted, or out of stack: start the next one clean
+			}
 			return se
 		}
 		return nil
@@ -292,13 +360,16 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 	if se != nil && err == error(se) {
 		return se
 	}
-	// ctx ended before the run, or a Go panic in the engine.
-	e := &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		e.Message = "not run: " + err.Error()
+	var he *haltError
+	if errors.As(err, &he) {
+		return s.describe(sb, he, kind, st, channel)
 	}
-	return e
+	// A Go panic in the engine.
+	return &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
 }
+
+// drainProgram is an empty program: running it at the top level runs the queued promise jobs.
+var drainProgram = sync.OnceValue(func() *goja.Program { return goja.MustCompile("drain.js", "", true) })
 
 // request builds the frozen, read-only ctx object of resolve and its user.
 func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) {
@@ -350,6 +421,7 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 	var (
 		fe *fieldErr
 		ie *goja.InterruptedError
+		he *haltError
 		so *goja.StackOverflowError
 		ex *goja.Exception
 		le *limitError
@@ -378,6 +450,14 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 			e.Message = "stopped: " + e.Err.Error()
 		}
 		e.Line, e.Column = stackPosition(ie.Stack())
+	case errors.As(err, &he):
+		e.Err = he.cause
+		if errors.Is(e.Err, ErrTimeLimit) {
+			e.Message = fmt.Sprintf("ran longer than the time limit of %v (endless loop?)", s.lim.TimeLimit)
+		} else {
+			e.Message = "stopped: " + e.Err.Error()
+		}
+		e.Line, e.Column = stackPosition(he.stack)
 	case errors.As(err, &so):
 		e.Err = ErrCallDepth
 		e.Message = fmt.Sprintf("exceeded the call depth limit of %d (endless recursion?)", s.lim.MaxCallDepth)
@@ -436,6 +516,9 @@ func stackPosition(frames []goja.StackFrame) (line, col int) {
 	for i := range frames {
 		if frames[i].SrcName() == scriptName {
 			p := frames[i].Position()
+			if p.Line == 1 {
+				p.Column -= len(wrapPrefix) // the wrapper shares the script's first line
+			}
 			return p.Line, p.Column
 		}
 	}
