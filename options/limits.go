@@ -9,7 +9,7 @@ import (
 const (
 	DefaultTimeLimit    = 50 * time.Millisecond
 	DefaultMaxCallDepth = 256
-	DefaultMaxLength    = 1_000_000
+	DefaultMaxLength    = 20_000
 )
 
 // Limits bound every run of a script. The zero value is the documented default of each field.
@@ -24,7 +24,7 @@ type Limits struct {
 	// MaxLength caps the strings and arrays that built-ins allocate by a number the script
 	// chooses (repeat, padStart, padEnd, Array(n), fill, join, split, concat, Array.from,
 	// apply...) and the steps of one built-in iterator. Zero means [DefaultMaxLength]
-	// (1,000,000 characters or elements).
+	// (20,000 characters or elements).
 	MaxLength int
 	// MaxConcurrent bounds the evaluations of scripts running at once (per [Engine], or per
 	// [Script] loaded on its own): further orders wait for a slot, as long as their context

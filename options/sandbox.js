@@ -25,7 +25,9 @@
 	}
 	function str(v, what) {
 		if (v === undefined || v === null) throw h.typeError(what + " called on null or undefined");
-		return S(v);
+		var s = S(v);
+		h.limit(s.length, what); // a string grown past the cap by + goes into no built-in
+		return s;
 	}
 
 	// 1. No code generation at run time: what load checks (literals.go) stays true at run time.
@@ -96,7 +98,17 @@
 	function replacer(name, orig) {
 		def(SP, name, named(function (pattern, replacement) {
 			var s = str(this, "String.prototype." + name);
-			if (typeof replacement !== "function") {
+			if (typeof replacement === "function") {
+				// The result is bounded like a string replacement's: the replacer's results
+				// add up, and the sum may not pass the cap.
+				var fn = replacement, total = s.length;
+				replacement = function () {
+					var r = S(apply(fn, undefined, arguments));
+					total += r.length;
+					h.limit(total, "String.prototype." + name + " (result length)");
+					return r;
+				};
+			} else {
 				replacement = S(replacement);
 				var matches = s.length + 1;
 				if (pattern === null || (typeof pattern !== "object" && typeof pattern !== "function")) {
