@@ -307,13 +307,13 @@ func TestHostileScripts(t *testing.T) {
 			store := &fakeStore{}
 			e, err := NewEngine(context.Background(), store, &EngineConfig{RefreshInterval: -1, Limits: lim})
 			is.NoErr(err)
-			_, before := e.Current(context.Background())
+			_, before, _ := e.Current(context.Background())
 			var installErr error
 			live, _ := heapGrowth(func() {
 				_, installErr = e.Install(context.Background(), withResolve(tt.body), before)
 			})
 			is.True(errors.Is(installErr, ErrInvalidScript))
-			_, after := e.Current(context.Background())
+			_, after, _ := e.Current(context.Background())
 			is.Equal(after, before)
 			is.True(live < 64*mib)
 			assertCause(t, installErr, tt.cause, tt.msg)

@@ -56,6 +56,8 @@ type Script struct {
 	hasResolve   bool
 	hasMap       bool
 	opts         ports.Options // the global options, validated at load
+	// loadErr is set on a stored script that does not load (Engine): every order fails.
+	loadErr error
 }
 
 var _ ports.OptionsSource = (*Script)(nil)
@@ -190,6 +192,12 @@ func compileWrapped(src string) (*goja.Program, *ScriptError) {
 	return prg, nil
 }
 
+// failedScript stands for a stored script that does not load: its source and version are
+// shown, and every order fails.
+func failedScript(src, version string, err error) *Script {
+	return &Script{src: src, version: version, loadErr: err}
+}
+
 // MustLoad is like [Load] but panics on error; for scripts known to be valid (tests, examples).
 func MustLoad(src string, lim Limits) *Script {
 	s, err := Load(src, lim)
@@ -224,6 +232,9 @@ func sampleRequest(ch ports.Channel) ports.OptionsRequest {
 // [ErrScriptFailed] (and [ErrTimeLimit], [ErrCallDepth], [ErrSizeLimit] or ctx's error when one
 // of those ended the run).
 func (s *Script) Resolve(ctx context.Context, r ports.OptionsRequest) (ports.Resolved, error) {
+	if s.loadErr != nil {
+		return ports.Resolved{}, &ScriptError{Kind: ErrScriptFailed, Message: "the installed script does not load; an administrator must install one that does", Err: s.loadErr}
+	}
 	if !s.hasResolve && (!s.hasMap || r.User == nil) {
 		return ports.Resolved{Options: cloneOptions(s.opts), ScriptVersion: s.version}, nil
 	}

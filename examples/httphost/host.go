@@ -93,7 +93,7 @@ type host struct {
 	store   *memory.Store
 	fake    *gocardsfake.Server // nil with -gocards-url
 	secret  []byte              // the events secret; nil: no events endpoint
-	scripts httpapi.Scripts
+	scripts ports.ScriptAdmin
 }
 
 // run runs the host until ctx ends, then shuts it down gracefully. Its first line on stdout is
@@ -159,14 +159,14 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	if err != nil {
 		return err
 	}
-	opts, scripts, err := newOptions(ctx, script, log)
+	engine, err := newOptions(ctx, script, log)
 	if err != nil {
 		return err
 	}
-	h.scripts = scripts
+	h.scripts = engine
 	svc, err := cardorder.New(cardorder.Ports{
 		Users: memory.NewUsers(sd.Users...), Cards: h.store, Queue: h.store, Outbox: h.store,
-		Provider: provider, Options: opts, Mailer: logMailer{log}, Audit: &memory.AuditLog{},
+		Provider: provider, Options: engine, Mailer: logMailer{log}, Audit: &memory.AuditLog{},
 	}, &cardorder.Config{Logger: log})
 	if err != nil {
 		return err
@@ -179,7 +179,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 			return err
 		}
 	}
-	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: sd.tokens(), Scripts: scripts, Events: events, Logger: log})
+	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: sd.tokens(), Scripts: engine, Events: events, Logger: log})
 	if err != nil {
 		return err
 	}
