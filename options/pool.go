@@ -3,6 +3,7 @@ package options
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 )
 
 // maxUses is how many evaluations a pooled runtime serves before it is replaced: a bound on
@@ -21,6 +22,8 @@ type pool struct {
 	lim   Limits
 	slots chan struct{}
 	idle  chan *sandbox
+	// waiting counts the evaluations waiting for a slot (observable by tests).
+	waiting atomic.Int32
 }
 
 func newPool(lim Limits) *pool {
@@ -38,8 +41,15 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 	}
 	select {
 	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+	default:
+		p.waiting.Add(1)
+		select {
+		case p.slots <- struct{}{}:
+			p.waiting.Add(-1)
+		case <-ctx.Done():
+			p.waiting.Add(-1)
+			return nil, context.Cause(ctx)
+		}
 	}
 	select {
 	case sb := <-p.idle:
