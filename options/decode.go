@@ -210,10 +210,9 @@ func (sb *sandbox) ownField(o *goja.Object, path, key string) (goja.Value, bool,
 	if !ok {
 		return goja.Undefined(), false, nil // not an own property: reported as undefined
 	}
-	for _, k := range d.Keys() {
-		if k == "get" || k == "set" {
-			return nil, true, &fieldErr{path: join(path, key), msg: "must be a plain value, not a getter or setter"}
-		}
+	// A data property's descriptor always has writable; an accessor's never does.
+	if w := d.Get("writable"); w == nil || goja.IsUndefined(w) {
+		return nil, true, &fieldErr{path: join(path, key), msg: "must be a plain value, not a getter or setter"}
 	}
 	return d.Get("value"), true, nil
 }

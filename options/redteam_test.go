@@ -156,4 +156,3 @@ func builtinLoopsChild(t *testing.T) {
 		}
 	})
 }
-

@@ -388,7 +388,7 @@ func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) 
 	obj := func(kv ...any) *goja.Object {
 		o := vm.NewObject()
 		for i := 0; i < len(kv); i += 2 {
-			_ = o.DefineDataProperty(kv[i].(string), vm.ToValue(kv[i+1]), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+			_ = o.Set(kv[i].(string), kv[i+1]) // a fresh plain object: Set runs no script code
 		}
 		_, _ = sb.freeze(goja.Undefined(), o)
 		return o
@@ -402,7 +402,11 @@ func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) 
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			_ = attrs.DefineDataProperty(k, vm.ToValue(u.Attributes[k]), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+			if k == "__proto__" {
+				_ = attrs.DefineDataProperty(k, vm.ToValue(u.Attributes[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+				continue
+			}
+			_ = attrs.Set(k, u.Attributes[k])
 		}
 		_, _ = sb.freeze(goja.Undefined(), attrs)
 		userObj = obj("id", u.ID, "state", string(u.State), "givenName", u.GivenName, "familyName", u.FamilyName,
