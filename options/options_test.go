@@ -43,7 +43,7 @@ func TestDefaultScriptYieldsDefaultOptions(t *testing.T) {
 	is.Equal(r.ScriptVersion, s.Version())
 	is.Equal(len(s.Version()), 64)
 	// Every option of the contract is documented in the default script.
-	for _, name := range optionNames {
+	for _, name := range names(optionTable) {
 		is.True(strings.Contains(DefaultSource(), "  "+name+": "))
 	}
 }

@@ -19,7 +19,15 @@ import (
 )
 
 //go:embed default.js
-var defaultSource string
+var defaultTemplate string
+
+// defaultScript renders the default script of tbl: default.js with the options object of the
+// table (optionsBlock) in place of its /*OPTIONS*/ marker.
+func defaultScript(tbl []Option) string {
+	return strings.Replace(defaultTemplate, "/*OPTIONS*/", optionsBlock(tbl), 1)
+}
+
+var defaultSource = defaultScript(optionTable)
 
 // DefaultSource returns the default option script: every option of docs/use-case.md §3 at its default,
 // each with a comment for the administrator, and commented-out examples of resolve and
@@ -55,6 +63,8 @@ type Script struct {
 	pool         *pool
 	hasResolve   bool
 	hasMap       bool
+	tbl          []Option      // the table of options the script is read against (table.go)
+	defaulted    []string      // optional options the script left out (the defaults it used)
 	opts         ports.Options // the global options, validated at load
 	// loadErr is set on a stored script that does not load (Engine): every order fails.
 	loadErr error
@@ -100,9 +110,14 @@ func Load(src string, lim Limits) (*Script, error) {
 	return load(src, lim, newPool(lim))
 }
 
-// load is Load with defaults filled in and the pool to evaluate in (an Engine's, shared by all
-// the scripts it loads).
+// load is loadTable with the package's table of options.
 func load(src string, lim Limits, p *pool) (*Script, error) {
+	return loadTable(src, lim, p, optionTable)
+}
+
+// loadTable is Load with defaults filled in, the pool to evaluate in (an Engine's, shared by
+// all the scripts it loads) and the table of options to read the script against.
+func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 	if len(src) > MaxSourceSize {
 		return nil, &ScriptError{Kind: ErrInvalidScript, Message: fmt.Sprintf("script is longer than %d bytes", MaxSourceSize)}
 	}
@@ -130,17 +145,18 @@ func load(src string, lim Limits, p *pool) (*Script, error) {
 		return nil, se
 	}
 	sum := sha256.Sum256([]byte(src))
-	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p}
+	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl}
 
 	// The top level and the global options.
 	bg := context.Background()
 	err = s.eval(bg, nil, ErrInvalidScript, "", func(sb *sandbox, st *evalState, g globals) error {
 		s.hasResolve, s.hasMap = g.resolve != nil, g.mapUserToCard != nil
-		opts, fe := sb.decodeOptions(g.options)
+		opts, defaulted, fe := sb.decodeOptions(g.options, s.tbl)
 		if fe != nil {
 			return fe
 		}
 		s.opts = opts
+		s.addDefaulted(defaulted)
 		return nil
 	})
 	if err != nil {
@@ -153,9 +169,11 @@ func load(src string, lim Limits, p *pool) (*Script, error) {
 			if !s.hasResolve && req.User == nil {
 				continue
 			}
-			if _, err := s.evaluate(bg, req, ErrInvalidScript, string(ch)); err != nil {
+			r, err := s.evaluateDefaults(bg, req, ErrInvalidScript, string(ch))
+			if err != nil {
 				return nil, err
 			}
+			s.addDefaulted(r)
 			if !s.hasResolve {
 				break // mapUserToCard does not depend on the channel
 			}
@@ -241,8 +259,33 @@ func (s *Script) Resolve(ctx context.Context, r ports.OptionsRequest) (ports.Res
 	return s.evaluate(ctx, r, ErrScriptFailed, "")
 }
 
-// evaluate runs resolve and/or mapUserToCard for one request in a fresh runtime.
+// addDefaulted records the names of optional options a run left out.
+func (s *Script) addDefaulted(names []string) {
+	for _, n := range names {
+		if !slices.Contains(s.defaulted, n) {
+			s.defaulted = append(s.defaulted, n)
+		}
+	}
+}
+
+// DefaultsUsed returns the optional options the script leaves out, which therefore take their
+// defaults (see [Table]): in its options object or in what resolve returned for a sample
+// context at load. A dry run shows them. Empty for a script that gives every option.
+func (s *Script) DefaultsUsed() []string { return slices.Clone(s.defaulted) }
+
+// evaluateDefaults is evaluate, and reports the optional options resolve left out.
+func (s *Script) evaluateDefaults(ctx context.Context, r ports.OptionsRequest, kind error, channel string) ([]string, error) {
+	var defaulted []string
+	_, err := s.evaluateWith(ctx, r, kind, channel, &defaulted)
+	return defaulted, err
+}
+
+// evaluate runs resolve and/or mapUserToCard for one request.
 func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind error, channel string) (ports.Resolved, error) {
+	return s.evaluateWith(ctx, r, kind, channel, nil)
+}
+
+func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind error, channel string, defaulted *[]string) (ports.Resolved, error) {
 	res := ports.Resolved{ScriptVersion: s.version}
 	err := s.eval(ctx, &r, kind, channel, func(sb *sandbox, st *evalState, g globals) error {
 		if g.resolve != nil {
@@ -251,12 +294,15 @@ func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind erro
 			if err != nil {
 				return err
 			}
-			opts, fe := sb.decodeOptions(v)
+			opts, dflt, fe := sb.decodeOptions(v, s.tbl)
 			if fe != nil {
 				fe.path = "resolve()." + fe.path
 				return fe
 			}
 			res.Options = opts
+			if defaulted != nil {
+				*defaulted = dflt
+			}
 		} else {
 			res.Options = cloneOptions(s.opts)
 		}
