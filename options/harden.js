@@ -13,7 +13,7 @@
 (function (h) {
 	"use strict";
 	var g = globalThis, O = Object;
-	var ownKeys = Reflect.ownKeys, gopd = O.getOwnPropertyDescriptor, dp = O.defineProperty;
+	var ownKeys = Reflect.ownKeys, gopd = O.getOwnPropertyDescriptor, dp = h.defineProperty; // the original
 	var gp = O.getPrototypeOf, setProto = O.setPrototypeOf, freeze = O.freeze;
 	var apply = Reflect.apply, M = Map, mapGet = M.prototype.get, mapSet = M.prototype.set;
 	var FP = gp(function () {}), fnToString = FP.toString, indexOf = String.prototype.indexOf;

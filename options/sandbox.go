@@ -41,8 +41,8 @@ type sandbox struct {
 	// uses counts evaluations; broken is set when the runtime must not be used again.
 	uses   int
 	broken bool
-	// getOwnPropertyDescriptor is the intrinsic Object.getOwnPropertyDescriptor (decode.go).
-	getOwnPropertyDescriptor goja.Callable
+	// hasOwn is the intrinsic Object.prototype.hasOwnProperty.call (decode.go).
+	hasOwn func(o *goja.Object, key goja.Value) (goja.Value, error)
 	// rangeError is the intrinsic RangeError constructor, captured before the script runs.
 	rangeError goja.Constructor
 	// causes maps the errors the sandbox threw to their Go cause. The thrown values are plain
@@ -64,9 +64,11 @@ func newSandbox(lim Limits) (*sandbox, error) {
 		return nil, errors.New("options: Object.freeze missing")
 	}
 	sb.freeze = freeze
-	if sb.getOwnPropertyDescriptor, ok = goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("getOwnPropertyDescriptor")); !ok {
-		return nil, errors.New("options: Object.getOwnPropertyDescriptor missing")
+	hasOwn, ok := goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("prototype").ToObject(vm).Get("hasOwnProperty"))
+	if !ok {
+		return nil, errors.New("options: Object.prototype.hasOwnProperty missing")
 	}
+	sb.hasOwn = func(o *goja.Object, key goja.Value) (goja.Value, error) { return hasOwn(o, key) }
 	if sb.rangeError, ok = goja.AssertConstructor(vm.GlobalObject().Get("RangeError")); !ok {
 		return nil, errors.New("options: RangeError missing")
 	}

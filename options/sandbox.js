@@ -272,7 +272,26 @@
 	reflective(O, "Object.", ["keys", "values", "entries", "assign", "getOwnPropertyNames", "getOwnPropertyDescriptors", "fromEntries"]);
 	reflective(Reflect, "Reflect.", ["ownKeys"]);
 
-	// 7. JSON: bounded nesting and array lengths (goja recurses natively).
+	// 7. No accessors on the script's objects (literals.go refuses getter and setter syntax):
+	// results are then plain data, read without running the script's code (decode.go).
+	function noAccessor(d, what) {
+		if (d !== null && (typeof d === "object" || typeof d === "function") && ("get" in d || "set" in d)) {
+			throw h.typeError(what + ": getters and setters are not available in option scripts; use plain properties");
+		}
+	}
+	function noAccessors(props, what) {
+		if (props === undefined || props === null) return;
+		var o = O(props), keys = Reflect.ownKeys(o);
+		for (var i = 0; i < keys.length; i++) noAccessor(o[keys[i]], what);
+	}
+	var defineO = O.defineProperty, definePropsO = O.defineProperties, createO = O.create, reflectDefineO = Reflect.defineProperty;
+	def(O, "defineProperty", named(function (o, k, d) { noAccessor(d, "Object.defineProperty"); return apply(defineO, O, [o, k, d]); }, "defineProperty"));
+	def(O, "defineProperties", named(function (o, props) { noAccessors(props, "Object.defineProperties"); return apply(definePropsO, O, [o, props]); }, "defineProperties"));
+	def(O, "create", named(function (proto, props) { noAccessors(props, "Object.create"); return apply(createO, O, arguments.length < 2 ? [proto] : [proto, props]); }, "create"));
+	h.defineProperty = defineO; // for harden.js, which runs next
+	def(Reflect, "defineProperty", named(function (o, k, d) { noAccessor(d, "Reflect.defineProperty"); return apply(reflectDefineO, Reflect, [o, k, d]); }, "defineProperty"));
+
+	// 8. JSON: bounded nesting and array lengths (goja recurses natively).
 	var stringifyO = J.stringify, parseO = J.parse;
 	def(J, "stringify", named(function (value, replacerFn, space) {
 		if (isArray(replacerFn)) throw h.typeError("JSON.stringify with an array replacer is not available in option scripts");
