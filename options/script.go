@@ -431,42 +431,31 @@ var drainProgram = sync.OnceValue(func() *goja.Program { return goja.MustCompile
 // request builds the frozen, read-only ctx object of resolve and its user.
 func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) {
 	vm := sb.vm
-	obj := func(kv ...any) *goja.Object {
-		o := vm.NewObject()
-		for i := 0; i < len(kv); i += 2 {
-			_ = o.Set(kv[i].(string), kv[i+1]) // a fresh plain object: Set runs no script code
-		}
-		_, _ = sb.freeze(goja.Undefined(), o)
-		return o
+	roles := make([]any, len(r.Actor.Roles))
+	for i, role := range r.Actor.Roles {
+		roles[i] = string(role)
 	}
-	userObj = goja.Null()
+	args := []goja.Value{goja.Null(), vm.ToValue(r.Actor.ID), vm.NewArray(roles...), vm.ToValue(string(r.Channel))}
 	if u := r.User; u != nil {
-		attrs := vm.NewObject()
 		keys := make([]string, 0, len(u.Attributes))
 		for k := range u.Attributes {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
+		kv := make([]any, 0, 2*len(keys))
 		for _, k := range keys {
-			if k == "__proto__" {
-				_ = attrs.DefineDataProperty(k, vm.ToValue(u.Attributes[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
-				continue
-			}
-			_ = attrs.Set(k, u.Attributes[k])
+			kv = append(kv, k, u.Attributes[k])
 		}
-		_, _ = sb.freeze(goja.Undefined(), attrs)
-		userObj = obj("id", u.ID, "state", string(u.State), "givenName", u.GivenName, "familyName", u.FamilyName,
-			"email", u.Email, "upn", u.UPN, "organisation", u.Organisation, "department", u.Department,
-			"employeeNumber", u.EmployeeNumber, "attributes", attrs)
+		args[0] = vm.NewArray(u.ID, string(u.State), u.GivenName, u.FamilyName, u.Email, u.UPN,
+			u.Organisation, u.Department, u.EmployeeNumber, vm.NewArray(kv...))
 	}
-	roles := make([]any, len(r.Actor.Roles))
-	for i, role := range r.Actor.Roles {
-		roles[i] = string(role)
+	// One call of the prelude's makeRequest (sandbox.js) builds the frozen objects.
+	v, err := sb.makeRequest(goja.Undefined(), args...)
+	if err != nil {
+		panic(err)
 	}
-	rolesArr := vm.NewArray(roles...)
-	_, _ = sb.freeze(goja.Undefined(), rolesArr)
-	actor := obj("id", r.Actor.ID, "roles", rolesArr)
-	return obj("user", userObj, "actor", actor, "channel", string(r.Channel)), userObj
+	pair := v.(*goja.Object)
+	return pair.Get("0"), pair.Get("1")
 }
 
 // standardErrors are the error names an order-time message may show (a script-chosen name could
