@@ -356,7 +356,10 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 		err := func() error {
 			if r != nil {
 				// Built before the script runs, with intrinsics it cannot have replaced.
-				st.ctxObj, st.userObj = sb.request(*r)
+				var err error
+				if st.ctxObj, st.userObj, err = sb.request(*r); err != nil {
+					return err
+				}
 			}
 			fv, err := sb.vm.RunProgram(s.prg)
 			if err != nil {
@@ -429,7 +432,7 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 var drainProgram = sync.OnceValue(func() *goja.Program { return goja.MustCompile("drain.js", "", true) })
 
 // request builds the frozen, read-only ctx object of resolve and its user.
-func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) {
+func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value, err error) {
 	vm := sb.vm
 	roles := make([]any, len(r.Actor.Roles))
 	for i, role := range r.Actor.Roles {
@@ -452,10 +455,10 @@ func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) 
 	// One call of the prelude's makeRequest (sandbox.js) builds the frozen objects.
 	v, err := sb.makeRequest(goja.Undefined(), args...)
 	if err != nil {
-		panic(err)
+		return nil, nil, err // the time limit or the context, already
 	}
 	pair := v.(*goja.Object)
-	return pair.Get("0"), pair.Get("1")
+	return pair.Get("0"), pair.Get("1"), nil
 }
 
 // standardErrors are the error names an order-time message may show (a script-chosen name could
