@@ -39,7 +39,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(seed)
 	}
 	lim := Limits{TimeLimit: 20e6}.WithDefaults() // 20 ms keeps the fuzzer fast
-	p := newPool(lim)                              // shared, as an Engine's: runtimes are reused
+	p := newPool(lim)                             // shared, as an Engine's: runtimes are reused
 	f.Fuzz(func(t *testing.T, src string) {
 		s, err := load(src, lim, p)
 		if err != nil {
