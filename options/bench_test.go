@@ -46,9 +46,8 @@ func BenchmarkEngineResolveDefault(b *testing.B) {
 	})
 }
 
-// BenchmarkResolveWithScript: a script with resolve and mapUserToCard, one fresh sandboxed
-// runtime per order. 2 cores, noisy: about 400 µs, 307 KB, 4,200 allocs/op (it was about
-// 580 µs, 372 KB, 5,000 allocs/op before the Array.prototype guards moved to Go).
+// BenchmarkResolveWithScript: a script with resolve and mapUserToCard, one evaluation per order
+// in a pooled, hardened runtime (see BENCHMARKS.md for figures).
 func BenchmarkResolveWithScript(b *testing.B) {
 	s := MustLoad(benchScript, Limits{})
 	ctx, req := context.Background(), operatorRequest()
@@ -60,9 +59,8 @@ func BenchmarkResolveWithScript(b *testing.B) {
 	}
 }
 
-// BenchmarkNewSandbox: the fixed cost of a fresh runtime with the sandbox prelude: about
-// 300 µs, 284 KB, 3,750 allocs/op on 2 cores (was about 460 µs, 351 KB, 4,550). Roughly half
-// is goja building the built-ins the sandbox must touch, which no prelude can avoid.
+// BenchmarkNewSandbox: the cost of building one hardened runtime (prelude, guards, freezing),
+// paid once per pool slot: about 20 ms and 4 MB on 2 cores (BENCHMARKS.md).
 func BenchmarkNewSandbox(b *testing.B) {
 	lim := Limits{}.WithDefaults()
 	b.ReportAllocs()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,12 +27,6 @@ type fieldErr struct {
 }
 
 func (e *fieldErr) Error() string { return e.path + ": " + e.msg }
-
-// The options of docs/use-case.md §3, in the order of the default script.
-var optionNames = []string{
-	"enabled", "approvalStep", "productionTypes", "defaultProductionType",
-	"selectProductionType", "queueCards", "allowMultipleCardOrders", "sendCardOrderedEmail",
-}
 
 var productionTypeNames = []string{"id", "layoutId", "label"}
 
@@ -192,30 +187,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// field reads o's own property key. It must be a data property: a getter would run the
-// script's code while its result is read (and could throw personal data, or loop), and a
-// missing own property would be looked up on the prototype chain, which the script controls.
-func (sb *sandbox) field(o *goja.Object, path, key string) (goja.Value, *fieldErr) {
-	v, _, fe := sb.ownField(o, path, key)
-	return v, fe
+// field reads o's own property key, which the caller knows to be there (from the object's own
+// enumerable keys). No object a script makes has an accessor property (literals.go, sandbox.js),
+// so reading runs none of the script's code and allocates nothing.
+func (sb *sandbox) field(o *goja.Object, _, key string) (goja.Value, *fieldErr) {
+	return o.Get(key), nil
 }
 
-// ownField is field, and reports whether key is an own property of o.
-func (sb *sandbox) ownField(o *goja.Object, path, key string) (goja.Value, bool, *fieldErr) {
-	desc, err := sb.getOwnPropertyDescriptor(goja.Undefined(), o, sb.vm.ToValue(key))
-	if err != nil {
-		return nil, false, &fieldErr{path: join(path, key), msg: "cannot be read"}
+// ownElement reads element i of arr, and reports whether it is arr's own (not a hole, which
+// would be looked up on the prototype chain).
+func (sb *sandbox) ownElement(arr *goja.Object, i int) (goja.Value, bool) {
+	key := strconv.Itoa(i)
+	has, err := sb.hasOwn(arr, sb.vm.ToValue(key))
+	if err != nil || !has.ToBoolean() {
+		return goja.Undefined(), false
 	}
-	d, ok := desc.(*goja.Object)
-	if !ok {
-		return goja.Undefined(), false, nil // not an own property: reported as undefined
-	}
-	for _, k := range d.Keys() {
-		if k == "get" || k == "set" {
-			return nil, true, &fieldErr{path: join(path, key), msg: "must be a plain value, not a getter or setter"}
-		}
-	}
-	return d.Get("value"), true, nil
+	return arr.Get(key), true
 }
 
 func (sb *sandbox) boolField(o *goja.Object, path, key string) (bool, *fieldErr) {
@@ -240,71 +227,88 @@ func (sb *sandbox) stringField(o *goja.Object, path, key string) (string, *field
 	return v.String(), nil
 }
 
-// decodeOptions reads and validates a complete options object.
-func (sb *sandbox) decodeOptions(v goja.Value) (ports.Options, *fieldErr) {
-	var o ports.Options
-	obj, _, fe := plainObject(v, "", optionNames, true, "option")
+// decodeOptions reads and validates an options object against the table tbl (table.go): every
+// required option must be there, an optional one left out takes its default (its name is in
+// defaulted), unknown names and wrong types are errors.
+func (sb *sandbox) decodeOptions(v goja.Value, tbl []Option) (o ports.Options, defaulted []string, fe *fieldErr) {
+	obj, have, fe := plainObject(v, "", names(tbl), false, "option")
 	if fe != nil {
 		if fe.path == "" {
 			fe.path = "options"
 		}
-		return o, fe
+		return o, nil, fe
 	}
-	for _, f := range []struct {
-		key string
-		dst *bool
-	}{
-		{"enabled", &o.Enabled}, {"approvalStep", &o.ApprovalStep},
-		{"selectProductionType", &o.SelectProductionType}, {"queueCards", &o.QueueCards},
-		{"allowMultipleCardOrders", &o.AllowMultipleCardOrders}, {"sendCardOrderedEmail", &o.SendCardOrderedEmail},
-	} {
-		b, fe := sb.boolField(obj, "", f.key)
-		if fe != nil {
-			return o, fe
+	for _, opt := range tbl {
+		if !have[opt.Name] && opt.Required {
+			return o, nil, &fieldErr{path: opt.Name, msg: "missing option (every option must be given)"}
 		}
-		*f.dst = b
 	}
-	if o.DefaultProductionType, fe = sb.stringField(obj, "", "defaultProductionType"); fe != nil {
-		return o, fe
+	for _, opt := range tbl {
+		var val any
+		if !have[opt.Name] {
+			val = opt.Default
+			if pts, ok := val.([]ports.ProductionType); ok {
+				val = slices.Clone(pts)
+			}
+			defaulted = append(defaulted, opt.Name)
+		} else {
+			switch opt.Kind {
+			case KindBool:
+				val, fe = sb.boolField(obj, "", opt.Name)
+			case KindString:
+				val, fe = sb.stringField(obj, "", opt.Name)
+			case KindProductionTypes:
+				val, fe = sb.productionTypes(obj)
+			default:
+				fe = &fieldErr{path: opt.Name, msg: "has an unknown kind " + string(opt.Kind)}
+			}
+			if fe != nil {
+				return o, nil, fe
+			}
+		}
+		if opt.set != nil {
+			opt.set(&o, val)
+		}
 	}
+	return o, defaulted, validateOptions(o)
+}
+
+// productionTypes reads the list of production types.
+func (sb *sandbox) productionTypes(obj *goja.Object) ([]ports.ProductionType, *fieldErr) {
 	pts, fe := sb.field(obj, "", "productionTypes")
 	if fe != nil {
-		return o, fe
+		return nil, fe
 	}
 	if k := kindOf(pts); k != "array" {
-		return o, &fieldErr{path: "productionTypes", msg: "must be a list of production types, got " + k}
+		return nil, &fieldErr{path: "productionTypes", msg: "must be a list of production types, got " + k}
 	}
 	arr := pts.(*goja.Object)
 	n := arr.Get("length").ToInteger()
 	if n > maxProductionTypes {
-		return o, &fieldErr{path: "productionTypes", msg: fmt.Sprintf("must have at most %d entries", maxProductionTypes)}
+		return nil, &fieldErr{path: "productionTypes", msg: fmt.Sprintf("must have at most %d entries", maxProductionTypes)}
 	}
-	o.ProductionTypes = make([]ports.ProductionType, n)
-	for i := range o.ProductionTypes {
+	out := make([]ports.ProductionType, n)
+	for i := range out {
 		path := "productionTypes[" + strconv.Itoa(i) + "]"
-		ev, own, fe := sb.ownField(arr, "productionTypes", strconv.Itoa(i))
-		if fe != nil {
-			fe.path = path
-			return o, fe
-		}
+		ev, own := sb.ownElement(arr, i)
 		if !own {
-			return o, &fieldErr{path: path, msg: "is missing (a hole in the list)"}
+			return nil, &fieldErr{path: path, msg: "is missing (a hole in the list)"}
 		}
 		pt, _, fe := plainObject(ev, path, productionTypeNames, true, "field")
 		if fe != nil {
-			return o, fe
+			return nil, fe
 		}
-		p := &o.ProductionTypes[i]
+		p := &out[i]
 		for _, f := range []struct {
 			key string
 			dst *string
 		}{{"id", &p.ID}, {"layoutId", &p.LayoutID}, {"label", &p.Label}} {
 			if *f.dst, fe = sb.stringField(pt, path, f.key); fe != nil {
-				return o, fe
+				return nil, fe
 			}
 		}
 	}
-	return o, validateOptions(o)
+	return out, nil
 }
 
 // validateOptions checks the values of complete options.

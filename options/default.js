@@ -6,43 +6,7 @@
 // silently fall back to a default. The script runs in a sandbox: it sees only the order's
 // context, has no file, network or host access, and must finish each run within a short time
 // limit (50 ms by default).
-var options = {
-  // The Order card use case is off until an administrator enables it. It applies to every
-  // channel: operator, self-service, batch orders and temporary cards.
-  enabled: false,
-
-  // true: an order first waits in state "requested" until an approver approves or rejects it.
-  // false: the order goes on at once (queued or ordered, see queueCards).
-  approvalStep: false,
-
-  // What can be produced. Each production type names a layout of the card bureau (GO Cards):
-  //   id       - the name an operator or a batch order uses to choose this type
-  //   layoutId - the bureau's layout for this type
-  //   label    - what the operator sees
-  // The list must not be empty and the ids must be unique.
-  productionTypes: [
-    { id: "standard", layoutId: "L-100", label: "Standard card" }
-  ],
-
-  // The production type used when the operator does not choose one. It must be one of the ids
-  // in productionTypes.
-  defaultProductionType: "standard",
-
-  // true: the operator must choose one of productionTypes for every order.
-  // false: the default type is used, and naming any other type refuses the order.
-  selectProductionType: false,
-
-  // true: the card goes to "processing" and a background dispatcher orders it at the bureau
-  // later. false: the card is ordered at the bureau directly, during the order.
-  queueCards: true,
-
-  // false: a user may have only one open card order at a time (requested, processing, ordered
-  // or in production). true: a user may have several.
-  allowMultipleCardOrders: false,
-
-  // true: the cardholder gets the "Card ordered" email when the card reaches "ordered".
-  sendCardOrderedEmail: true
-};
+/*OPTIONS*/
 
 // Optional: compute the options per order. Without resolve, the options above apply to every
 // order (and are computed once, when the script is installed). With resolve, it is called for

@@ -1,98 +1,153 @@
 // Package options loads, validates and runs the administrator's option script of the use case
-// "Order card (external production)" (docs/use-case.md §3), and implements [ports.OptionsSource] with it.
+// "Order card (external production)" (docs/use-case.md §3, docs/option-script.md), and
+// implements [ports.OptionsSource] and [ports.ScriptAdmin] with it.
 //
 // # The script
 //
 // One JavaScript script holds every option. [DefaultSource] returns the default script, with
 // every option at its default (equal to [ports.DefaultOptions]) and a comment per option. A
-// script defines the global options object and, optionally, resolve(ctx) (options per order)
-// and mapUserToCard(user) (overrides of the user→card mapping). Scripts run in strict mode.
+// script declares the options object at its top level and, optionally, resolve(ctx) (options
+// per order) and mapUserToCard(user) (overrides of the user→card mapping). Scripts run in strict
+// mode.
 //
 // [Load] compiles a script once, runs its top level, reads and validates options, and runs
-// resolve for a sample context on every channel and mapUserToCard for a sample user. Options
-// are complete and strictly typed: an unknown name, a missing option, a wrong type ("yes" for a
-// boolean), undefined or null, an empty production-type list, duplicate or blank ids, or a
-// default type that is not listed are errors ([ErrInvalidScript]), never silent defaults.
-// Errors are [*ScriptError] values naming the line, column and option.
+// resolve for a sample context on every channel and mapUserToCard for a sample user. Options are
+// strictly typed: an unknown name, a wrong type ("yes" for a boolean), undefined or null, an
+// empty production-type list, duplicate or blank ids, or a default type that is not listed are
+// errors ([ErrInvalidScript]), never silent defaults. Errors are [*ScriptError] values naming
+// the line, column and option.
+//
+// # Options
+//
+// One table ([Table]) drives decoding, the default script, this list and the dry run:
+//
+//   - enabled (boolean, default false): the use case is available at all.
+//   - approvalStep (boolean, default false): orders wait in "requested" for an approver.
+//   - productionTypes (list of { id, layoutId, label }, default one "standard" type on layout
+//     L-100): what can be produced.
+//   - defaultProductionType (string, default "standard"): one of the ids above.
+//   - selectProductionType (boolean, default false): the operator must choose a type.
+//   - queueCards (boolean, default true): "processing" and dispatch later, else order directly.
+//   - allowMultipleCardOrders (boolean, default false): several open orders per user.
+//   - sendCardOrderedEmail (boolean, default true): the "Card ordered" email.
+//
+// These eight are required in every script. An option a later release adds is optional: a
+// script that leaves it out (one installed before the upgrade) keeps loading and the option
+// takes its default; [Script.DefaultsUsed] names the defaults a script relies on, for the dry
+// run. Unknown names and wrong types stay errors.
+//
+// # Per order
 //
 // [Script.Resolve] is the per-order call. Without resolve (and, for orders with a user, without
-// mapUserToCard) it runs no JavaScript and returns the options computed at load (about 65 ns
-// and one allocation: a fresh copy of the production types). Otherwise it evaluates the script
-// in a fresh runtime; a failure is an [ErrScriptFailed] error, and order-time error texts never
-// quote values (user data), see [ScriptError.Detail].
+// mapUserToCard) it runs no JavaScript and returns the options computed at load (about 65 ns).
+// Otherwise it evaluates the script in a pooled, hardened runtime (below); a failure is an
+// [ErrScriptFailed] error, and order-time error texts never quote values (user data), see
+// [ScriptError.Detail].
 //
 // [Engine] keeps the script in force in a [ports.ScriptStore] (the default script while the
-// store has none), installs new scripts by compare-and-set on their version (the hex SHA-256
-// of the source), and follows installs by other instances at most [DefaultRefreshInterval]
-// late, or at once on [Engine.Refresh].
+// store has none), installs new scripts by compare-and-set on their version (the hex SHA-256 of
+// the source; an empty ifMatch installs unconditionally, retried), follows installs by other
+// instances at most [DefaultRefreshInterval] late, and is itself the [ports.ScriptAdmin] of the
+// HTTP API's script endpoints. A stored script that no longer loads (say, after an upgrade
+// tightened a limit) does not stop the host (docs/use-case.md §8): [NewEngine] starts, orders
+// fail with [ErrScriptFailed], and [Engine.Healthy] — for a readiness probe — says why, until an
+// administrator installs a script that loads.
 //
 // # Sandbox
 //
-// Every evaluation gets a fresh goja runtime that is dropped afterwards, so nothing a script
-// does to globals or prototypes in one order is seen by another. Before the script runs, a
-// prelude (sandbox.js) prepares the runtime:
+// Evaluations run in hardened runtimes that are built once and reused (pool.go, harden.js):
 //
-//   - There are no host objects: no require, console, process, timers or file system; the only
-//     input is the frozen ctx (or user) argument, built from copies. eval, the Function
-//     constructors (also of generators and async functions), Proxy, ArrayBuffer, DataView, the
-//     typed arrays, WeakRef, FinalizationRegistry and String.raw are removed. Source-map
-//     comments are ignored (goja would read the named file from the host).
-//   - Time: each evaluation (top level + resolve + mapUserToCard) stops at [Limits.TimeLimit]
-//     (default 50 ms) through vm.Interrupt, or when the caller's context ends. A script cannot
-//     catch the interrupt. Recursion stops at [Limits.MaxCallDepth] (default 256) frames. Go
-//     panics inside the engine are recovered into errors.
-//   - Memory: goja has no memory limit, and vm.Interrupt does not stop a built-in that is
-//     already running. So every built-in that allocates or loops by a number the script
-//     chooses is capped at [Limits.MaxLength] (default 1,000,000 characters or elements; going
-//     over throws an error the script may catch, the allocation never happens, uncaught it is
-//     [ErrSizeLimit]): String.prototype.repeat, padStart, padEnd, split, concat, replace and
-//     replaceAll with a string replacement (bounded by their worst-case result), the Array
-//     constructor, Array.from, every
-//     Array.prototype method (its array's length; generic calls on array-likes are refused),
-//     join and toString (the result's length), concat, flat and flatMap,
-//     Function.prototype.apply, Reflect.apply and Reflect.construct (argument lists), the
-//     steps of built-in iterators (so a native spread ends), and the nesting depth of
-//     JSON.stringify and JSON.parse (MaxCallDepth). Built-ins that make a value per element of
-//     their argument take shorter inputs, since each value costs far more than a character:
-//     Object.keys, values, entries, assign, getOwnPropertyNames, getOwnPropertyDescriptors,
-//     fromEntries and Reflect.ownKeys take strings up to a hundredth and arrays up to a tenth
-//     of MaxLength, and JSON.parse text up to a tenth.
+//   - Isolation. The script's top level runs inside a function that is called afresh for every
+//     evaluation, so its var, let, const and function declarations, and every closure, belong to
+//     that one evaluation. Everything else a script can reach — the global object, every
+//     built-in, the prototypes, the iterator and generator prototypes — is deeply frozen, the
+//     Symbol.for registry and WeakMap/WeakSet are removed, Math.random draws from the process's
+//     generator, and queued promise jobs run before the evaluation ends. Consequences for
+//     administrators: top-level this is undefined; globalThis cannot be written; assigning a
+//     method that a built-in prototype has (o.toString = ...) to a plain object throws in strict
+//     mode — use an object literal ({ toString: function () {...} }) or a class instead. A
+//     script must stand alone: it may not close the function its top level runs in. A runtime
+//     is replaced after a stopped run, an engine failure, or 10,000 evaluations.
+//
+//   - No host objects: no require, console, process, timers or file system; the only input is
+//     the frozen ctx (or user) argument, built from copies. eval, the Function constructors
+//     (also of generators and async functions), Proxy, ArrayBuffer, DataView, the typed arrays,
+//     WeakRef, FinalizationRegistry and String.raw are removed. Source-map comments are ignored.
+//
+//   - Time: each evaluation (top level + resolve + mapUserToCard for one order, or one sample run
+//     at load) stops at [Limits.TimeLimit] (default 50 ms, wall clock) or when the caller's
+//     context ends; a script cannot catch it. goja checks that only while script code runs, so
+//     every native function a script can reach sits behind a guard that refuses to start once
+//     the evaluation is over its limit: a built-in handed to another built-in as a callback, or
+//     called through call, bind or apply, stops as surely as a loop. The limit counts from the
+//     moment the evaluation holds its slot and its runtime. Recursion stops at
+//     [Limits.MaxCallDepth] (default 256) frames. Go panics are recovered into errors.
+//
+//   - Concurrency: at most [Limits.MaxConcurrent] evaluations run at once (default: the number
+//     of CPUs; per Engine, or per Script loaded alone). Further orders wait for a slot as long
+//     as their context lets them.
+//
+//   - Memory and slow built-ins: goja has no memory limit, and nothing interrupts a built-in
+//     already running. So no built-in accepts a string longer than [Limits.MaxLength] (default
+//     20,000 characters), and every built-in that allocates or loops by a number the script
+//     chooses is capped at MaxLength characters or elements (going over throws a RangeError the
+//     script may catch; uncaught it is [ErrSizeLimit]): repeat, padStart, padEnd, split, concat,
+//     replace and replaceAll (a function replacer's results add up to the cap), the Array
+//     constructor, Array.from, every Array.prototype method (its array's length; generic calls
+//     on array-likes are refused), join and toString, flat and flatMap, apply, Reflect.apply and
+//     Reflect.construct (argument lists), the steps of built-in iterators, and the nesting of
+//     JSON.stringify and JSON.parse (MaxCallDepth). Object.keys, values, entries, assign,
+//     getOwnPropertyNames, getOwnPropertyDescriptors, fromEntries and Reflect.ownKeys take
+//     strings up to a hundredth and arrays up to a tenth of MaxLength, JSON.parse text up to a
+//     tenth. The cap is chosen so that the slowest single built-in call on capped inputs ends
+//     well within the default time limit; measured by TestMeasureCaps (OPTIONS_MEASURE=1 go
+//     test -run TestMeasureCaps ./options) on 2 vCPU AMD EPYC, Go 1.26.8, a shared machine
+//     (load 7–11), 2026-12-01, best of three calls, two runs:
+//
+//     built-in call at the cap (20,000)                ms
+//     localeCompare of two non-ASCII strings      12–25
+//     Array(n).fill                                4–22
+//     slice of an n-element array                  4–13
+//     normalize NFD / NFKC, non-ASCII              3–12
+//     sort of n numbers or strings, default order   1–4
+//     split into characters                         0–2
+//     Object.entries of n/10 elements               2
+//     toUpperCase, toLocaleLowerCase, non-ASCII     1–2
+//     encodeURIComponent, escape, trim, Number,
+//     padEnd, repeat, indexOf, JSON.parse (n/10)    < 1
+//
+//     (At 100,000 the same calls took up to 55 ms, and at 1,000,000 up to 0.5 s.)
+//
 //   - No regular expressions and no BigInt: goja runs some matches on a backtracking engine
 //     nothing can interrupt, and BigInt operations allocate by a number the script chooses in
-//     one step. Regular-expression and BigInt literals are refused at load (with their line),
-//     the RegExp and BigInt globals are removed, and String.prototype.match, matchAll and search
-//     throw a TypeError; replace, replaceAll and split take string patterns only.
+//     one step. Their literals are refused at load (with their line), the RegExp and BigInt
+//     globals are removed, and match, matchAll and search throw a TypeError; replace,
+//     replaceAll and split take string patterns only.
+//
 //   - Nesting: goja parses and compiles recursively on the Go stack, whose overflow kills the
 //     process. Before parsing, Load refuses brackets or template substitutions nested more than
-//     256 deep and runs of more than 256 prefix operators (naming the line), and, counted on
-//     the raw text whatever it means, more than 8,192 operators and brackets or more than 1,024
-//     colons (nesting.go). Scripts are at most [MaxSourceSize] (256 KiB).
-//   - Errors the sandbox throws (size limits, refused operations) are plain RangeError and
-//     TypeError objects: no Go value is reachable from a script. Results are read as own data
-//     properties only: a getter or setter, or a hole in the production-type list, is an error,
-//     so reading a result never runs the script's code.
+//     256 deep and runs of more than 256 prefix operators (naming the line), and, counted on the
+//     raw text, more than 8,192 operators and brackets or more than 1,024 colons (nesting.go).
+//     Scripts are at most [MaxSourceSize] (256 KiB).
+//
+//   - Go work for a script is linear or under the limit: results are read inside the
+//     evaluation, as own data properties only (a getter or setter, or a hole in the
+//     production-type list, is an error), and the position of an unknown option in the source is
+//     found in linear time (locate.go).
+//
+//   - Errors the sandbox throws are plain RangeError and TypeError objects: no Go value is
+//     reachable from a script.
 //
 // # What remains trusted
 //
 // String growth by concatenation (+, +=, template literals) cannot be capped: each step is one
-// native copy, so it is bounded by the time limit only. Measured on 2 cores with the default
-// limits (TestConcatenationGrowth), a script that doubles a string in a loop grows the heap by
-// 12 to 92 MiB and allocates at most about 120 MiB before it is stopped, released when the
-// evaluation ends; because the last copy cannot be interrupted, such a run ends after 55 to
-// 150 ms rather than 50. Concurrent evaluations add up. Single built-ins that grow a string by a
-// bounded factor (toUpperCase, encodeURIComponent, normalize, a function replacer returning a
-// large string per match) are likewise bounded only by the size a string can reach within the
-// time limit. A host that cannot afford that per concurrent order should keep scripts without
-// resolve and mapUserToCard (no JavaScript runs per order) or bound order concurrency.
+// native copy, bounded by the time limit only (TestConcatenationGrowth: tens of MiB, released
+// when the evaluation ends). Such strings go into no built-in. Concurrent evaluations add up,
+// up to MaxConcurrent of them.
 //
 // # Cost
 //
-// A fresh sandboxed runtime costs about 300 µs on 2 cores (about 280 KB and 3,750 allocations):
-// goja builds each built-in only when first touched, and the sandbox has to touch (and so build)
-// everything it removes or wraps. About half of that is this floor (the typed arrays and the other
-// removed globals, Map, Set and their iterators, the wrapped methods themselves); the rest
-// is the wrappers, the Array.prototype guards among them installed from Go (sandbox.go). A
-// script with resolve and mapUserToCard costs about 400 µs per order; runtimes are never reused
-// (top-level let and const bindings and closures cannot be frozen or reset). Scripts without
-// resolve and mapUserToCard cost nothing per order. See the benchmarks in bench_test.go.
+// A hardened runtime costs about 20 ms and 4 MB to build (BenchmarkNewSandbox), once per slot.
+// An evaluation of a script with resolve and mapUserToCard then costs tens of microseconds; see
+// BENCHMARKS.md (BenchmarkOrderCard in internal/integration) for figures.
 package options

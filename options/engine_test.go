@@ -64,7 +64,7 @@ func TestEngineDefaultWhenStoreEmpty(t *testing.T) {
 	is := is.New(t)
 	e, err := NewEngine(context.Background(), &fakeStore{}, nil)
 	is.NoErr(err)
-	src, v := e.Current(context.Background())
+	src, v, _ := e.Current(context.Background())
 	is.Equal(src, DefaultSource())
 	is.Equal(v, MustLoad(DefaultSource(), Limits{}).Version())
 	r, err := e.Resolve(context.Background(), operatorRequest())
@@ -80,7 +80,7 @@ func TestEngineInstall(t *testing.T) {
 	store := &fakeStore{}
 	e, err := NewEngine(ctx, store, &EngineConfig{RefreshInterval: -1})
 	is.NoErr(err)
-	_, defVersion := e.Current(ctx)
+	_, defVersion, _ := e.Current(ctx)
 
 	// A rejected script changes nothing.
 	_, err = e.Install(ctx, strings.Replace(DefaultSource(), "queueCards: true", `queueCards: "yes"`, 1), defVersion)
@@ -91,7 +91,7 @@ func TestEngineInstall(t *testing.T) {
 	v1, err := e.Install(ctx, enabledScript(), defVersion)
 	is.NoErr(err)
 	is.Equal(store.version, v1)
-	_, cur := e.Current(ctx)
+	_, cur, _ := e.Current(ctx)
 	is.Equal(cur, v1)
 	r, err := e.Resolve(ctx, operatorRequest())
 	is.NoErr(err)
@@ -101,9 +101,7 @@ func TestEngineInstall(t *testing.T) {
 	// A stale version conflicts, and the script in force stays.
 	_, err = e.Install(ctx, DefaultSource(), defVersion)
 	is.True(errors.Is(err, ports.ErrConflict))
-	_, err = e.Install(ctx, DefaultSource(), "")
-	is.True(errors.Is(err, ports.ErrConflict))
-	_, cur = e.Current(ctx)
+	_, cur, _ = e.Current(ctx)
 	is.Equal(cur, v1)
 
 	// Back to the default script, explicitly installed.
@@ -123,7 +121,7 @@ func TestEngineFollowsOtherInstances(t *testing.T) {
 	is.NoErr(err)
 	b, err := NewEngine(ctx, store, &EngineConfig{RefreshInterval: time.Second, Clock: clock})
 	is.NoErr(err)
-	_, v0 := a.Current(ctx)
+	_, v0, _ := a.Current(ctx)
 	v1, err := b.Install(ctx, enabledScript(), v0)
 	is.NoErr(err)
 
@@ -150,21 +148,74 @@ func TestEngineStoreFailures(t *testing.T) {
 	_, err := NewEngine(ctx, &fakeStore{fail: boom}, nil)
 	is.True(errors.Is(err, boom))
 
-	// A stored script that is invalid (here: under this instance's stricter limits) is refused
-	// and the script in force stays.
+	// A stored script that does not load (here: under this instance's stricter limits) is in
+	// force all the same (docs/use-case.md §8): orders fail with script_failed, Healthy says
+	// why, Current shows it, and installing a script that loads heals the engine.
 	store := &fakeStore{}
 	e, err := NewEngine(ctx, store, &EngineConfig{RefreshInterval: -1, Limits: Limits{MaxLength: 10}})
 	is.NoErr(err)
+	is.NoErr(e.Healthy(ctx))
 	src := withResolve(`"x".repeat(100);`)
 	store.source, store.version = src, MustLoad(src, Limits{}).Version()
 	err = e.Refresh(ctx)
 	is.True(errors.Is(err, ErrInvalidScript))
-	_, v := e.Current(ctx)
-	is.Equal(v, MustLoad(DefaultSource(), Limits{}).Version())
+	is.True(errors.Is(e.Healthy(ctx), ErrInvalidScript))
+	_, v, _ := e.Current(ctx)
+	is.Equal(v, store.version)
+	_, err = e.Resolve(ctx, operatorRequest())
+	is.True(errors.Is(err, ErrScriptFailed))
+	v2, err := e.Install(ctx, enabledScript(), v)
+	is.NoErr(err)
+	is.NoErr(e.Healthy(ctx))
+	r, err := e.Resolve(ctx, operatorRequest())
+	is.NoErr(err)
+	is.Equal(r.ScriptVersion, v2)
 
 	// A store whose version does not match the source is refused.
 	store.source, store.version = enabledScript(), "bogus"
 	is.True(e.Refresh(ctx) != nil)
+	is.True(e.Healthy(ctx) != nil)
+}
+
+// TestEngineStartsWithAStoredScriptThatDoesNotLoad: docs/use-case.md §8 — the host starts.
+func TestEngineStartsWithAStoredScriptThatDoesNotLoad(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	src := withResolve(`"x".repeat(100);`)
+	store := &fakeStore{source: src, version: MustLoad(src, Limits{}).Version()}
+	e, err := NewEngine(ctx, store, &EngineConfig{Limits: Limits{MaxLength: 10}})
+	is.NoErr(err)
+	is.True(errors.Is(e.Healthy(ctx), ErrInvalidScript))
+	_, err = e.Resolve(ctx, operatorRequest())
+	is.True(errors.Is(err, ErrScriptFailed))
+	var se *ScriptError
+	is.True(errors.As(err, &se))
+	is.Equal(se.Kind, ErrScriptFailed)
+	// An unconditional install (no If-Match) replaces it.
+	_, err = e.Install(ctx, DefaultSource(), "")
+	is.NoErr(err)
+	is.NoErr(e.Healthy(ctx))
+}
+
+// TestEngineUnconditionalInstall: "" as ifMatch replaces whatever is in force.
+func TestEngineUnconditionalInstall(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	e, err := NewEngine(ctx, &fakeStore{}, &EngineConfig{RefreshInterval: -1})
+	is.NoErr(err)
+	v1, err := e.Install(ctx, enabledScript(), "")
+	is.NoErr(err)
+	v2, err := e.Install(ctx, DefaultSource(), "")
+	is.NoErr(err)
+	is.True(v1 != v2)
+	_, cur, err := e.Current(ctx)
+	is.NoErr(err)
+	is.Equal(cur, v2)
+	src, err := e.Load(ctx, enabledScript())
+	is.NoErr(err)
+	r, err := src.Resolve(ctx, operatorRequest())
+	is.NoErr(err)
+	is.True(r.Options.Enabled)
 }
 
 func TestEngineConcurrent(t *testing.T) {
@@ -188,7 +239,7 @@ func TestEngineConcurrent(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 5; i++ {
-		_, v := e.Current(ctx)
+		_, v, _ := e.Current(ctx)
 		src := enabledScript()
 		if i%2 == 1 {
 			src = DefaultSource()

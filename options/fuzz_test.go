@@ -24,12 +24,24 @@ func FuzzLoad(f *testing.F) {
 		"var options = JSON.parse('{\"enabled\": true}');",
 		DefaultSource() + "\nfunction mapUserToCard(u) { return { elements: { X: u.id } }; }",
 		"//# sourceMappingURL=data:application/json;base64,e30=\nvar options = 1;",
+		// The wrapper the top level runs in (script.go): attempts to close it.
+		"}); globalThis.x = 1; (function () {",
+		"var options = 1; }\n;(function () {",
+		"return 1;",
+		// Accessors, refused at load and at run time.
+		"var options = { get enabled() { return true; } };",
+		withResolve(`return Object.defineProperty({}, "enabled", { get: function () { return true; } });`),
+		// Built-ins calling built-ins (issue 10): stopped by the guards.
+		withResolve(`Array(2e4).fill("x".repeat(2e4)).map((function () {}).call, String.prototype.toUpperCase);`),
+		withResolve(`for (;;) [3, 1, 2].sort((function () {}).call.bind(String.prototype.localeCompare));`),
+		withResolve(`try { Object.prototype.x = 1; } catch (e) {} Symbol.for("x");`),
 	} {
 		f.Add(seed)
 	}
-	lim := Limits{TimeLimit: 20e6} // 20 ms keeps the fuzzer fast
+	lim := Limits{TimeLimit: 20e6}.WithDefaults() // 20 ms keeps the fuzzer fast
+	p := newPool(lim)                             // shared, as an Engine's: runtimes are reused
 	f.Fuzz(func(t *testing.T, src string) {
-		s, err := Load(src, lim)
+		s, err := load(src, lim, p)
 		if err != nil {
 			var se *ScriptError
 			if !errors.As(err, &se) || !errors.Is(err, ErrInvalidScript) {

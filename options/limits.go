@@ -9,7 +9,7 @@ import (
 const (
 	DefaultTimeLimit    = 50 * time.Millisecond
 	DefaultMaxCallDepth = 256
-	DefaultMaxLength    = 1_000_000
+	DefaultMaxLength    = 20_000
 )
 
 // Limits bound every run of a script. The zero value is the documented default of each field.
@@ -24,8 +24,12 @@ type Limits struct {
 	// MaxLength caps the strings and arrays that built-ins allocate by a number the script
 	// chooses (repeat, padStart, padEnd, Array(n), fill, join, split, concat, Array.from,
 	// apply...) and the steps of one built-in iterator. Zero means [DefaultMaxLength]
-	// (1,000,000 characters or elements).
+	// (20,000 characters or elements).
 	MaxLength int
+	// MaxConcurrent bounds the evaluations of scripts running at once (per [Engine], or per
+	// [Script] loaded on its own): further orders wait for a slot, as long as their context
+	// allows, before their time limit starts. Zero means the number of CPUs.
+	MaxConcurrent int
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -39,6 +43,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxLength == 0 {
 		l.MaxLength = DefaultMaxLength
 	}
+	if l.MaxConcurrent == 0 {
+		l.MaxConcurrent = defaultConcurrency()
+	}
 	return l
 }
 
@@ -50,6 +57,8 @@ func (l Limits) validate() error {
 		return fmt.Errorf("options: negative MaxCallDepth %d", l.MaxCallDepth)
 	case l.MaxLength < 0:
 		return fmt.Errorf("options: negative MaxLength %d", l.MaxLength)
+	case l.MaxConcurrent < 0:
+		return fmt.Errorf("options: negative MaxConcurrent %d", l.MaxConcurrent)
 	}
 	return nil
 }

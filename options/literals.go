@@ -14,6 +14,10 @@ import (
 //     matches nothing can interrupt (its only timeout is global to the process). Option scripts
 //     get no regular expressions at all: literals are refused here, the RegExp global is removed
 //     and the String.prototype methods that would build one from a string throw (sandbox.js).
+//   - Getters and setters (object literal and class accessors): a result read from the script
+//     must be plain data, read without running the script's code (decode.go). Together with
+//     Object.defineProperty and its kin refusing accessor descriptors (sandbox.js), no object a
+//     script makes has an accessor property.
 //   - BigInt: a BigInt operation allocates by a number the script chooses (1n << (2n ** 40n),
 //     BigInt.asUintN(2 ** 40, -1n)) in one uninterruptible step. Literals are refused here and
 //     the BigInt global is removed, so no BigInt value can exist in a run.
@@ -21,6 +25,7 @@ import (
 const (
 	msgRegExp = "regular expressions are not available in option scripts; use includes, startsWith, endsWith or indexOf"
 	msgBigInt = "BigInt is not available in option scripts"
+	msgAccess = "getters and setters are not available in option scripts; use plain properties"
 )
 
 // forbiddenLiteral returns the position (1-based file.Idx) and message of the first regular
@@ -44,6 +49,16 @@ func forbiddenLiteral(prg *ast.Program) (idx int, msg string) {
 			case *ast.RegExpLiteral:
 				idx, msg = int(lit.Idx), msgRegExp
 				return true
+			case *ast.PropertyKeyed:
+				if lit.Kind == ast.PropertyKindGet || lit.Kind == ast.PropertyKindSet {
+					idx, msg = int(lit.Idx0()), msgAccess
+					return true
+				}
+			case *ast.MethodDefinition:
+				if lit.Kind == ast.PropertyKindGet || lit.Kind == ast.PropertyKindSet {
+					idx, msg = int(lit.Idx), msgAccess
+					return true
+				}
 			case *ast.NumberLiteral:
 				if lit.Value != nil && reflect.TypeOf(lit.Value) == bigIntType {
 					idx, msg = int(lit.Idx), msgBigInt

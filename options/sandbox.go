@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -22,15 +24,27 @@ var prelude = sync.OnceValue(func() *goja.Program {
 	return goja.MustCompile("sandbox.js", preludeSource, true)
 })
 
-// sandbox is one fresh runtime, used for one evaluation and then dropped: nothing a script
-// changes in its globals or prototypes can be seen by another evaluation.
+// sandbox is one hardened runtime of a pool (pool.go): built once, then used by one evaluation
+// at a time. Everything a script can reach outside its own evaluation is frozen (harden.js), and
+// the script's top level runs in a function called afresh per evaluation (script.go), so nothing
+// one evaluation does can be seen by the next.
 type sandbox struct {
 	vm     *goja.Runtime
 	lim    Limits
 	steps  map[*goja.Object]int
 	freeze goja.Callable
-	// getOwnPropertyDescriptor is the intrinsic Object.getOwnPropertyDescriptor (decode.go).
-	getOwnPropertyDescriptor goja.Callable
+	// guards are the native functions sandbox.go made (harden.js does not wrap them again).
+	guards map[*goja.Object]bool
+	// stop is set, with the cause, when the evaluation must end (time limit, context): every
+	// guard then halts (harden.go).
+	stop atomic.Pointer[error]
+	// uses counts evaluations; broken is set when the runtime must not be used again.
+	uses   int
+	broken bool
+	// makeRequest is the prelude's builder of the frozen ctx (script.go, sandbox.js).
+	makeRequest goja.Callable
+	// hasOwn is the intrinsic Object.prototype.hasOwnProperty.call (decode.go).
+	hasOwn func(o *goja.Object, key goja.Value) (goja.Value, error)
 	// rangeError is the intrinsic RangeError constructor, captured before the script runs.
 	rangeError goja.Constructor
 	// causes maps the errors the sandbox threw to their Go cause. The thrown values are plain
@@ -39,19 +53,24 @@ type sandbox struct {
 	causes map[*goja.Object]error
 }
 
-// newSandbox makes a fresh runtime with the prelude of sandbox.js installed.
+// newSandbox makes a hardened runtime: the prelude of sandbox.js, then harden.js.
 func newSandbox(lim Limits) (*sandbox, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(lim.MaxCallDepth)
+	// Math.random draws from the process-wide generator: no state in the runtime that one
+	// evaluation could set or observe for the next.
+	vm.SetRandSource(rand.Float64)
 	sb := &sandbox{vm: vm, lim: lim}
 	freeze, ok := goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("freeze"))
 	if !ok {
 		return nil, errors.New("options: Object.freeze missing")
 	}
 	sb.freeze = freeze
-	if sb.getOwnPropertyDescriptor, ok = goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("getOwnPropertyDescriptor")); !ok {
-		return nil, errors.New("options: Object.getOwnPropertyDescriptor missing")
+	hasOwn, ok := goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("prototype").ToObject(vm).Get("hasOwnProperty"))
+	if !ok {
+		return nil, errors.New("options: Object.prototype.hasOwnProperty missing")
 	}
+	sb.hasOwn = func(o *goja.Object, key goja.Value) (goja.Value, error) { return hasOwn(o, key) }
 	if sb.rangeError, ok = goja.AssertConstructor(vm.GlobalObject().Get("RangeError")); !ok {
 		return nil, errors.New("options: RangeError missing")
 	}
@@ -63,8 +82,15 @@ func newSandbox(lim Limits) (*sandbox, error) {
 	if !ok {
 		return nil, errors.New("options: sandbox prelude is not a function")
 	}
-	if _, err := install(goja.Undefined(), sb.helpers()); err != nil {
+	h := sb.helpers()
+	if _, err := install(goja.Undefined(), h); err != nil {
 		return nil, fmt.Errorf("options: sandbox prelude: %w", err)
+	}
+	if sb.makeRequest, ok = goja.AssertFunction(h.Get("makeRequest")); !ok {
+		return nil, errors.New("options: sandbox prelude has no makeRequest")
+	}
+	if err := sb.harden(h); err != nil {
+		return nil, err
 	}
 	return sb, nil
 }
@@ -177,6 +203,16 @@ func (sb *sandbox) helpers() *goja.Object {
 		sb.guardArrayMethods(c.Argument(0).(*goja.Object))
 		return goja.Undefined()
 	})
+	set("wrap", func(c goja.FunctionCall) goja.Value {
+		return sb.wrap(c.Argument(0).(*goja.Object))
+	})
+	set("wrapConstruct", func(c goja.FunctionCall) goja.Value {
+		return sb.wrapConstruct(c.Argument(0).(*goja.Object))
+	})
+	set("isGuard", func(c goja.FunctionCall) goja.Value {
+		o, _ := c.Argument(0).(*goja.Object)
+		return vm.ToValue(sb.guards[o])
+	})
 	set("jsonDepth", func(c goja.FunctionCall) goja.Value {
 		if jsonDepth(c.Argument(0).String()) > sb.lim.MaxCallDepth {
 			sb.throwLimit("JSON.parse nesting")
@@ -205,14 +241,16 @@ func (sb *sandbox) guardArrayMethods(ap *goja.Object) {
 			continue
 		}
 		what := "Array.prototype." + name
-		guard := vm.ToValue(func(c goja.FunctionCall) goja.Value {
+		fn := ap.Get(name).(*goja.Object)
+		guard := sb.guarded(vm.ToValue(func(c goja.FunctionCall) goja.Value {
+			sb.enter(c.This, c.Arguments)
 			sb.arrayThis(c.This, what)
 			v, err := orig(c.This, c.Arguments...)
 			if err != nil {
-				panic(err) // a JavaScript exception, or an interrupt, goes on up unchanged
+				panic(err) // a JavaScript exception, an interrupt or a halt goes on up unchanged
 			}
 			return v
-		})
+		}), fn.Get("name"), fn.Get("length"))
 		if err := ap.DefineDataProperty(name, guard, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
 			panic(err)
 		}
@@ -274,20 +312,49 @@ func jsonDepth(s string) int {
 }
 
 // run calls f under the time limit and the caller's context, and turns a Go panic into an error.
-// f must do all its work with the runtime (including reading results) before returning.
+// f must do all its work with the runtime (including reading results) before returning. The
+// time limit starts here, when the evaluation already holds its slot and its runtime (pool.go).
+// Afterwards the runtime is clean for the next evaluation, or marked broken.
 func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	timer := time.AfterFunc(sb.lim.TimeLimit, func() { sb.vm.Interrupt(ErrTimeLimit) })
-	defer timer.Stop()
+	sb.uses++
+	clear(sb.steps)
+	clear(sb.causes)
+	halt := func(cause error) {
+		sb.stop.CompareAndSwap(nil, &cause)
+		sb.vm.Interrupt(cause)
+	}
+	fired := make(chan struct{})
+	timer := time.AfterFunc(sb.lim.TimeLimit, func() { defer close(fired); halt(ErrTimeLimit) })
+	var ctxFired chan struct{}
+	stopCtx := func() bool { return true }
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { sb.vm.Interrupt(context.Cause(ctx)) })
-		defer stop()
+		ctxFired = make(chan struct{})
+		stopCtx = context.AfterFunc(ctx, func() { defer close(ctxFired); halt(context.Cause(ctx)) })
 	}
 	defer func() {
+		// Whatever fired must have finished before the interrupt is cleared, or the next
+		// evaluation on this runtime would be interrupted.
+		if !timer.Stop() {
+			<-fired
+		}
+		if !stopCtx() {
+			<-ctxFired
+		}
+		if sb.stop.Load() != nil {
+			sb.broken = true // stopped in the middle of something
+		}
+		sb.vm.ClearInterrupt()
+		sb.stop.Store(nil)
+	}()
+	defer func() {
 		if r := recover(); r != nil {
-			switch r.(type) {
+			sb.broken = true
+			switch r := r.(type) {
+			case *haltError:
+				err = r
 			case goja.Value, *goja.Exception:
 				// A JavaScript value that escaped: its text may be personal data.
 				err = &enginePanic{value: "an uncaught JavaScript exception"}

@@ -25,7 +25,9 @@
 	}
 	function str(v, what) {
 		if (v === undefined || v === null) throw h.typeError(what + " called on null or undefined");
-		return S(v);
+		var s = S(v);
+		h.limit(s.length, what); // a string grown past the cap by + goes into no built-in
+		return s;
 	}
 
 	// 1. No code generation at run time: what load checks (literals.go) stays true at run time.
@@ -96,7 +98,17 @@
 	function replacer(name, orig) {
 		def(SP, name, named(function (pattern, replacement) {
 			var s = str(this, "String.prototype." + name);
-			if (typeof replacement !== "function") {
+			if (typeof replacement === "function") {
+				// The result is bounded like a string replacement's: the replacer's results
+				// add up, and the sum may not pass the cap.
+				var fn = replacement, total = s.length;
+				replacement = function () {
+					var r = S(apply(fn, undefined, arguments));
+					total += r.length;
+					h.limit(total, "String.prototype." + name + " (result length)");
+					return r;
+				};
+			} else {
 				replacement = S(replacement);
 				var matches = s.length + 1;
 				if (pattern === null || (typeof pattern !== "object" && typeof pattern !== "function")) {
@@ -260,7 +272,44 @@
 	reflective(O, "Object.", ["keys", "values", "entries", "assign", "getOwnPropertyNames", "getOwnPropertyDescriptors", "fromEntries"]);
 	reflective(Reflect, "Reflect.", ["ownKeys"]);
 
-	// 7. JSON: bounded nesting and array lengths (goja recurses natively).
+	// 7. No accessors on the script's objects (literals.go refuses getter and setter syntax):
+	// results are then plain data, read without running the script's code (decode.go).
+	function noAccessor(d, what) {
+		if (d !== null && (typeof d === "object" || typeof d === "function") && ("get" in d || "set" in d)) {
+			throw h.typeError(what + ": getters and setters are not available in option scripts; use plain properties");
+		}
+	}
+	function noAccessors(props, what) {
+		if (props === undefined || props === null) return;
+		var o = O(props), keys = Reflect.ownKeys(o);
+		for (var i = 0; i < keys.length; i++) noAccessor(o[keys[i]], what);
+	}
+	var defineO = O.defineProperty, definePropsO = O.defineProperties, createO = O.create, reflectDefineO = Reflect.defineProperty;
+	def(O, "defineProperty", named(function (o, k, d) { noAccessor(d, "Object.defineProperty"); return apply(defineO, O, [o, k, d]); }, "defineProperty"));
+	def(O, "defineProperties", named(function (o, props) { noAccessors(props, "Object.defineProperties"); return apply(definePropsO, O, [o, props]); }, "defineProperties"));
+	def(O, "create", named(function (proto, props) { noAccessors(props, "Object.create"); return apply(createO, O, arguments.length < 2 ? [proto] : [proto, props]); }, "create"));
+	h.defineProperty = defineO; // for harden.js, which runs next
+	def(Reflect, "defineProperty", named(function (o, k, d) { noAccessor(d, "Reflect.defineProperty"); return apply(reflectDefineO, Reflect, [o, k, d]); }, "defineProperty"));
+
+	// 8. The frozen ctx of resolve and its user, built from copies of the order's data (called
+	// from Go, script.go: request). u is null or [id, state, givenName, familyName, email, upn,
+	// organisation, department, employeeNumber, [attribute name, value, ...]].
+	var freezeO = O.freeze;
+	h.makeRequest = function (u, actorId, roles, channel) {
+		var user = null;
+		if (u !== null) {
+			var attrs = {}, kv = u[9];
+			for (var i = 0; i < kv.length; i += 2) {
+				if (kv[i] === "__proto__") defineO(attrs, kv[i], { value: kv[i + 1], enumerable: true });
+				else attrs[kv[i]] = kv[i + 1];
+			}
+			user = freezeO({ id: u[0], state: u[1], givenName: u[2], familyName: u[3], email: u[4], upn: u[5],
+				organisation: u[6], department: u[7], employeeNumber: u[8], attributes: freezeO(attrs) });
+		}
+		return [freezeO({ user: user, actor: freezeO({ id: actorId, roles: freezeO(roles) }), channel: channel }), user];
+	};
+
+	// 9. JSON: bounded nesting and array lengths (goja recurses natively).
 	var stringifyO = J.stringify, parseO = J.parse;
 	def(J, "stringify", named(function (value, replacerFn, space) {
 		if (isArray(replacerFn)) throw h.typeError("JSON.stringify with an array replacer is not available in option scripts");

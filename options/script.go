@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -15,11 +14,20 @@ import (
 
 	"github.com/cardsaddon/extprod/ports"
 	"github.com/dop251/goja"
+	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/parser"
 )
 
 //go:embed default.js
-var defaultSource string
+var defaultTemplate string
+
+// defaultScript renders the default script of tbl: default.js with the options object of the
+// table (optionsBlock) in place of its /*OPTIONS*/ marker.
+func defaultScript(tbl []Option) string {
+	return strings.Replace(defaultTemplate, "/*OPTIONS*/", optionsBlock(tbl), 1)
+}
+
+var defaultSource = defaultScript(optionTable)
 
 // DefaultSource returns the default option script: every option of docs/use-case.md §3 at its default,
 // each with a comment for the administrator, and commented-out examples of resolve and
@@ -32,23 +40,34 @@ const MaxSourceSize = 256 << 10
 // scriptName is the file name of the administrator's script in positions and stack traces.
 const scriptName = "options.js"
 
-// readGlobals reads the script's three names, whether declared with var, let, const or function.
-var readGlobals = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile("globals.js", `[
-		typeof options === "undefined" ? undefined : options,
-		typeof resolve === "undefined" ? undefined : resolve,
-		typeof mapUserToCard === "undefined" ? undefined : mapUserToCard]`, true)
-})
+// The script's top level runs inside a function that is called afresh for every evaluation
+// (docs/option-script.md): its var, let, const and function declarations are that call's locals,
+// so nothing survives into the next evaluation on the same pooled runtime. wrapPrefix is put on
+// the script's first line (line numbers stay; columns of line 1 shift by its length), wrapSuffix
+// after its last line.
+const (
+	wrapPrefix = "(function () {"
+	wrapSuffix = `
+;return [typeof options === "undefined" ? undefined : options,
+	typeof resolve === "undefined" ? undefined : resolve,
+	typeof mapUserToCard === "undefined" ? undefined : mapUserToCard];
+})`
+)
 
 // Script is a loaded, validated option script. It is immutable and safe for concurrent use; it
 // implements [ports.OptionsSource].
 type Script struct {
 	src, version string
 	lim          Limits
-	prg          *goja.Program
+	prg          *goja.Program // the wrapped top level: evaluates to the function to call
+	pool         *pool
 	hasResolve   bool
 	hasMap       bool
+	tbl          []Option      // the table of options the script is read against (table.go)
+	defaulted    []string      // optional options the script left out (the defaults it used)
 	opts         ports.Options // the global options, validated at load
+	// loadErr is set on a stored script that does not load (Engine): every order fails.
+	loadErr error
 }
 
 var _ ports.OptionsSource = (*Script)(nil)
@@ -88,6 +107,17 @@ func Load(src string, lim Limits) (*Script, error) {
 		return nil, err
 	}
 	lim = lim.WithDefaults()
+	return load(src, lim, newPool(lim))
+}
+
+// load is loadTable with the package's table of options.
+func load(src string, lim Limits, p *pool) (*Script, error) {
+	return loadTable(src, lim, p, optionTable)
+}
+
+// loadTable is Load with defaults filled in, the pool to evaluate in (an Engine's, shared by
+// all the scripts it loads) and the table of options to read the script against.
+func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 	if len(src) > MaxSourceSize {
 		return nil, &ScriptError{Kind: ErrInvalidScript, Message: fmt.Sprintf("script is longer than %d bytes", MaxSourceSize)}
 	}
@@ -107,22 +137,26 @@ func Load(src string, lim Limits) (*Script, error) {
 		line, col := position(src, idx-1)
 		return nil, &ScriptError{Kind: ErrInvalidScript, Line: line, Column: col, Message: msg}
 	}
-	prg, err := goja.CompileAST(ast, true)
-	if err != nil {
+	if _, err := goja.CompileAST(ast, true); err != nil {
 		return nil, syntaxError(src, err)
 	}
+	prg, se := compileWrapped(src)
+	if se != nil {
+		return nil, se
+	}
 	sum := sha256.Sum256([]byte(src))
-	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg}
+	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl}
 
 	// The top level and the global options.
 	bg := context.Background()
 	err = s.eval(bg, nil, ErrInvalidScript, "", func(sb *sandbox, st *evalState, g globals) error {
 		s.hasResolve, s.hasMap = g.resolve != nil, g.mapUserToCard != nil
-		opts, fe := sb.decodeOptions(g.options)
+		opts, defaulted, fe := sb.decodeOptions(g.options, s.tbl)
 		if fe != nil {
 			return fe
 		}
 		s.opts = opts
+		s.addDefaulted(defaulted)
 		return nil
 	})
 	if err != nil {
@@ -135,15 +169,51 @@ func Load(src string, lim Limits) (*Script, error) {
 			if !s.hasResolve && req.User == nil {
 				continue
 			}
-			if _, err := s.evaluate(bg, req, ErrInvalidScript, string(ch)); err != nil {
+			r, err := s.evaluateDefaults(bg, req, ErrInvalidScript, string(ch))
+			if err != nil {
 				return nil, err
 			}
+			s.addDefaulted(r)
 			if !s.hasResolve {
 				break // mapUserToCard does not depend on the channel
 			}
 		}
 	}
 	return s, nil
+}
+
+// compileWrapped compiles the script's top level wrapped in a function (wrapPrefix). The script
+// parsed alone already; the wrapped source must parse as exactly one function literal, so no
+// script can close the wrapper early and run code outside it.
+func compileWrapped(src string) (*goja.Program, *ScriptError) {
+	wrapped := wrapPrefix + src + wrapSuffix
+	file, err := parser.ParseFile(nil, scriptName, wrapped, 0, parser.WithDisableSourceMaps)
+	if err != nil {
+		return nil, &ScriptError{Kind: ErrInvalidScript, Message: "the script does not stand alone: " + err.Error()}
+	}
+	ok := len(file.Body) == 1
+	if ok {
+		es, isExpr := file.Body[0].(*ast.ExpressionStatement)
+		ok = isExpr
+		if ok {
+			fl, isFn := es.Expression.(*ast.FunctionLiteral)
+			ok = isFn && int(fl.Idx0()) == len("(")+1 && int(fl.Idx1()) == len(wrapped)
+		}
+	}
+	if !ok {
+		return nil, &ScriptError{Kind: ErrInvalidScript, Message: "the script does not stand alone (it closes the function its top level runs in)"}
+	}
+	prg, err := goja.CompileAST(file, true)
+	if err != nil {
+		return nil, syntaxError(src, err)
+	}
+	return prg, nil
+}
+
+// failedScript stands for a stored script that does not load: its source and version are
+// shown, and every order fails.
+func failedScript(src, version string, err error) *Script {
+	return &Script{src: src, version: version, loadErr: err}
 }
 
 // MustLoad is like [Load] but panics on error; for scripts known to be valid (tests, examples).
@@ -180,14 +250,42 @@ func sampleRequest(ch ports.Channel) ports.OptionsRequest {
 // [ErrScriptFailed] (and [ErrTimeLimit], [ErrCallDepth], [ErrSizeLimit] or ctx's error when one
 // of those ended the run).
 func (s *Script) Resolve(ctx context.Context, r ports.OptionsRequest) (ports.Resolved, error) {
+	if s.loadErr != nil {
+		return ports.Resolved{}, &ScriptError{Kind: ErrScriptFailed, Message: "the installed script does not load; an administrator must install one that does", Err: s.loadErr}
+	}
 	if !s.hasResolve && (!s.hasMap || r.User == nil) {
 		return ports.Resolved{Options: cloneOptions(s.opts), ScriptVersion: s.version}, nil
 	}
 	return s.evaluate(ctx, r, ErrScriptFailed, "")
 }
 
-// evaluate runs resolve and/or mapUserToCard for one request in a fresh runtime.
+// addDefaulted records the names of optional options a run left out.
+func (s *Script) addDefaulted(names []string) {
+	for _, n := range names {
+		if !slices.Contains(s.defaulted, n) {
+			s.defaulted = append(s.defaulted, n)
+		}
+	}
+}
+
+// DefaultsUsed returns the optional options the script leaves out, which therefore take their
+// defaults (see [Table]): in its options object or in what resolve returned for a sample
+// context at load. A dry run shows them. Empty for a script that gives every option.
+func (s *Script) DefaultsUsed() []string { return slices.Clone(s.defaulted) }
+
+// evaluateDefaults is evaluate, and reports the optional options resolve left out.
+func (s *Script) evaluateDefaults(ctx context.Context, r ports.OptionsRequest, kind error, channel string) ([]string, error) {
+	var defaulted []string
+	_, err := s.evaluateWith(ctx, r, kind, channel, &defaulted)
+	return defaulted, err
+}
+
+// evaluate runs resolve and/or mapUserToCard for one request.
 func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind error, channel string) (ports.Resolved, error) {
+	return s.evaluateWith(ctx, r, kind, channel, nil)
+}
+
+func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind error, channel string, defaulted *[]string) (ports.Resolved, error) {
 	res := ports.Resolved{ScriptVersion: s.version}
 	err := s.eval(ctx, &r, kind, channel, func(sb *sandbox, st *evalState, g globals) error {
 		if g.resolve != nil {
@@ -196,12 +294,15 @@ func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind erro
 			if err != nil {
 				return err
 			}
-			opts, fe := sb.decodeOptions(v)
+			opts, dflt, fe := sb.decodeOptions(v, s.tbl)
 			if fe != nil {
 				fe.path = "resolve()." + fe.path
 				return fe
 			}
 			res.Options = opts
+			if defaulted != nil {
+				*defaulted = dflt
+			}
 		} else {
 			res.Options = cloneOptions(s.opts)
 		}
@@ -236,26 +337,39 @@ type evalState struct {
 	userObj goja.Value // the frozen ctx.user
 }
 
-// eval makes a fresh sandbox, builds the frozen inputs for r (if any), runs the top level,
-// reads the globals and calls body, all under the limits; every error comes back as a
-// *ScriptError of the given kind.
+// eval takes a slot and a hardened runtime from the pool, builds the frozen inputs for r (if
+// any), runs the wrapped top level, reads the script's names and calls body, all under the
+// limits; every error comes back as a *ScriptError of the given kind.
 func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, channel string, body func(*sandbox, *evalState, globals) error) error {
-	sb, err := newSandbox(s.lim)
-	if err != nil {
-		return &ScriptError{Kind: kind, Message: "could not start the script engine", Err: err}
-	}
 	st := &evalState{phase: "top level"}
+	sb, err := s.pool.acquire(ctx)
+	if err != nil {
+		e := &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "could not start the script engine"}
+		if ctx.Err() != nil {
+			e.Message = "not run: " + err.Error()
+		}
+		return e
+	}
+	defer s.pool.release(sb)
 	var se *ScriptError
 	err = sb.run(ctx, func() error {
 		err := func() error {
 			if r != nil {
 				// Built before the script runs, with intrinsics it cannot have replaced.
-				st.ctxObj, st.userObj = sb.request(*r)
+				var err error
+				if st.ctxObj, st.userObj, err = sb.request(*r); err != nil {
+					return err
+				}
 			}
-			if _, err := sb.vm.RunProgram(s.prg); err != nil {
+			fv, err := sb.vm.RunProgram(s.prg)
+			if err != nil {
 				return err
 			}
-			gv, err := sb.vm.RunProgram(readGlobals())
+			top, ok := goja.AssertFunction(fv)
+			if !ok {
+				return errors.New("options: the wrapped script is not a function")
+			}
+			gv, err := top(goja.Undefined())
 			if err != nil {
 				return err
 			}
@@ -276,13 +390,26 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 				*f.dst = fn
 			}
 			if g.options == nil || goja.IsUndefined(g.options) {
-				return &fieldErr{path: "options", msg: "the script must define the global options object (var options = {...})"}
+				return &fieldErr{path: "options", msg: "the script must define the options object (var options = {...})"}
 			}
 			return body(sb, st, g)
 		}()
 		if err != nil {
 			// Described inside the run: describing a thrown object may run its JavaScript.
 			se = s.describe(sb, err, kind, st, channel)
+		}
+		// Promise jobs the script queued (also while its error was described) run now, under
+		// the limit, and not in the next evaluation on this runtime.
+		if _, derr := sb.vm.RunProgram(drainProgram()); derr != nil {
+			sb.broken = true
+			if se == nil {
+				se = s.describe(sb, derr, kind, st, channel)
+			}
+		}
+		if se != nil {
+			if se.Err != nil && !errors.Is(se.Err, ErrSizeLimit) {
+				sb.broken = true // interrupted, or out of stack: start the next one clean
+			}
 			return se
 		}
 		return nil
@@ -293,49 +420,45 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 	if se != nil && err == error(se) {
 		return se
 	}
-	// ctx ended before the run, or a Go panic in the engine.
-	e := &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		e.Message = "not run: " + err.Error()
+	var he *haltError
+	if errors.As(err, &he) {
+		return s.describe(sb, he, kind, st, channel)
 	}
-	return e
+	// A Go panic in the engine.
+	return &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
 }
 
+// drainProgram is an empty program: running it at the top level runs the queued promise jobs.
+var drainProgram = sync.OnceValue(func() *goja.Program { return goja.MustCompile("drain.js", "", true) })
+
 // request builds the frozen, read-only ctx object of resolve and its user.
-func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value) {
+func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value, err error) {
 	vm := sb.vm
-	obj := func(kv ...any) *goja.Object {
-		o := vm.NewObject()
-		for i := 0; i < len(kv); i += 2 {
-			_ = o.DefineDataProperty(kv[i].(string), vm.ToValue(kv[i+1]), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
-		}
-		_, _ = sb.freeze(goja.Undefined(), o)
-		return o
+	roles := make([]any, len(r.Actor.Roles))
+	for i, role := range r.Actor.Roles {
+		roles[i] = string(role)
 	}
-	userObj = goja.Null()
+	args := []goja.Value{goja.Null(), vm.ToValue(r.Actor.ID), vm.NewArray(roles...), vm.ToValue(string(r.Channel))}
 	if u := r.User; u != nil {
-		attrs := vm.NewObject()
 		keys := make([]string, 0, len(u.Attributes))
 		for k := range u.Attributes {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
+		kv := make([]any, 0, 2*len(keys))
 		for _, k := range keys {
-			_ = attrs.DefineDataProperty(k, vm.ToValue(u.Attributes[k]), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+			kv = append(kv, k, u.Attributes[k])
 		}
-		_, _ = sb.freeze(goja.Undefined(), attrs)
-		userObj = obj("id", u.ID, "state", string(u.State), "givenName", u.GivenName, "familyName", u.FamilyName,
-			"email", u.Email, "upn", u.UPN, "organisation", u.Organisation, "department", u.Department,
-			"employeeNumber", u.EmployeeNumber, "attributes", attrs)
+		args[0] = vm.NewArray(u.ID, string(u.State), u.GivenName, u.FamilyName, u.Email, u.UPN,
+			u.Organisation, u.Department, u.EmployeeNumber, vm.NewArray(kv...))
 	}
-	roles := make([]any, len(r.Actor.Roles))
-	for i, role := range r.Actor.Roles {
-		roles[i] = string(role)
+	// One call of the prelude's makeRequest (sandbox.js) builds the frozen objects.
+	v, err := sb.makeRequest(goja.Undefined(), args...)
+	if err != nil {
+		return nil, nil, err // the time limit or the context, already
 	}
-	rolesArr := vm.NewArray(roles...)
-	_, _ = sb.freeze(goja.Undefined(), rolesArr)
-	actor := obj("id", r.Actor.ID, "roles", rolesArr)
-	return obj("user", userObj, "actor", actor, "channel", string(r.Channel)), userObj
+	pair := v.(*goja.Object)
+	return pair.Get("0"), pair.Get("1"), nil
 }
 
 // standardErrors are the error names an order-time message may show (a script-chosen name could
@@ -351,6 +474,7 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 	var (
 		fe *fieldErr
 		ie *goja.InterruptedError
+		he *haltError
 		so *goja.StackOverflowError
 		ex *goja.Exception
 		le *limitError
@@ -379,6 +503,14 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 			e.Message = "stopped: " + e.Err.Error()
 		}
 		e.Line, e.Column = stackPosition(ie.Stack())
+	case errors.As(err, &he):
+		e.Err = he.cause
+		if errors.Is(e.Err, ErrTimeLimit) {
+			e.Message = fmt.Sprintf("ran longer than the time limit of %v (endless loop?)", s.lim.TimeLimit)
+		} else {
+			e.Message = "stopped: " + e.Err.Error()
+		}
+		e.Line, e.Column = stackPosition(he.stack)
 	case errors.As(err, &so):
 		e.Err = ErrCallDepth
 		e.Message = fmt.Sprintf("exceeded the call depth limit of %d (endless recursion?)", s.lim.MaxCallDepth)
@@ -437,36 +569,13 @@ func stackPosition(frames []goja.StackFrame) (line, col int) {
 	for i := range frames {
 		if frames[i].SrcName() == scriptName {
 			p := frames[i].Position()
+			if p.Line == 1 {
+				p.Column -= len(wrapPrefix) // the wrapper shares the script's first line
+			}
 			return p.Line, p.Column
 		}
 	}
 	return 0, 0
-}
-
-// locateOption is the position of the first occurrence of the option's name as a key in the
-// source (an approximation: the script may compute the value elsewhere).
-func locateOption(src string, fe *fieldErr) (line, col int) {
-	key := fe.path
-	key = strings.TrimPrefix(key, "resolve().")
-	key = strings.TrimPrefix(key, "mapUserToCard().")
-	if i := strings.IndexAny(key, ".["); i >= 0 {
-		key = key[:i]
-	}
-	if fe.name != "" {
-		key = fe.name
-	}
-	if key == "" || key == "mapUserToCard()" {
-		return 0, 0
-	}
-	re, err := regexp.Compile(`(?m)(^|[^\w$])["']?` + regexp.QuoteMeta(key) + `["']?\s*[:=(]`)
-	if err != nil {
-		return 0, 0
-	}
-	loc := re.FindStringSubmatchIndex(src)
-	if loc == nil {
-		return 0, 0
-	}
-	return position(src, loc[3])
 }
 
 // position converts a byte offset into a 1-based line and column (in characters).

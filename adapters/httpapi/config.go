@@ -66,24 +66,6 @@ func (d tokenDigests) Authenticate(_ context.Context, token string) (ports.Actor
 	return a, nil
 }
 
-// Scripts is the administrator's option script as the script endpoints need it. The host adapts
-// its script engine (package options) to it. It must be safe for concurrent use.
-//
-//   - Current returns the installed script and its version (a content hash), used as the ETag.
-//     An error wrapping [ports.ErrNotFound] answers 404.
-//   - Install validates source and installs it. ifMatch is the version the administrator read
-//     (from If-Match), or "" when the request named none: then the install is unconditional. An
-//     error wrapping [ports.ErrConflict] means ifMatch is no longer installed (412
-//     version_conflict); any other error means the script was refused (422 invalid_script, with
-//     the error's text — which names the line — as the detail) and the old script stays.
-//   - Load loads source without installing it, for a dry run; its error is a refusal of the
-//     script like Install's.
-type Scripts interface {
-	Current(ctx context.Context) (source, version string, err error)
-	Install(ctx context.Context, source, ifMatch string) (version string, err error)
-	Load(ctx context.Context, source string) (ports.OptionsSource, error)
-}
-
 // Config configures the handler [New] returns. Service and Auth are required; every other zero
 // field is a documented default.
 type Config struct {
@@ -93,9 +75,10 @@ type Config struct {
 	// events: [ports.ErrUnauthenticated] answers 401 unauthenticated, any other error 503
 	// auth_unavailable (the identity provider could not decide now).
 	Auth ports.Authenticator
-	// Scripts serves the option-script endpoints. Nil: GET and PUT answer 404 not_found, and a
-	// dry run can only use the installed options (a script in its body answers 404).
-	Scripts Scripts
+	// Scripts serves the option-script endpoints (an *options.Engine, or the host's own
+	// [ports.ScriptAdmin]). Nil: GET and PUT answer 404 not_found, and a dry run can only use
+	// the installed options (a script in its body answers 404).
+	Scripts ports.ScriptAdmin
 	// Events, when set, is mounted at POST /v1/gocards/events without bearer authentication: it
 	// authenticates the bureau by its signature itself (gocards.EventHandler). Nil: the path
 	// answers 404.

@@ -7,7 +7,7 @@
 // [New] returns an [http.Handler] built on the standard library's [http.ServeMux] with method
 // patterns. The host supplies the domain service, a [ports.Authenticator] that maps bearer tokens to
 // actors (the simple [StaticTokens] map will do for examples and tests), and optionally the option
-// script engine behind [Scripts] and the bureau's signed status-events handler:
+// script engine behind [ports.ScriptAdmin] and the bureau's signed status-events handler:
 //
 //	h, err := httpapi.New(httpapi.Config{
 //		Service: svc,

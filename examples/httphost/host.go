@@ -93,7 +93,7 @@ type host struct {
 	store   *memory.Store
 	fake    *gocardsfake.Server // nil with -gocards-url
 	secret  []byte              // the events secret; nil: no events endpoint
-	scripts httpapi.Scripts
+	scripts ports.ScriptAdmin
 }
 
 // run runs the host until ctx ends, then shuts it down gracefully. Its first line on stdout is
@@ -159,17 +159,17 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	if err != nil {
 		return err
 	}
-	opts, scripts, err := newOptions(ctx, script, log)
+	engine, err := newOptions(ctx, script, log)
 	if err != nil {
 		return err
 	}
-	h.scripts = scripts
+	h.scripts = engine
 	// The HTTP API's idempotency records and the bureau events' dedup entries are purged by the
 	// Service's clean-up, which the relay runs (docs/use-case.md §8).
 	idem, dedup := &memory.Idempotency{}, &memory.EventDedup{}
 	svc, err := cardorder.New(cardorder.Ports{
 		Users: memory.NewUsers(sd.Users...), Store: h.store,
-		Provider: provider, Options: opts, Mailer: logMailer{log}, Audit: &memory.AuditLog{},
+		Provider: provider, Options: engine, Mailer: logMailer{log}, Audit: &memory.AuditLog{},
 		Idempotency: idem, Dedup: dedup,
 	}, &cardorder.Config{Logger: log})
 	if err != nil {
@@ -183,7 +183,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 			return err
 		}
 	}
-	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: sd.tokens(), Scripts: scripts, Events: events, Idempotency: idem, Logger: log})
+	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: sd.tokens(), Scripts: engine, Events: events, Idempotency: idem, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ function resolve(ctx) {
   return options;
 }
 function mapUserToCard(user) { return { commonName: user.familyName + ", " + user.givenName }; }`)
-	_, current := eng.Current(ctx)
+	_, current, _ := eng.Current(ctx)
 	version, err := eng.Install(ctx, src, current)
 	is.NoErr(err)
 
@@ -90,7 +90,7 @@ func TestDryRunACandidateScript(t *testing.T) {
 	is.NoErr(pv.Refusal)
 	is.Equal(pv.Card.CommonName, "Ada Lovelace")
 	is.True(pv.Options.Enabled)
-	_, installed := eng.Current(ctx)
+	_, installed, _ := eng.Current(ctx)
 	is.Equal(installed, options.MustLoad(options.DefaultSource(), options.Limits{}).Version()) // nothing installed
 }
 
