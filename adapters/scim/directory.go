@@ -100,6 +100,7 @@ func (d *Directory) User(ctx context.Context, id string) (ports.User, error) {
 	started := d.cfg.Now()
 	u, err := d.fetchUser(ctx, id)
 	if err != nil {
+		d.logFailure(ctx, err)
 		return ports.User{}, err
 	}
 	if d.cache != nil {
@@ -181,15 +182,11 @@ func (d *Directory) get(ctx context.Context, op, rawURL string, withToken bool) 
 	start := time.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
-		d.cfg.Logger.WarnContext(ctx, "scim: request failed", "op", op, "duration", time.Since(start))
 		return nil, fmt.Errorf("scim: %s: %w", op, transportError(ctx, err))
 	}
 	defer resp.Body.Close()
 	d.cfg.Logger.DebugContext(ctx, "scim: directory answered", "op", op, "status", resp.StatusCode, "duration", time.Since(start))
 	if err := statusError(op, resp.StatusCode); err != nil {
-		if !errors.Is(err, ports.ErrNotFound) {
-			d.cfg.Logger.WarnContext(ctx, "scim: directory refused", "op", op, "status", resp.StatusCode)
-		}
 		return nil, err
 	}
 	if err := checkContentType(resp.Header.Get("Content-Type")); err != nil {
@@ -200,6 +197,15 @@ func (d *Directory) get(ctx context.Context, op, rawURL string, withToken bool) 
 		return nil, fmt.Errorf("scim: %s: %w", op, err)
 	}
 	return body, nil
+}
+
+// logFailure logs a failed call, unless it found nothing (an everyday answer). The adapter's
+// errors carry no personal data, so they are logged as they are.
+func (d *Directory) logFailure(ctx context.Context, err error) {
+	if errors.Is(err, ports.ErrNotFound) {
+		return
+	}
+	d.cfg.Logger.WarnContext(ctx, "scim: directory call failed", "error", err)
 }
 
 // statusError maps a status other than 200 to an error; nil for 200.

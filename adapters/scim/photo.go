@@ -18,6 +18,15 @@ import (
 // A relative PhotoURL is resolved against BaseURL. An empty PhotoURL or a 404 is
 // ports.ErrNotFound.
 func (d *Directory) Photo(ctx context.Context, u ports.User) ([]byte, string, error) {
+	data, ct, err := d.photo(ctx, u)
+	if err != nil {
+		d.logFailure(ctx, err)
+		return nil, "", err
+	}
+	return data, ct, nil
+}
+
+func (d *Directory) photo(ctx context.Context, u ports.User) ([]byte, string, error) {
 	const op = "get photo"
 	if u.PhotoURL == "" {
 		return nil, "", fmt.Errorf("scim: %s: the user has no photo: %w", op, ports.ErrNotFound)
@@ -45,7 +54,6 @@ func (d *Directory) Photo(ctx context.Context, u ports.User) ([]byte, string, er
 	start := time.Now()
 	resp, err := d.photoClient.Do(req)
 	if err != nil {
-		d.cfg.Logger.WarnContext(ctx, "scim: request failed", "op", op, "duration", time.Since(start))
 		return nil, "", fmt.Errorf("scim: %s: %w", op, transportError(ctx, err))
 	}
 	defer resp.Body.Close()
