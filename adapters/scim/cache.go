@@ -51,11 +51,16 @@ func (c *cache) put(key string, u ports.User, expires, now time.Time) {
 				delete(c.entries, k)
 			}
 		}
-		for k := range c.entries {
-			if len(c.entries) < c.max {
-				break
+		for len(c.entries) >= c.max {
+			// the entry that expires first: the oldest read
+			var oldest string
+			var at time.Time
+			for k, e := range c.entries {
+				if at.IsZero() || e.expires.Before(at) {
+					oldest, at = k, e.expires
+				}
 			}
-			delete(c.entries, k)
+			delete(c.entries, oldest)
 		}
 	}
 	c.entries[key] = cacheEntry{user: copyUser(u), expires: expires}

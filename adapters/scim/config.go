@@ -74,8 +74,8 @@ type Config struct {
 	// is served from memory until CacheTTL after the request that read it began, never later.
 	// Only found users are cached. Default 0: no cache, every call asks the directory.
 	CacheTTL time.Duration
-	// CacheMaxEntries bounds the cache; when full, expired entries go first, then arbitrary
-	// ones. Default DefaultCacheMaxEntries.
+	// CacheMaxEntries bounds the cache; when full, expired entries go first, then the oldest.
+	// Default DefaultCacheMaxEntries.
 	CacheMaxEntries int
 
 	// MaxPhotoBytes limits a photo; a larger one is ports.ErrPhotoRefused. Default
