@@ -155,4 +155,3 @@ func testImage() image.Image {
 	}
 	return img
 }
-
