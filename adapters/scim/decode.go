@@ -334,3 +334,47 @@ func lookupFold(obj map[string]json.RawMessage, name string) (json.RawMessage, b
 	}
 	return nil, false
 }
+
+// keyMatches reports whether the resource's attribute at path (the syntax of attributeString;
+// for "parent.sub" the parent may also be multi-valued, as in "emails.value") equals key, case
+// aside: the loosest match a filter "eq" may make (RFC 7644 §3.4.2.2).
+func keyMatches(raw map[string]json.RawMessage, path, key string) (bool, error) {
+	obj := raw
+	name := path
+	if i := strings.LastIndex(path, ":"); i >= 0 {
+		msg, ok := lookupFold(raw, path[:i])
+		if !ok {
+			return false, nil
+		}
+		var ext map[string]json.RawMessage
+		if err := json.Unmarshal(msg, &ext); err != nil {
+			return false, fmt.Errorf("scim: user resource: extension of the key attribute is not an object: %w", ports.ErrProtocol)
+		}
+		obj, name = ext, path[i+1:]
+	}
+	parent, sub, multi := strings.Cut(name, ".")
+	if multi {
+		msg, ok := lookupFold(obj, parent)
+		if !ok {
+			return false, nil
+		}
+		var elems []map[string]json.RawMessage
+		if err := json.Unmarshal(msg, &elems); err != nil {
+			// a single complex attribute
+			v, err := attributeString(obj, name)
+			return err == nil && strings.EqualFold(v, key), err
+		}
+		for _, e := range elems {
+			v, err := attributeString(e, sub)
+			if err != nil {
+				return false, err
+			}
+			if strings.EqualFold(v, key) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	v, err := attributeString(obj, name)
+	return err == nil && strings.EqualFold(v, key), err
+}

@@ -153,6 +153,12 @@ func (d *Directory) fetchUser(ctx context.Context, id string) (ports.User, error
 	if err != nil {
 		return ports.User{}, err
 	}
+	// A server that ignores the filter must not hand out another user.
+	if ok, err := keyMatches(raw, d.cfg.KeyAttribute, id); err != nil {
+		return ports.User{}, err
+	} else if !ok {
+		return ports.User{}, fmt.Errorf("scim: %s: the directory answered with a user whose %s differs: %w", op, d.cfg.KeyAttribute, ports.ErrProtocol)
+	}
 	return d.m.toUser(id, su, raw)
 }
 

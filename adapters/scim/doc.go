@@ -17,7 +17,10 @@
 // Config.KeyAttribute to [KeyUserName] (or another attribute, e.g. "externalId" or an
 // enterprise attribute by its full URN path); the user is then found with
 // GET {BaseURL}/Users?filter=<attribute> eq "<id>", the id written as a quoted, escaped string so
-// it can never change the filter. The filter must match exactly one user. Either way the
+// it can never change the filter. The filter must match exactly one user, and that user must
+// carry the key (compared case-insensitively; for a multi-valued parent such as "emails.value",
+// in any of its values), so a server that ignores the filter cannot hand out another user.
+// Either way the
 // returned [ports.User] has the host's id as its ID.
 //
 // # Mapping

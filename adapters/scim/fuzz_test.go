@@ -41,6 +41,7 @@ func FuzzDecodeUser(f *testing.F) {
 	}
 	f.Add([]byte(fuzzSeeds[1]), "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName")
 	f.Add([]byte(fuzzSeeds[1]), "name.formatted")
+	f.Add([]byte(fuzzSeeds[1]), "emails.value")
 	f.Fuzz(func(t *testing.T, body []byte, upnAttr string) {
 		if !attrPathRe.MatchString(upnAttr) {
 			upnAttr = "userName"
@@ -63,6 +64,8 @@ func FuzzDecodeUser(f *testing.F) {
 			check(err)
 			return
 		}
+		_, err = keyMatches(raw, upnAttr, "k")
+		check(err)
 		u, err := mapping{upnAttribute: upnAttr}.toUser("k", su, raw)
 		if err != nil {
 			check(err)

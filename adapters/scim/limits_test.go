@@ -114,7 +114,7 @@ func TestListResponses(t *testing.T) {
 		name, body string
 		want       error
 	}{
-		{"one", list + `"totalResults":1,"Resources":[` + rawUser + `]}`, nil},
+		{"one", list + `"totalResults":1,"Resources":[` + strings.Replace(rawUser, `"x"`, `"lo\"gin"`, 1) + `]}`, nil},
 		{"none", list + `"totalResults":0,"Resources":[]}`, ports.ErrNotFound},
 		{"none, no Resources", list + `"totalResults":0}`, ports.ErrNotFound},
 		{"two", list + `"totalResults":2,"Resources":[` + rawUser + `,` + rawUser + `]}`, ports.ErrProtocol},
@@ -125,6 +125,8 @@ func TestListResponses(t *testing.T) {
 		{"not a list", rawUser, ports.ErrProtocol},
 		{"resource not a user", list + `"totalResults":1,"Resources":[{"id":"u1"}]}`, ports.ErrProtocol},
 		{"resource not an object", list + `"totalResults":1,"Resources":[1]}`, ports.ErrProtocol},
+		{"filter ignored: another user", list + `"totalResults":1,"Resources":[` + rawUser + `]}`, ports.ErrProtocol},
+		{"key in another case", list + `"totalResults":1,"Resources":[` + strings.Replace(rawUser, `"x"`, `"LO\"GIN"`, 1) + `]}`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
@@ -142,6 +144,39 @@ func TestListResponses(t *testing.T) {
 				return
 			}
 			is.True(errors.Is(err, tc.want)) // the wanted port error
+		})
+	}
+}
+
+// TestKeyMatches: the user a filter look-up returns must carry the key, wherever the key
+// attribute lives.
+func TestKeyMatches(t *testing.T) {
+	const user = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","userName":"x",
+		"emails":[{"value":"a@example.com"},{"value":"b@example.com","primary":true}],
+		"name":{"givenName":"G"},
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"42"}}`
+	for _, tc := range []struct {
+		key, id string
+		want    error
+	}{
+		{"emails.value", "b@example.com", nil},
+		{"emails.value", "c@example.com", ports.ErrProtocol},
+		{"name.givenName", "g", nil},
+		{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "42", nil},
+		{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "43", ports.ErrProtocol},
+		{"externalId", "x", ports.ErrProtocol}, // absent
+	} {
+		t.Run(tc.key+" "+tc.id, func(t *testing.T) {
+			is := is.New(t)
+			cfg := fakeDirectory(t, answer(200, "application/scim+json",
+				`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"Resources":[`+user+`]}`))
+			cfg.KeyAttribute = tc.key
+			_, err := open(t, cfg).User(t.Context(), tc.id)
+			if tc.want == nil {
+				is.NoErr(err)
+				return
+			}
+			is.True(errors.Is(err, tc.want))
 		})
 	}
 }
