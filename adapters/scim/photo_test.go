@@ -1,0 +1,184 @@
+package scim_test
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/cardsaddon/extprod/adapters/scim"
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// TestPhoto: the photo a real SCIM server names is fetched from its own origin, without its
+// credentials, size-capped and type-checked; anything else is refused or not found.
+func TestPhoto(t *testing.T) {
+	d := newDirectory(t)
+	jpg, pngData := testJPEG(t), testPNG(t)
+	d.photos["/photos/ada.jpg"] = jpg
+	d.photos["/photos/ada.png"] = pngData
+	d.photos["/photos/ada.gif"] = []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+	d.photos["/photos/ada.svg"] = []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)
+	d.photos["/photos/big.jpg"] = append(bytes.Clone(jpg), make([]byte, 2048)...)
+
+	// another origin that counts what reaches it
+	var foreignHits atomic.Int64
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		foreignHits.Add(1)
+		_, _ = w.Write(jpg)
+	}))
+	t.Cleanup(foreign.Close)
+	// redirects on the directory's origin
+	mux := d.handler.(*http.ServeMux)
+	mux.HandleFunc("/moved/same", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/photos/ada.png", http.StatusFound)
+	})
+	mux.HandleFunc("/moved/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, foreign.URL+"/ada.jpg", http.StatusFound)
+	})
+	mux.HandleFunc("/moved/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/moved/loop", http.StatusFound)
+	})
+	mux.HandleFunc("/photos/announced-big.jpg", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(1<<21))
+		_, _ = w.Write(jpg) // the client must not wait for the rest
+	})
+	mux.HandleFunc("/photos/broken.jpg", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+
+	ada := d.create(resource(d.withOrigin(adaMembers)))
+	cfg := d.config()
+	cfg.MaxPhotoBytes = 1024
+	dir := open(t, cfg)
+	u, err := dir.User(t.Context(), ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name, url string
+		want      error
+		wantData  []byte
+		wantType  string
+	}{
+		{name: "the directory's photo", url: u.PhotoURL, wantData: jpg, wantType: "image/jpeg"},
+		{name: "png", url: d.origin + "/photos/ada.png", wantData: pngData, wantType: "image/png"},
+		{name: "relative", url: "/photos/ada.png", wantData: pngData, wantType: "image/png"},
+		{name: "same-origin redirect", url: d.origin + "/moved/same", wantData: pngData, wantType: "image/png"},
+		{name: "none", url: "", want: ports.ErrNotFound},
+		{name: "gone", url: d.origin + "/photos/nobody.jpg", want: ports.ErrNotFound},
+		{name: "gif", url: d.origin + "/photos/ada.gif", want: ports.ErrPhotoRefused},
+		{name: "svg", url: d.origin + "/photos/ada.svg", want: ports.ErrPhotoRefused},
+		{name: "too large", url: d.origin + "/photos/big.jpg", want: ports.ErrPhotoRefused},
+		{name: "announced too large", url: d.origin + "/photos/announced-big.jpg", want: ports.ErrPhotoRefused},
+		{name: "another origin", url: foreign.URL + "/ada.jpg", want: ports.ErrPhotoRefused},
+		{name: "another scheme", url: "https" + d.origin[len("http"):] + "/photos/ada.jpg", want: ports.ErrPhotoRefused},
+		{name: "protocol-relative to another host", url: "//elsewhere.example/ada.jpg", want: ports.ErrPhotoRefused},
+		{name: "user info", url: "http://user:pw@" + d.origin[len("http://"):] + "/photos/ada.jpg", want: ports.ErrPhotoRefused},
+		{name: "data URI", url: "data:image/jpeg;base64,/9j/", want: ports.ErrPhotoRefused},
+		{name: "redirect to another origin", url: d.origin + "/moved/away", want: ports.ErrPhotoRefused},
+		{name: "redirect loop", url: d.origin + "/moved/loop", want: ports.ErrPhotoRefused},
+		{name: "server error", url: d.origin + "/photos/broken.jpg", want: ports.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			v := u
+			v.PhotoURL = tc.url
+			var (
+				data []byte
+				ct   string
+				err  error
+			)
+			within(t, 10*time.Second, func() { data, ct, err = dir.Photo(t.Context(), v) })
+			if tc.want != nil {
+				is.True(errors.Is(err, tc.want)) // the wanted error
+				is.Equal(data, nil)
+				return
+			}
+			is.NoErr(err)
+			is.Equal(ct, tc.wantType)
+			is.True(bytes.Equal(data, tc.wantData))
+		})
+	}
+	if n := foreignHits.Load(); n != 0 {
+		t.Errorf("another origin was asked %d times", n)
+	}
+}
+
+// TestPhotoCredentials: the bearer token goes with a photo request only when the host says so.
+func TestPhotoCredentials(t *testing.T) {
+	jpg := testJPEG(t)
+	for _, send := range []bool{false, true} {
+		t.Run(strconv.FormatBool(send), func(t *testing.T) {
+			is := is.New(t)
+			var auth string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				auth = r.Header.Get("Authorization")
+				_, _ = w.Write(jpg)
+			}))
+			t.Cleanup(srv.Close)
+			dir := open(t, scim.Config{BaseURL: srv.URL + "/scim/v2", Token: testToken, SendTokenWithPhoto: send})
+			_, _, err := dir.Photo(t.Context(), ports.User{PhotoURL: srv.URL + "/photos/x.jpg"})
+			is.NoErr(err)
+			is.Equal(auth != "", send)
+			if send {
+				is.Equal(auth, "Bearer "+testToken)
+			}
+		})
+	}
+}
+
+// TestPhotoDefaultCap: the default cap is 1 MiB: a photo of exactly that size is taken, one
+// byte more is refused.
+func TestPhotoDefaultCap(t *testing.T) {
+	jpg := testJPEG(t)
+	for _, tc := range []struct {
+		size int
+		want error
+	}{{scim.DefaultMaxPhotoBytes, nil}, {scim.DefaultMaxPhotoBytes + 1, ports.ErrPhotoRefused}} {
+		t.Run(strconv.Itoa(tc.size), func(t *testing.T) {
+			is := is.New(t)
+			body := append(bytes.Clone(jpg), make([]byte, tc.size-len(jpg))...)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Del("Content-Length")
+				w.(http.Flusher).Flush() // chunked: the client counts what it reads
+				_, _ = w.Write(body)
+			}))
+			t.Cleanup(srv.Close)
+			dir := open(t, scim.Config{BaseURL: srv.URL, Token: testToken})
+			data, _, err := dir.Photo(t.Context(), ports.User{PhotoURL: srv.URL + "/p.jpg"})
+			if tc.want != nil {
+				is.True(errors.Is(err, tc.want))
+				return
+			}
+			is.NoErr(err)
+			is.Equal(len(data), tc.size)
+		})
+	}
+}
+
+// TestPhotoSlow: a photo that does not come is unavailable after the timeout, under a watchdog.
+func TestPhotoSlow(t *testing.T) {
+	is := is.New(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	const timeout = 100 * time.Millisecond
+	dir := open(t, scim.Config{BaseURL: srv.URL, Token: testToken, Timeout: timeout})
+	var err error
+	within(t, 40*timeout, func() { _, _, err = dir.Photo(t.Context(), ports.User{PhotoURL: srv.URL + "/p.jpg"}) })
+	is.True(errors.Is(err, ports.ErrUnavailable))
+}
