@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/textproto"
 	"syscall"
+	"time"
 
 	"github.com/cardsaddon/extprod/ports"
 )
@@ -88,7 +89,12 @@ func (e *Error) Unwrap() []error {
 // is done, the failure is its cancellation, whatever the connection reported.
 func classify(ctx context.Context, id, step string, err error) *Error {
 	e := &Error{Notification: id, Step: step, cause: err, Kind: ports.ErrUnavailable}
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	ctxErr := ctx.Err()
+	if cd, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(cd) {
+		// The connection's deadline was the context's, and it fired first.
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr != nil {
 		e.cause = errors.Join(ctxErr, err)
 		e.detail = ctxErr.Error()
 		return e

@@ -39,12 +39,12 @@ func TestSendDelivers(t *testing.T) {
 				"waiting for an approver"},
 		},
 		{
-			name:    "approved goes to the requester from the address map",
-			n:       note("n-ok", ports.NotifyOrderApproved, ports.Recipient{UserID: operatorID}),
-			rcpts:   []string{"otto.operator@example.net"},
-			to:      []string{"otto.operator@example.net"},
-			toName:  "Otto Operator",
-			subject: "Card order card-n-ok approved",
+			name:     "approved goes to the requester from the address map",
+			n:        note("n-ok", ports.NotifyOrderApproved, ports.Recipient{UserID: operatorID}),
+			rcpts:    []string{"otto.operator@example.net"},
+			to:       []string{"otto.operator@example.net"},
+			toName:   "Otto Operator",
+			subject:  "Card order card-n-ok approved",
 			contains: []string{"Hello Otto Operator,", "card-n-ok", "was approved"},
 		},
 		{

@@ -28,8 +28,8 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/matryer/is"
 
-	"github.com/cardsaddon/extprod/ports"
 	smtp "github.com/cardsaddon/extprod/adapters/smtp"
+	"github.com/cardsaddon/extprod/ports"
 )
 
 // received is one mail as the test relay got it.
@@ -54,12 +54,12 @@ type relay struct {
 	authSeen int // AUTH attempts seen
 
 	// behaviour, set before start
-	users     map[string]string             // AUTH PLAIN users; nil: no AUTH offered
-	rcptErr   func(to string) error         // refuses a recipient
-	dataStall chan struct{}                 // when set, DATA blocks until it is closed
-	dataSeen  chan struct{}                 // when set, signalled when DATA begins
-	noTLS     bool                          // offer no STARTTLS
-	implicit  bool                          // TLS from the first byte
+	users     map[string]string            // AUTH PLAIN users; nil: no AUTH offered
+	rcptErr   func(to string) error        // refuses a recipient
+	dataStall chan struct{}                // when set, DATA blocks until it is closed
+	dataSeen  chan struct{}                // when set, signalled when DATA begins
+	noTLS     bool                         // offer no STARTTLS
+	implicit  bool                         // TLS from the first byte
 	listener  func() (net.Listener, error) // overrides the listener
 }
 
