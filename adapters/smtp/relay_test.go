@@ -291,9 +291,9 @@ func parse(t *testing.T, data []byte) parsed {
 		is.NoErr(err)
 		switch ct {
 		case "text/plain":
-			p.text = string(b)
+			p.text = strings.ReplaceAll(string(b), "\r\n", "\n")
 		case "text/html":
-			p.html = string(b)
+			p.html = strings.ReplaceAll(string(b), "\r\n", "\n")
 		default:
 			t.Fatalf("unexpected part %s", ct)
 		}
