@@ -105,6 +105,17 @@ type Config struct {
 	Clock ports.Clock
 }
 
+// LogValue lets a host log its configuration: the relay and the modes, never the password,
+// the sender or any recipient's address.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("host", c.Host), slog.Int("port", c.Port), slog.String("tls", c.TLS.String()),
+		slog.Bool("auth", c.Username != ""), slog.Duration("timeout", c.Timeout),
+		slog.Int("approvers", len(c.Approvers)), slog.Int("addresses", len(c.Addresses)),
+		slog.Bool("templates", c.Templates != nil),
+	)
+}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }

@@ -70,7 +70,11 @@ func (m *Mailer) Send(ctx context.Context, n ports.Notification) error {
 	if err.Kind == ErrNoAddress {
 		m.log.WarnContext(ctx, "notification dropped: no usable address for its recipient",
 			"notification", n.ID, "kind", n.Kind, "card", n.CardID, "approvers", n.To.Approvers)
+		return err
 	}
+	// The caller decides how loud a failure is; this line says where it happened.
+	m.log.DebugContext(ctx, "notification not sent", "notification", n.ID, "kind", n.Kind, "card", n.CardID,
+		"step", err.Step, "reply", err.Code, "err", err.Kind.Error())
 	return err
 }
 

@@ -133,3 +133,16 @@ func TestErrorKinds(t *testing.T) {
 	is.True(!errors.Is(smtp.ErrTLS, ports.ErrUnavailable))
 	is.True(!errors.Is(smtp.ErrRefused, ports.ErrUnavailable))
 }
+
+// TestConfigLogValue: a host that logs its configuration logs no secret and no address.
+func TestConfigLogValue(t *testing.T) {
+	is := is.New(t)
+	logs := &logBuf{}
+	cfg := smtp.Config{Host: "relay.example.org", Username: "mailer", Password: "s3cret",
+		From: "Card service <cards@example.org>", Approvers: []string{approverOne},
+		Addresses: map[string]string{operatorID: operatorAddress}}
+	logs.logger().Info("mailer", "config", cfg)
+	noPersonalData(t, "log", logs.String())
+	is.True(!strings.Contains(logs.String(), "cards@"))
+	is.True(strings.Contains(logs.String(), "config.host=relay.example.org"))
+}

@@ -146,6 +146,7 @@ func TestAuth(t *testing.T) {
 			is.True(errors.Is(err, ports.ErrUnauthorized))
 			s.relay.none(t)
 			noPersonalData(t, "error", err.Error())
+			noPersonalData(t, "log", s.logs.String())
 		})
 	}
 }
@@ -176,6 +177,8 @@ func TestRelayReplies(t *testing.T) {
 			is.Equal(e.Step, "rcpt")
 			is.True(strings.Contains(err.Error(), "n-rep"))
 			noPersonalData(t, "error", err.Error())
+			noPersonalData(t, "log", s.logs.String())
+			is.True(strings.Contains(s.logs.String(), "step=rcpt"))
 			s.relay.none(t)
 		})
 	}
