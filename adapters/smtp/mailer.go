@@ -116,7 +116,7 @@ func (m *Mailer) compose(n ports.Notification, kt kindTemplates, rcpts []recipie
 		data.RecipientName = rcpts[0].addr.Name
 	}
 	if m.cfg.CardURL != nil && n.CardID != "" {
-		data.CardURL = m.cfg.CardURL(n.CardID)
+		data.CardURL = m.cfg.CardURL(data.CardID)
 	}
 	subject, text, html, err := kt.render(data)
 	if err != nil {
