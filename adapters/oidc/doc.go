@@ -1,0 +1,2 @@
+// Package oidc is placeholder.
+package oidc
