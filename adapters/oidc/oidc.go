@@ -12,6 +12,7 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/cardsaddon/extprod/ports"
 )
@@ -286,48 +287,19 @@ func (a *Authenticator) discover(ctx context.Context) (*gooidc.IDTokenVerifier, 
 	if meta.JWKSURI == "" {
 		return nil, errors.New("the discovery document has no jwks_uri")
 	}
-	// The key set lives as long as the Authenticator: it fetches in the background with the
-	// client's own timeout, never with a caller's context.
-	keys := gooidc.NewRemoteKeySet(gooidc.ClientContext(context.Background(), a.cfg.HTTPClient), meta.JWKSURI)
+	keys := &keySet{url: meta.JWKSURI, client: a.cfg.HTTPClient, timeout: a.cfg.Timeout}
+	for _, alg := range a.cfg.Algorithms {
+		keys.algs = append(keys.algs, jose.SignatureAlgorithm(alg))
+	}
 	skew := a.cfg.ClockSkew
 	now := a.cfg.Now
-	return gooidc.NewVerifier(a.cfg.Issuer, keySet{keys}, &gooidc.Config{
+	return gooidc.NewVerifier(a.cfg.Issuer, keys, &gooidc.Config{
 		ClientID:             a.cfg.Audience,
 		SupportedSigningAlgs: a.cfg.Algorithms,
 		// go-oidc refuses a token whose exp is before Now; moving Now back by the skew
 		// accepts a token up to skew after its expiry.
 		Now: func() time.Time { return now().Add(-skew) },
 	}), nil
-}
-
-// keySet tells a failure to fetch the provider's keys from a signature that does not verify:
-// go-oidc reports both as one formatted error, so the fetch failure is recorded on the side,
-// in the fetchFailure the caller put into the context.
-type keySet struct{ remote *gooidc.RemoteKeySet }
-
-type fetchFailureKey struct{}
-
-type fetchFailure struct{ err atomic.Pointer[error] }
-
-func (f *fetchFailure) get() error {
-	if p := f.err.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// VerifySignature implements go-oidc's KeySet.
-func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	payload, err := k.remote.VerifySignature(ctx, jwt)
-	// RemoteKeySet wraps a cause only when fetching the keys failed ("fetching keys %w": a
-	// transport error, an answer other than 200, a key set it cannot decode, or the caller's
-	// context ending while it waits); a signature that matches no key is a plain error.
-	if err != nil && errors.Unwrap(err) != nil {
-		if f, ok := ctx.Value(fetchFailureKey{}).(*fetchFailure); ok {
-			f.err.Store(&err)
-		}
-	}
-	return payload, err
 }
 
 // mapRoles reads the roles claim and maps it to the library's roles, in the order of
