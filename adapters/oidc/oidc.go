@@ -89,8 +89,8 @@ type Config struct {
 	// zero is used with Timeout set to the Timeout above (the key set is fetched in the
 	// background, where only the client's own timeout applies).
 	HTTPClient *http.Client
-	// Now tells the time for the expiry check. Nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time for the expiry check. Nil means the system clock.
+	Clock ports.Clock
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -124,11 +124,16 @@ func (c Config) WithDefaults() Config {
 		client.Timeout = c.Timeout
 		c.HTTPClient = &client
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = systemClock{}
 	}
 	return c
 }
+
+// systemClock is the default [ports.Clock].
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 // acceptedAlgorithms returns the asymmetric algorithms go-oidc verifies against a key set.
 func acceptedAlgorithms() []string {
@@ -292,13 +297,13 @@ func (a *Authenticator) discover(ctx context.Context) (*gooidc.IDTokenVerifier, 
 		keys.algs = append(keys.algs, jose.SignatureAlgorithm(alg))
 	}
 	skew := a.cfg.ClockSkew
-	now := a.cfg.Now
+	clock := a.cfg.Clock
 	return gooidc.NewVerifier(a.cfg.Issuer, keys, &gooidc.Config{
 		ClientID:             a.cfg.Audience,
 		SupportedSigningAlgs: a.cfg.Algorithms,
 		// go-oidc refuses a token whose exp is before Now; moving Now back by the skew
 		// accepts a token up to skew after its expiry.
-		Now: func() time.Time { return now().Add(-skew) },
+		Now: func() time.Time { return clock.Now().Add(-skew) },
 	}), nil
 }
 

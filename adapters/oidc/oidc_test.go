@@ -19,6 +19,11 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
+// fixedClock is a ports.Clock that always tells the same time.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
 func newAuthenticator(t *testing.T, cfg oidc.Config) *oidc.Authenticator {
 	t.Helper()
 	a, err := oidc.New(cfg)
@@ -209,7 +214,7 @@ func TestClockSkew(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAuthenticator(t, oidc.Config{
 				Issuer: p.issuer, Audience: apiAudience, ClockSkew: tc.skew,
-				Now: func() time.Time { return tc.now },
+				Clock: fixedClock(tc.now),
 			})
 			_, err := a.Authenticate(testContext(t), tok)
 			if tc.valid {
@@ -469,9 +474,30 @@ func TestConcurrentFirstCalls(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	is := is.New(t)
 	for _, err := range errs {
-		is.New(t).NoErr(err)
+		is.NoErr(err)
 	}
+	is.Equal(p.faults.discoveries.Load(), int64(1)) // one caller discovered, the others waited
+	is.Equal(p.faults.keyFetches.Load(), int64(1))  // and one fetch of the keys served all
+}
+
+func TestForgedTokenFetchesNoKeys(t *testing.T) {
+	is := is.New(t)
+	p := newProvider(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
+	valid := p.issue(t, "svc", map[string]any{"roles": []string{"selfservice"}})
+	_, err := a.Authenticate(testContext(t), valid)
+	is.NoErr(err)
+
+	// The kid names a cached key that does not verify: a forgery, and no reason to ask the
+	// provider again.
+	forged := rewrite(t, valid, nil, func(c map[string]any) { c["roles"] = []string{"admin"} }, strings.Split(valid, ".")[2])
+	for range 3 {
+		_, err = a.Authenticate(testContext(t), forged)
+		refused(t, err, "signature", forged)
+	}
+	is.Equal(p.faults.keyFetches.Load(), int64(1))
 }
 
 func TestConfig(t *testing.T) {
@@ -515,6 +541,6 @@ func TestConfigDefaults(t *testing.T) {
 	if diff := cmp.Diff(oidc.DefaultRoleMap(), d.RoleMap); diff != "" {
 		t.Fatal(diff)
 	}
-	is.True(d.Now != nil)
+	is.True(d.Clock != nil)
 	is.Equal(oidc.Config{ClockSkew: -time.Second}.WithDefaults().ClockSkew, time.Duration(0))
 }

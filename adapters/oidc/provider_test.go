@@ -233,6 +233,7 @@ type faults struct {
 	slowDiscovery atomic.Bool // discovery answers only when the client gives up
 	slowKeys      atomic.Bool // the key set answers only when the client gives up
 	keyFetches    atomic.Int64
+	discoveries   atomic.Int64
 	release       chan struct{} // closed when the test ends: stalled handlers return
 }
 
@@ -279,6 +280,7 @@ func startProvider(t *testing.T, store *testStorage) *provider {
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/.well-known/openid-configuration":
+			f.discoveries.Add(1)
 			if f.discoveryDown.Load() {
 				http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 				return
