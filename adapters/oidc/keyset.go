@@ -79,8 +79,9 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 		return payload, nil
 	}
 	if known {
-		// A key the cache holds under this kid does not verify it: a forgery, not a rotation.
-		// Fetching again would only let forged tokens drive traffic to the provider.
+		// A key the cache holds under this kid does not verify it: a forgery, not a rotation
+		// (a provider gives a new key a new kid, RFC 7517 §4.5). Fetching again would only
+		// let forged tokens drive traffic to the provider.
 		return nil, errors.New("the signature does not verify")
 	}
 	if err := k.refresh(ctx, gen); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -199,6 +200,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	pointer, _ := parsePointer(cfg.RolesClaim)
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
+	cfg.RoleMap = maps.Clone(cfg.RoleMap) // the host may go on using its map
 	return &Authenticator{cfg: cfg, roles: pointer, discovering: make(chan struct{}, 1)}, nil
 }
 
