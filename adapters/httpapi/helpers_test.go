@@ -192,7 +192,7 @@ func newEnvNoServer(t testing.TB) *env {
 	e.opts.set(nil)
 	e.prov = &provider{Bureau: e.bureau}
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: e.users, Cards: e.store, Queue: e.store, Outbox: e.store, Provider: e.prov, Options: e.opts,
+		Users: e.users, Store: e.store, Provider: e.prov, Options: e.opts,
 	}, &cardorder.Config{Clock: e.clock, IDs: memory.NewIDs("c")})
 	if err != nil {
 		t.Fatal(err)
