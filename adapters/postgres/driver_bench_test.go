@@ -15,6 +15,9 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
+// base is the time the tests count from.
+var base = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
 // benchCard is an open, queued card as the domain creates it.
 func benchCard(id, user string, at time.Time) ports.Card {
 	return ports.Card{

@@ -43,7 +43,7 @@ type Config struct {
 	MaxConns int32
 	// MaxPage caps the page size of [Store.List]. Zero: [DefaultMaxPage].
 	MaxPage int
-	// Logger receives the adapter's few log lines (migrations applied). Nil: slog.Default().
+	// Logger receives the adapter's few log lines (migrations applied). Nil: discard.
 	Logger *slog.Logger
 }
 
@@ -57,7 +57,7 @@ func (c *Config) WithDefaults() *Config {
 		out.MaxPage = DefaultMaxPage
 	}
 	if out.Logger == nil {
-		out.Logger = slog.Default()
+		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &out
 }
