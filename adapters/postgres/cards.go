@@ -44,15 +44,42 @@ func decodeCard(data []byte, version int64, photo []byte) (ports.Card, error) {
 	return c, nil
 }
 
-const insertCardsSQL = `
-INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
-                           dispatch_started, provider_order_id, data, photo)
-SELECT id, user_id, state, 1, queued_at, not_before, lease_until, dispatch_started, provider_order_id, data, photo
-FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
-            $7::boolean[], $8::text[], $9::jsonb[], $10::bytea[])
-     WITH ORDINALITY AS t(id, user_id, state, queued_at, not_before, lease_until, dispatch_started,
-                          provider_order_id, data, photo, ord)
-ORDER BY ord`
+// createSQL is a whole creation in one statement, so one round trip and one (implicit)
+// transaction: the open-order check of the users named in $11 (none: no check), then the cards,
+// their events and notifications, each inserted only when the check passed. It answers whether
+// it passed.
+const createSQL = `
+WITH ok AS (
+    SELECT CASE WHEN cardinality($11::text[]) = 0 THEN true
+                ELSE extprod_open_order_free($12, $11::text[], NULL) END AS free
+), c AS (
+    INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
+                               dispatch_started, provider_order_id, data, photo)
+    SELECT t.id, t.user_id, t.state, 1, t.queued_at, t.not_before, t.lease_until, t.dispatch_started,
+           t.provider_order_id, t.data, t.photo
+    FROM ok, unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
+                    $7::boolean[], $8::text[], $9::jsonb[], $10::bytea[])
+         WITH ORDINALITY AS t(id, user_id, state, queued_at, not_before, lease_until, dispatch_started,
+                              provider_order_id, data, photo, ord)
+    WHERE ok.free
+    ORDER BY t.ord
+), e AS (
+    INSERT INTO extprod_events (id, at, data)
+    SELECT t.id, t.at, t.data
+    FROM ok, unnest($13::text[], $14::timestamptz[], $15::jsonb[]) WITH ORDINALITY AS t(id, at, data, ord)
+    WHERE ok.free
+    ORDER BY t.ord
+    ON CONFLICT (id) DO NOTHING
+), n AS (
+    INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
+    SELECT t.id, t.at, t.not_before, t.tries, t.last_error, t.data
+    FROM ok, unnest($16::text[], $17::timestamptz[], $18::timestamptz[], $19::integer[], $20::text[], $21::jsonb[])
+         WITH ORDINALITY AS t(id, at, not_before, tries, last_error, data, ord)
+    WHERE ok.free
+    ORDER BY t.ord
+    ON CONFLICT (id) DO NOTHING
+)
+SELECT free FROM ok`
 
 const insertEventsSQL = `
 INSERT INTO extprod_events (id, at, data)
@@ -60,17 +87,7 @@ SELECT id, at, data FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[]) WITH
 ORDER BY ord
 ON CONFLICT (id) DO NOTHING`
 
-const insertNotificationsSQL = `
-INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
-SELECT id, at, not_before, tries, last_error, data
-FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[], $6::jsonb[])
-     WITH ORDINALITY AS t(id, at, not_before, tries, last_error, data, ord)
-ORDER BY ord
-ON CONFLICT (id) DO NOTHING`
-
-const guardSQL = `SELECT extprod_open_order_guard($1, $2, $3)`
-
-// eventRows holds the columns of audit events for insertEventsSQL.
+// eventRows holds the columns of audit events for createSQL and insertEventsSQL.
 type eventRows struct {
 	ids  []string
 	ats  []time.Time
@@ -86,13 +103,7 @@ func (r *eventRows) add(e *ports.AuditEvent) error {
 	return nil
 }
 
-func (r *eventRows) queue(b *pgx.Batch) {
-	if len(r.ids) > 0 {
-		b.Queue(insertEventsSQL, r.ids, r.ats, r.data)
-	}
-}
-
-// notificationRows holds the columns of notifications for insertNotificationsSQL.
+// notificationRows holds the columns of notifications for createSQL and updateSQL.
 type notificationRows struct {
 	ids        []string
 	ats        []time.Time
@@ -123,15 +134,7 @@ func (r *notificationRows) add(n *ports.Notification) error {
 	return nil
 }
 
-func (r *notificationRows) queue(b *pgx.Batch) {
-	if len(r.ids) > 0 {
-		b.Queue(insertNotificationsSQL, r.ids, r.ats, r.notBefore, r.tries, r.lastErrors, r.data)
-	}
-}
-
-// Create implements [ports.CardStore]. The whole creation is one pipelined batch, one round
-// trip, that PostgreSQL runs as one implicit transaction: the open-order guard of each user
-// (with Exclusive), the cards, their events and notifications. Any failure rolls all of it back.
+// Create implements [ports.CardStore]: one statement (createSQL), one round trip.
 func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -139,9 +142,8 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	if len(c.Cards) == 0 {
 		return nil, nil
 	}
-	b := &pgx.Batch{}
+	locked := []string{}
 	if c.Exclusive {
-		var users []string
 		for i, card := range c.Cards {
 			if card.UserID == "" {
 				continue
@@ -151,12 +153,7 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 			if card.State.Open() && slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.UserID == card.UserID && o.State.Open() }) {
 				return nil, fmt.Errorf("create cards for user: %w", ports.ErrOpenOrderExists)
 			}
-			users = append(users, card.UserID)
-		}
-		// Locks in a fixed order, so two creations for the same users cannot deadlock.
-		slices.Sort(users)
-		for _, u := range slices.Compact(users) {
-			b.Queue(guardSQL, s.lockClass, u, nil)
+			locked = append(locked, card.UserID)
 		}
 	}
 	n := len(c.Cards)
@@ -180,35 +177,43 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		started[i], data[i], photos[i] = card.DispatchStarted, d, card.Photo
 		out[i] = card
 	}
-	b.Queue(insertCardsSQL, ids, users, states, queued, nb, leases, started, orderIDs, data, photos)
 	var ev eventRows
 	for i := range c.Events {
 		if err := ev.add(&c.Events[i]); err != nil {
 			return nil, err
 		}
 	}
-	ev.queue(b)
 	var nr notificationRows
 	for i := range c.Notifications {
 		if err := nr.add(&c.Notifications[i]); err != nil {
 			return nil, err
 		}
 	}
-	nr.queue(b)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	var free bool
+	err := s.pool.QueryRow(ctx, createSQL, ids, users, states, queued, nb, leases, started, orderIDs, data, photos,
+		locked, s.lockClass, ev.ids, ev.ats, ev.data,
+		nr.ids, nr.ats, nr.notBefore, nr.tries, nr.lastErrors, nr.data).Scan(&free)
+	if err != nil {
 		return nil, fmt.Errorf("create %d cards (first %s): %w", n, c.Cards[0].ID, mapErr(err))
+	}
+	if !free {
+		return nil, fmt.Errorf("create card %s: %w", c.Cards[0].ID, ports.ErrOpenOrderExists)
 	}
 	return out, nil
 }
 
 // updateSQL is the compare-and-set of one card with its event and notifications in one
-// statement: the inserts read the updated row, so they happen only when the version matched.
+// statement: with $20 (Exclusive) it first applies the open-order check of the card's user; the
+// inserts read the updated row, so they happen only when the check passed and the version
+// matched. It answers whether the check passed and the new version (NULL: no row matched).
 const updateSQL = `
-WITH u AS (
+WITH ok AS (
+    SELECT CASE WHEN $20::boolean THEN extprod_open_order_free($21, ARRAY[$22::text], $1) ELSE true END AS free
+), u AS (
     UPDATE extprod_cards
     SET state = $3, version = version + 1, queued_at = $4, not_before = $5, lease_until = $6,
         dispatch_started = $7, provider_order_id = $8, data = $9, photo = $10
-    WHERE id = $1 AND version = $2
+    WHERE id = $1 AND version = $2 AND (SELECT free FROM ok)
     RETURNING version
 ), e AS (
     INSERT INTO extprod_events (id, at, data)
@@ -222,10 +227,9 @@ WITH u AS (
     ORDER BY t.ord
     ON CONFLICT (id) DO NOTHING
 )
-SELECT version FROM u`
+SELECT (SELECT free FROM ok), (SELECT version FROM u)`
 
-// Update implements [ports.CardStore]: one statement (one round trip), or with Exclusive a batch
-// of the user's open-order guard and that statement, run as one implicit transaction.
+// Update implements [ports.CardStore]: one statement (updateSQL), one round trip.
 func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) {
 	if err := ctx.Err(); err != nil {
 		return ports.Card{}, err
@@ -253,36 +257,37 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 		card.DispatchStarted, text(card.ProviderOrderID), d, card.Photo,
 		c.Event.ID, c.Event.At, evData,
 		nr.ids, nr.ats, nr.notBefore, nr.tries, nr.lastErrors, nr.data}
-	var version int64
-	if c.Exclusive && card.UserID != "" {
-		b := &pgx.Batch{}
-		b.Queue(guardSQL, s.lockClass, card.UserID, card.ID)
-		b.Queue(updateSQL, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&version) })
-		err = s.pool.SendBatch(ctx, b).Close()
-	} else {
-		err = s.pool.QueryRow(ctx, updateSQL, args...).Scan(&version)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ports.Card{}, s.updateMiss(ctx, card.ID)
-	}
-	if err != nil {
+	var (
+		free    bool
+		version pgtype.Int8
+	)
+	exclusive := c.Exclusive && card.UserID != ""
+	args = append(args, exclusive, s.lockClass, card.UserID)
+	err = s.pool.QueryRow(ctx, updateSQL, args...).Scan(&free, &version)
+	switch {
+	case err != nil:
 		return ports.Card{}, fmt.Errorf("update card %s: %w", card.ID, mapErr(err))
+	case !version.Valid:
+		return ports.Card{}, s.updateMiss(ctx, card.ID, card.Version, !free)
 	}
-	card.Version = version
+	card.Version = version.Int64
 	return card, nil
 }
 
-// updateMiss tells why an update matched no row: the card is unknown, or its version moved on.
-func (s *Store) updateMiss(ctx context.Context, id string) error {
-	var one int
-	err := s.pool.QueryRow(ctx, `SELECT 1 FROM extprod_cards WHERE id = $1`, id).Scan(&one)
+// updateMiss tells why an update matched no row, in the order the memory store checks: the card
+// is unknown, its version moved on, or (refused) the user has another open card.
+func (s *Store) updateMiss(ctx context.Context, id string, version int64, refused bool) error {
+	var stored int64
+	err := s.pool.QueryRow(ctx, `SELECT version FROM extprod_cards WHERE id = $1`, id).Scan(&stored)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("update card %s: %w", id, ports.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("update card %s: %w", id, mapErr(err))
+	case stored != version || !refused:
+		return fmt.Errorf("update card %s: %w", id, ports.ErrConflict)
 	}
-	return fmt.Errorf("update card %s: %w", id, ports.ErrConflict)
+	return fmt.Errorf("update card %s: %w", id, ports.ErrOpenOrderExists)
 }
 
 // Card implements [ports.CardStore].

@@ -132,8 +132,9 @@ func TestExclusiveCreateWaitsForTheUserLock(t *testing.T) {
 	is.NoErr(err)
 	var lockClass int32
 	is.NoErr(tx.QueryRow(ctx, `SELECT hashtext('extprod.cards:' || current_schema())`).Scan(&lockClass))
-	_, err = tx.Exec(ctx, `SELECT extprod_open_order_guard($1, 'user-1', NULL)`, lockClass)
-	is.NoErr(err)
+	var free bool
+	is.NoErr(tx.QueryRow(ctx, `SELECT extprod_open_order_free($1, ARRAY['user-1'], NULL)`, lockClass).Scan(&free))
+	is.True(free)
 
 	c := benchCard("card-2", "user-1", base)
 	result := make(chan error, 1)
@@ -152,7 +153,7 @@ func TestExclusiveCreateWaitsForTheUserLock(t *testing.T) {
 		default:
 		}
 		is.NoErr(watch.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-			AND classid = $1::oid AND objid = hashtext('user-1')::oid`, int64(lockClass)).Scan(&waiting))
+			AND classid = ($1::int4)::oid AND objid = hashtext('user-1')::oid`, lockClass).Scan(&waiting))
 	}
 
 	// The competitor stores an open card for the user and commits: the waiter must see it.

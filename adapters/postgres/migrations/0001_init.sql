@@ -33,21 +33,26 @@ CREATE INDEX extprod_cards_queue ON extprod_cards (queued_at, seq) WHERE state =
 CREATE INDEX extprod_cards_by_provider_order ON extprod_cards (provider_order_id)
     WHERE provider_order_id IS NOT NULL;
 
--- extprod_open_order_guard takes the per-user lock of the one-open-order rule and refuses with
--- SQLSTATE EXO01 when the user has an open card other than except_id. The lock is a transaction
--- advisory lock, so it is held until the caller's transaction ends; the check runs after the
--- lock is granted with a fresh snapshot (a VOLATILE PL/pgSQL function takes one per statement
--- under READ COMMITTED), so it sees every card committed by the previous holder.
-CREATE FUNCTION extprod_open_order_guard(lock_class integer, uid text, except_id text)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+-- extprod_open_order_free implements the one-open-order rule. It takes the per-user lock of
+-- each of uids (in sorted order, so two writers cannot deadlock) and answers whether none of
+-- them has an open card other than except_id. The locks are transaction advisory locks, held
+-- until the caller's transaction ends. The check runs after the locks are granted, with a
+-- fresh snapshot (a VOLATILE PL/pgSQL function takes one per statement under READ COMMITTED),
+-- so it sees every card committed by the previous holder, even when the function is called
+-- from the same statement that then inserts or updates the card.
+CREATE FUNCTION extprod_open_order_free(lock_class integer, uids text[], except_id text)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    uid text;
 BEGIN
-    PERFORM pg_advisory_xact_lock(lock_class, hashtext(uid));
-    IF EXISTS (SELECT 1 FROM extprod_cards
-               WHERE user_id = uid
-                 AND state IN ('requested', 'processing', 'ordered', 'in_production')
-                 AND id IS DISTINCT FROM except_id) THEN
-        RAISE EXCEPTION 'user has an open card order' USING ERRCODE = 'EXO01';
-    END IF;
+    FOR uid IN SELECT DISTINCT u FROM unnest(uids) AS u ORDER BY u LOOP
+        PERFORM pg_advisory_xact_lock(lock_class, hashtext(uid));
+    END LOOP;
+    RETURN NOT EXISTS (
+        SELECT 1 FROM extprod_cards
+        WHERE user_id = ANY (uids)
+          AND state IN ('requested', 'processing', 'ordered', 'in_production')
+          AND id IS DISTINCT FROM except_id);
 END
 $$;
 
