@@ -44,48 +44,33 @@ func decodeCard(data []byte, version int64, photo []byte) (ports.Card, error) {
 	return c, nil
 }
 
-// createSQL is a whole creation in one statement, so one round trip and one (implicit)
-// transaction: the open-order check of the users named in $11 (none: no check), then the cards,
-// their events and notifications, each inserted only when the check passed. It answers whether
-// it passed.
-const createSQL = `
-WITH ok AS (
-    SELECT CASE WHEN cardinality($11::text[]) = 0 THEN true
-                ELSE extprod_open_order_free($12, $11::text[], NULL) END AS free
-), c AS (
-    INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
-                               dispatch_started, provider_order_id, data, photo)
-    SELECT t.id, t.user_id, t.state, 1, t.queued_at, t.not_before, t.lease_until, t.dispatch_started,
-           t.provider_order_id, t.data, t.photo
-    FROM ok, unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
-                    $7::boolean[], $8::text[], $9::jsonb[], $10::bytea[])
-         WITH ORDINALITY AS t(id, user_id, state, queued_at, not_before, lease_until, dispatch_started,
-                              provider_order_id, data, photo, ord)
-    WHERE ok.free
-    ORDER BY t.ord
-), e AS (
-    INSERT INTO extprod_events (id, at, data)
-    SELECT t.id, t.at, t.data
-    FROM ok, unnest($13::text[], $14::timestamptz[], $15::jsonb[]) WITH ORDINALITY AS t(id, at, data, ord)
-    WHERE ok.free
-    ORDER BY t.ord
-    ON CONFLICT (id) DO NOTHING
-), n AS (
-    INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
-    SELECT t.id, t.at, t.not_before, t.tries, t.last_error, t.data
-    FROM ok, unnest($16::text[], $17::timestamptz[], $18::timestamptz[], $19::integer[], $20::text[], $21::jsonb[])
-         WITH ORDINALITY AS t(id, at, not_before, tries, last_error, data, ord)
-    WHERE ok.free
-    ORDER BY t.ord
-    ON CONFLICT (id) DO NOTHING
-)
-SELECT free FROM ok`
+const insertCardsSQL = `
+INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
+                           dispatch_started, provider_order_id, data, photo)
+SELECT id, user_id, state, 1, queued_at, not_before, lease_until, dispatch_started, provider_order_id, data, photo
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
+            $7::boolean[], $8::text[], $9::jsonb[], $10::bytea[])
+     WITH ORDINALITY AS t(id, user_id, state, queued_at, not_before, lease_until, dispatch_started,
+                          provider_order_id, data, photo, ord)
+ORDER BY ord`
 
 const insertEventsSQL = `
 INSERT INTO extprod_events (id, at, data)
 SELECT id, at, data FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[]) WITH ORDINALITY AS t(id, at, data, ord)
 ORDER BY ord
 ON CONFLICT (id) DO NOTHING`
+
+const insertNotificationsSQL = `
+INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
+SELECT id, at, not_before, tries, last_error, data
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[], $6::jsonb[])
+     WITH ORDINALITY AS t(id, at, not_before, tries, last_error, data, ord)
+ORDER BY ord
+ON CONFLICT (id) DO NOTHING`
+
+// guardSQL takes the locks of the one-open-order rule and fails the transaction with SQLSTATE
+// EXO01 when one of the users has an open card (migrations/0001_init.sql).
+const guardSQL = `SELECT extprod_open_order_guard($1, $2, NULL)`
 
 // eventRows holds the columns of audit events for createSQL and insertEventsSQL.
 type eventRows struct {
@@ -101,6 +86,12 @@ func (r *eventRows) add(e *ports.AuditEvent) error {
 	}
 	r.ids, r.ats, r.data = append(r.ids, e.ID), append(r.ats, e.At), append(r.data, b)
 	return nil
+}
+
+func (r *eventRows) queue(b *pgx.Batch) {
+	if len(r.ids) > 0 {
+		b.Queue(insertEventsSQL, r.ids, r.ats, r.data)
+	}
 }
 
 // notificationRows holds the columns of notifications for createSQL and updateSQL.
@@ -134,7 +125,15 @@ func (r *notificationRows) add(n *ports.Notification) error {
 	return nil
 }
 
-// Create implements [ports.CardStore]: one statement (createSQL), one round trip.
+func (r *notificationRows) queue(b *pgx.Batch) {
+	if len(r.ids) > 0 {
+		b.Queue(insertNotificationsSQL, r.ids, r.ats, r.notBefore, r.tries, r.lastErrors, r.data)
+	}
+}
+
+// Create implements [ports.CardStore]. The whole creation is one pipelined batch, one round
+// trip, that PostgreSQL runs as one implicit transaction: the open-order guard of each user
+// (with Exclusive), the cards, their events and notifications. Any failure rolls all of it back.
 func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -142,8 +141,9 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	if len(c.Cards) == 0 {
 		return nil, nil
 	}
-	locked := []string{}
+	b := &pgx.Batch{}
 	if c.Exclusive {
+		var users []string
 		for i, card := range c.Cards {
 			if card.UserID == "" {
 				continue
@@ -153,7 +153,10 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 			if card.State.Open() && slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.UserID == card.UserID && o.State.Open() }) {
 				return nil, fmt.Errorf("create cards for user: %w", ports.ErrOpenOrderExists)
 			}
-			locked = append(locked, card.UserID)
+			users = append(users, card.UserID)
+		}
+		if len(users) > 0 {
+			b.Queue(guardSQL, s.lockClass, users)
 		}
 	}
 	n := len(c.Cards)
@@ -177,27 +180,23 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		started[i], data[i], photos[i] = card.DispatchStarted, d, card.Photo
 		out[i] = card
 	}
+	b.Queue(insertCardsSQL, ids, users, states, queued, nb, leases, started, orderIDs, data, photos)
 	var ev eventRows
 	for i := range c.Events {
 		if err := ev.add(&c.Events[i]); err != nil {
 			return nil, err
 		}
 	}
+	ev.queue(b)
 	var nr notificationRows
 	for i := range c.Notifications {
 		if err := nr.add(&c.Notifications[i]); err != nil {
 			return nil, err
 		}
 	}
-	var free bool
-	err := s.pool.QueryRow(ctx, createSQL, ids, users, states, queued, nb, leases, started, orderIDs, data, photos,
-		locked, s.lockClass, ev.ids, ev.ats, ev.data,
-		nr.ids, nr.ats, nr.notBefore, nr.tries, nr.lastErrors, nr.data).Scan(&free)
-	if err != nil {
+	nr.queue(b)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("create %d cards (first %s): %w", n, c.Cards[0].ID, mapErr(err))
-	}
-	if !free {
-		return nil, fmt.Errorf("create card %s: %w", c.Cards[0].ID, ports.ErrOpenOrderExists)
 	}
 	return out, nil
 }

@@ -56,6 +56,18 @@ BEGIN
 END
 $$;
 
+-- extprod_open_order_guard is extprod_open_order_free for a pipelined transaction: it fails the
+-- transaction with SQLSTATE EXO01 when a user has an open card, so that the statements queued
+-- after it write nothing.
+CREATE FUNCTION extprod_open_order_guard(lock_class integer, uids text[], except_id text)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF NOT extprod_open_order_free(lock_class, uids, except_id) THEN
+        RAISE EXCEPTION 'user has an open card order' USING ERRCODE = 'EXO01';
+    END IF;
+END
+$$;
+
 -- Audit events waiting for delivery (and delivered ones until the retention purges them).
 CREATE TABLE extprod_events (
     seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
