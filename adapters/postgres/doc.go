@@ -13,29 +13,32 @@
 // # Driver: pgxpool
 //
 // The adapter talks to PostgreSQL through github.com/jackc/pgx/v5's pgxpool, not through its
-// database/sql driver. The write path decides it: an order is a compare-and-set of a card plus
-// its audit event and notifications, all in one transaction. With pgx that is one pipelined
-// [pgx.Batch] — PostgreSQL runs everything before the batch's single Sync as one implicit
-// transaction — so a Create costs one round trip, where database/sql needs BEGIN, one statement
-// per table and COMMIT (five round trips). pgxpool also caches prepared statements per
-// connection (every query here is prepared once per connection, then sent as Bind/Execute), and
-// it bulk-loads with COPY. BenchmarkDriver in this package measures the two on the same create:
-// see BENCHMARKS.md for the figures.
+// database/sql driver. The write path decides it: an order is a card plus its audit event and
+// notifications, all in one transaction. With pgx that is one pipelined [pgx.Batch] —
+// PostgreSQL runs everything before the batch's single Sync as one implicit transaction — with
+// array parameters (unnest) for any number of rows, so a creation costs one round trip, where
+// database/sql needs BEGIN, one statement per table and COMMIT (six round trips). pgxpool also
+// prepares every statement once per connection and then only binds and executes it, and it
+// bulk-loads with COPY. BenchmarkDriver in this package measures the two on the same creation;
+// BENCHMARKS.md has the figures.
 //
 // # The one-open-order rule
 //
-// With Creation.Exclusive or Change.Exclusive, the write first calls the PL/pgSQL function
-// extprod_open_order_guard (migrations/0001_init.sql) in the same transaction. It takes a
-// transaction-scoped advisory lock keyed by (hash of the schema, hashtext(user id)) and then,
-// under the lock and with a fresh snapshot, refuses with a SQLSTATE of its own (mapped to
-// [ports.ErrOpenOrderExists]) when the user has an open card. The lock is held until the
-// transaction commits, so the next exclusive writer for that user — in this process or another
-// — waits for it and then sees its card. Advisory locks were chosen over a per-user lock row
-// because they write nothing (no row per user, no dead tuples), and over a constraint because
-// no index can say "refuse if any open card exists, but only for exclusive writes" (the rule
-// mixes orders with and without multiple orders allowed). A hash collision between two users
-// only makes them wait for each other. Non-exclusive creations take no lock: they never refuse,
-// and an exclusive writer that commits before them is ordered before them.
+// The rule is enforced by PostgreSQL, so it holds across processes. The PL/pgSQL function
+// extprod_open_order_free (migrations/0001_init.sql) takes a transaction-scoped advisory lock
+// per user, keyed by (a hash of the schema, hashtext(user id)), and then — under the lock, with
+// a fresh snapshot — looks for an open card of the user. With Creation.Exclusive the creation's
+// batch starts with extprod_open_order_guard, which calls it and fails the transaction with a
+// SQLSTATE of its own (mapped to [ports.ErrOpenOrderExists]) so that the inserts queued after it
+// write nothing; with Change.Exclusive the update statement calls it in a CTE and updates only
+// when it answers true. The lock is held until the transaction commits, so the next exclusive
+// writer for that user — in this process or another — waits for it and then sees its card.
+// Advisory locks were chosen over a per-user lock row because they write nothing (no row per
+// user, no dead tuples), and over a constraint because no index can say "refuse if any open
+// card exists, but only for exclusive writes" (the rule mixes orders with and without multiple
+// orders allowed). A hash collision between two users only makes them wait for each other.
+// Non-exclusive creations take no lock: they never refuse, and an exclusive writer that
+// commits before them is ordered before them.
 //
 // # Claims
 //

@@ -36,7 +36,7 @@ func benchCard(id, user string, at time.Time) ports.Card {
 // BenchmarkDriver measures the driver choice on the write every order makes: an exclusive
 // creation of one card with its audit event and notification, 16 callers at once.
 //
-//   - pgxpool: Store.Create, one statement with data-modifying CTEs (one round trip).
+//   - pgxpool: Store.Create, one pipelined batch (one round trip, one implicit transaction).
 //   - database_sql: the same work as separate statements through pgx's database/sql driver:
 //     BEGIN, the open-order check, three inserts, COMMIT (six round trips), as one would write
 //     it without pgx's batches and array parameters.
