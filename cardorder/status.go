@@ -12,6 +12,9 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
+// The Service is what the bureau's status-events handler applies statuses through.
+var _ ports.StatusApplier = (*Service)(nil)
+
 // statusChange derives the change a bureau status makes to c, or nil when it makes none: the card
 // is not (yet) ordered, the status is of an older attempt, or it would not move the card forward.
 func (s *Service) statusChange(c ports.Card, st ports.OrderStatus) *ports.Change {

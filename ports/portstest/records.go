@@ -375,4 +375,3 @@ func RunJobLeases(t *testing.T, newLeases func(t *testing.T) ports.JobLeases) {
 		})
 	}
 }
-
