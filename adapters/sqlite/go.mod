@@ -4,6 +4,9 @@ go 1.26.0
 
 require (
 	github.com/cardsaddon/extprod v0.0.0-00010101000000-000000000000
+	github.com/google/go-cmp v0.7.0
+	github.com/matryer/is v1.4.1
+	golang.org/x/sync v0.25.0
 	modernc.org/sqlite v1.62.0
 )
 
