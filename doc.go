@@ -30,12 +30,12 @@
 //	opts := ports.DefaultOptions()
 //	opts.Enabled = true // the use case is disabled by default
 //	svc, err := cardorder.New(cardorder.Ports{
-//		Users: myDirectory, Cards: store, Queue: store, Outbox: store,
+//		Users: myDirectory, Store: store,
 //		Provider: memory.NewBureau(), Options: cardorder.StaticOptions(opts),
 //	}, nil)
 //	op := ports.Actor{ID: "op-1", Roles: []ports.Role{ports.RoleOperator}}
 //	card, err := svc.OrderCard(ctx, "u1", &cardorder.OrderOptions{Actor: op})
-//	go svc.NewDispatcher(nil).Run(ctx) // orders queued cards at the bureau
+//	go svc.NewDispatcher(nil).Run(ctx) // orders queued cards at the bureau and relays the outbox
 //
 // # Guarantees
 //

@@ -27,7 +27,7 @@ func (anyUser) User(_ context.Context, id string) (ports.User, error) {
 func benchService(b *testing.B, src ports.OptionsSource) (*cardorder.Service, *memory.Store) {
 	store := memory.NewStore()
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: anyUser{}, Cards: store, Queue: store, Outbox: store,
+		Users: anyUser{}, Store: store,
 		Provider: memory.NewBureau(), Options: src,
 	}, &cardorder.Config{IDs: memory.NewIDs("c")})
 	if err != nil {

@@ -102,18 +102,18 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 		}
 		s.log.Warn("bureau order not placed", "card", c.ID, "tries", next.DispatchTries, "state", ch.Card.State, "err", perr)
 	}
-	stored, err := s.p.Cards.Update(wctx, ch)
+	stored, err := s.p.Store.Update(wctx, ch)
 	if err != nil {
 		// Lost to a writer that took the card after our lease expired, or the store failed: the
 		// card keeps whatever state the store has, and a processing card stays in the queue.
 		s.log.Warn("dispatch outcome not recorded", "card", c.ID, "err", err)
-		if cur, rerr := s.p.Cards.Card(wctx, c.ID); rerr == nil {
+		if cur, rerr := s.p.Store.Card(wctx, c.ID); rerr == nil {
 			return cur, outLost, perr
 		}
 		return c, outLost, perr
 	}
 	if ch.Event.ID != "" {
-		s.deliver(wctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
+		s.written(wctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
 	}
 	return stored, out, perr
 }
@@ -172,7 +172,7 @@ func (s *Service) dispatchPass(stop, work context.Context, max int) (DispatchRes
 		authErr error
 	)
 	for claimed := 0; claimed < max && stop.Err() == nil && authErr == nil; {
-		batch, err := s.p.Queue.Claim(work, s.now(), min(s.cfg.DispatchBatch, max-claimed), s.cfg.DispatchLease)
+		batch, err := s.p.Store.Claim(work, s.now(), min(s.cfg.DispatchBatch, max-claimed), s.cfg.DispatchLease)
 		if err != nil {
 			return res, wrapErr(CodeInternal, err, "claim queued cards")
 		}
@@ -202,7 +202,7 @@ func (s *Service) dispatchPass(stop, work context.Context, max int) (DispatchRes
 		}
 		_ = g.Wait()
 	}
-	st, err := s.p.Queue.Stats(work, s.now())
+	st, err := s.p.Store.Stats(work, s.now())
 	if err != nil {
 		return res, wrapErr(CodeInternal, err, "queue stats")
 	}
@@ -215,7 +215,7 @@ func (s *Service) dispatchPass(stop, work context.Context, max int) (DispatchRes
 
 // QueueStats reports the queue's depth and oldest queued card, for monitoring.
 func (s *Service) QueueStats(ctx context.Context) (ports.QueueStats, error) {
-	return s.p.Queue.Stats(ctx, s.now())
+	return s.p.Store.Stats(ctx, s.now())
 }
 
 // DispatcherConfig tunes a [Dispatcher]. Zero values are the defaults.
@@ -226,9 +226,16 @@ type DispatcherConfig struct {
 	Max int
 	// AfterPass, if set, is called after every pass (for metrics and tests).
 	AfterPass func(DispatchResult, error)
+	// Relay configures the [Relay] that Run runs alongside the dispatch passes; nil means the
+	// defaults.
+	Relay *RelayConfig
+	// NoRelay makes Run run dispatch passes only; the host then runs a [Relay] itself (or
+	// several instances run one each).
+	NoRelay bool
 }
 
-// Dispatcher runs dispatch passes and outbox delivery in the background.
+// Dispatcher runs dispatch passes and, unless DispatcherConfig.NoRelay, a [Relay] that delivers
+// the outbox, in the background.
 type Dispatcher struct {
 	s   *Service
 	cfg DispatcherConfig
@@ -245,10 +252,16 @@ func (s *Service) NewDispatcher(cfg *DispatcherConfig) *Dispatcher {
 	return d
 }
 
-// Run runs a pass, delivers pending notifications and audit events, then waits for the interval,
-// until ctx is cancelled. Cancellation stops claiming; cards already claimed are still sent and
-// their outcome recorded before Run returns nil.
+// Run runs a dispatch pass, then waits for the interval, until ctx is cancelled; alongside, it
+// runs a [Relay] (unless DispatcherConfig.NoRelay). Cancellation stops claiming; cards already
+// claimed are still sent and their outcome recorded, and the relay has stopped, before Run
+// returns nil.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if !d.cfg.NoRelay {
+		wg.Go(func() { _ = d.s.NewRelay(d.cfg.Relay).Run(ctx) })
+	}
 	t := time.NewTicker(d.cfg.Interval)
 	defer t.Stop()
 	work := context.WithoutCancel(ctx)
@@ -256,11 +269,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		res, err := d.s.dispatchPass(ctx, work, d.cfg.Max)
 		if err != nil {
 			d.s.log.Error("dispatch pass", "err", err)
-		}
-		if ctx.Err() == nil {
-			if derr := d.s.DeliverPending(ctx); derr != nil {
-				d.s.log.Error("deliver pending", "err", derr)
-			}
 		}
 		if d.cfg.AfterPass != nil {
 			d.cfg.AfterPass(res, err)

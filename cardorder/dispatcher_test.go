@@ -91,7 +91,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	is := is.New(t)
 	w := newWorld(t, enabled(nil))
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: w.users, Cards: w.store, Queue: w.store, Outbox: w.store,
+		Users: w.users, Store: w.store,
 		Provider: slowDown{w.bureau}, Options: cardorder.StaticOptions(enabled(nil)),
 	}, &cardorder.Config{Clock: w.clock, RetryBackoff: time.Second})
 	is.NoErr(err)

@@ -31,7 +31,10 @@ const (
 	CodeScriptFailed          Code = "script_failed"
 	CodeProviderError         Code = "provider_error"
 	CodeProviderUnavailable   Code = "provider_unavailable"
-	CodeInternal              Code = "internal"
+	// CodeJobRunning: another instance holds the lease of the job asked for (a status sync);
+	// try again when it is done.
+	CodeJobRunning Code = "job_running"
+	CodeInternal   Code = "internal"
 )
 
 // Error is a refusal by the domain. Test for a kind with errors.Is against the sentinels below
@@ -90,6 +93,7 @@ var (
 	ErrScriptFailed          = &Error{Code: CodeScriptFailed}
 	ErrProviderError         = &Error{Code: CodeProviderError}
 	ErrProviderUnavailable   = &Error{Code: CodeProviderUnavailable}
+	ErrJobRunning            = &Error{Code: CodeJobRunning}
 )
 
 // CodeOf returns the code of err: "" for nil, the Code of the first *Error in its chain, or

@@ -24,7 +24,7 @@ func newExampleService(edit func(*ports.Options)) (*cardorder.Service, *memory.B
 			ID: "u1", State: ports.UserActive, GivenName: "Ada", FamilyName: "Lovelace",
 			Email: "ada@example.com", UPN: "ada@corp.example",
 		}),
-		Cards: store, Queue: store, Outbox: store,
+		Store:    store,
 		Provider: bureau,
 		Options:  cardorder.StaticOptions(opts),
 	}, nil)

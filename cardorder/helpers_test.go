@@ -60,7 +60,7 @@ func newWorldSource(t testing.TB, src ports.OptionsSource) *world {
 		clock:  memory.NewClock(t0),
 	}
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: w.users, Cards: w.store, Queue: w.store, Outbox: w.store,
+		Users: w.users, Store: w.store,
 		Provider: w.bureau, Options: src, Mailer: w.mailer, Audit: w.audit,
 	}, &cardorder.Config{Clock: w.clock, IDs: memory.NewIDs("c"), MaxDispatchTries: 3, RetryBackoff: time.Second})
 	if err != nil {
@@ -97,10 +97,26 @@ func (w *world) dispatch(t testing.TB) cardorder.DispatchResult {
 	return res
 }
 
-// eventsFor returns the audit events of one card as from→to pairs.
+// relay runs a relay pass, as the background relay would after a write; a failing sink or
+// mailer leaves its entries in the outbox (the tests that break them check that).
+func (w *world) relay() { _ = w.svc.DeliverPending(context.Background()) }
+
+// sent returns the notifications the mailer got, after a relay pass.
+func (w *world) sent() []ports.Notification {
+	w.relay()
+	return w.mailer.Sent()
+}
+
+// events returns the audit events the sink got, after a relay pass.
+func (w *world) events() []ports.AuditEvent {
+	w.relay()
+	return w.audit.Events()
+}
+
+// eventsFor returns the audit events of one card as from→to pairs, after a relay pass.
 func (w *world) eventsFor(cardID string) []string {
 	var out []string
-	for _, e := range w.audit.Events() {
+	for _, e := range w.events() {
 		if e.CardID == cardID {
 			out = append(out, string(e.From)+">"+string(e.To))
 		}

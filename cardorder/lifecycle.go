@@ -38,12 +38,17 @@ func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reaso
 		ID: s.cfg.IDs.NewID(), CardID: next.ID, UserID: next.UserID, Actor: actor,
 		From: from, To: to, Reason: reason, At: now,
 	}}
-	// A notification is sent right after the write; the outbox holds it back for NotifyRetry so
-	// that DeliverPending only picks up what that first try missed.
+	// The relay sends a notification at once. With InlineDelivery the call sends it right after
+	// the write, so the outbox holds it back for NotifyRetry and the relay only picks up what
+	// that first try missed.
+	notBefore := now
+	if s.cfg.InlineDelivery {
+		notBefore = now.Add(s.cfg.NotifyRetry)
+	}
 	notify := func(kind ports.NotificationKind, rcpt ports.Recipient) {
 		ch.Notifications = append(ch.Notifications, ports.Notification{
 			ID: s.cfg.IDs.NewID(), Kind: kind, To: rcpt, CardID: next.ID, Reason: reason, At: now,
-			NotBefore: now.Add(s.cfg.NotifyRetry),
+			NotBefore: notBefore,
 		})
 	}
 	switch {
@@ -69,7 +74,7 @@ const maxCASRetries = 100
 // check (state, four-eyes) holds for the value actually replaced.
 func (s *Service) update(ctx context.Context, id string, decide func(ports.Card) (ports.Change, error)) (ports.Card, error) {
 	for range maxCASRetries {
-		c, err := s.p.Cards.Card(ctx, id)
+		c, err := s.p.Store.Card(ctx, id)
 		if errors.Is(err, ports.ErrNotFound) {
 			return ports.Card{}, refuse(CodeNotFound, "no card %q", id)
 		}
@@ -86,7 +91,7 @@ func (s *Service) update(ctx context.Context, id string, decide func(ports.Card)
 		if ch.Card.State != c.State && !CanMove(c.State, ch.Card.State) {
 			return ports.Card{}, refuse(CodeInternal, "card %q: no move from %s to %s", id, c.State, ch.Card.State)
 		}
-		stored, err := s.p.Cards.Update(ctx, ch)
+		stored, err := s.p.Store.Update(ctx, ch)
 		switch {
 		case errors.Is(err, ports.ErrConflict):
 			continue
@@ -96,7 +101,7 @@ func (s *Service) update(ctx context.Context, id string, decide func(ports.Card)
 			return ports.Card{}, wrapErr(CodeInternal, err, "update card %q", id)
 		}
 		if ch.Event.ID != "" {
-			s.deliver(ctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
+			s.written(ctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
 		}
 		return stored, nil
 	}
@@ -248,7 +253,7 @@ func (s *Service) Card(ctx context.Context, actor ports.Actor, id string) (ports
 	if !readsAll(actor) && !actor.Has(ports.RoleSelfService) {
 		return ports.Card{}, refuse(CodeForbidden, "reading cards needs a role")
 	}
-	c, err := s.p.Cards.Card(ctx, id)
+	c, err := s.p.Store.Card(ctx, id)
 	switch {
 	case errors.Is(err, ports.ErrNotFound), err == nil && !readsAll(actor) && c.UserID != actor.ID:
 		return ports.Card{}, refuse(CodeNotFound, "no card %q", id)
@@ -274,7 +279,7 @@ func (s *Service) Cards(ctx context.Context, actor ports.Actor, f ports.CardFilt
 	default:
 		return ports.CardPage{}, refuse(CodeForbidden, "reading cards needs a role")
 	}
-	page, err := s.p.Cards.List(ctx, f)
+	page, err := s.p.Store.List(ctx, f)
 	if err != nil {
 		return ports.CardPage{}, wrapErr(CodeInternal, err, "list cards")
 	}

@@ -196,7 +196,7 @@ func TestApprovalFlowNotifies(t *testing.T) {
 	is.Equal(c.State, ports.StateOrdered) // queueing off: ordered directly on approval
 	is.Equal(c.ApprovedBy, approver.ID)
 	kinds := []ports.NotificationKind{}
-	for _, n := range w.mailer.Sent() {
+	for _, n := range w.sent() {
 		kinds = append(kinds, n.Kind)
 	}
 	is.Equal(kinds, []ports.NotificationKind{ports.NotifyApprovalNeeded, ports.NotifyOrderApproved, ports.NotifyCardOrdered})
@@ -206,7 +206,7 @@ func TestApprovalFlowNotifies(t *testing.T) {
 	r, err = w.svc.Reject(ctx, approver, r.ID, "no budget")
 	is.NoErr(err)
 	is.Equal(r.RejectionReason, "no budget")
-	last := w.mailer.Sent()[len(w.mailer.Sent())-1]
+	last := w.sent()[len(w.sent())-1]
 	is.Equal(last.Kind, ports.NotifyOrderRejected)
 	is.Equal(last.To, ports.Recipient{UserID: operator.ID})
 	is.Equal(last.Reason, "no budget")
@@ -409,23 +409,29 @@ func TestMailerOutageLosesNothing(t *testing.T) {
 		is.Equal(c.State, ports.StateOrdered)
 		ids = append(ids, c.ID)
 	}
-	pending, err := w.store.PendingNotifications(ctx, t0.Add(time.Hour), 10)
+	is.True(w.svc.DeliverPending(ctx) != nil) // the relay reports the mailer's failure
+	st, err := w.svc.OutboxStats(ctx)
+	is.NoErr(err)
+	is.Equal(st.PendingNotifications, 3)
+	is.NoErr(w.svc.DeliverPending(ctx)) // not due again yet: nothing tried
+	w.clock.Advance(time.Minute)
+	pending, err := w.store.ClaimNotifications(ctx, w.clock.Now(), 10, 0) // a look, leased for no time
 	is.NoErr(err)
 	is.Equal(len(pending), 3)
 	is.Equal(pending[0].LastError, "smtp: 421 try later") // the failure is visible
-	is.True(w.svc.DeliverPending(ctx) == nil)             // not due yet: nothing tried
 	w.mailer.Fail(nil)
-	w.clock.Advance(2 * time.Minute)
+	w.clock.Advance(time.Minute)
 	is.NoErr(w.svc.DeliverPending(ctx))
 	var got []string
-	for _, n := range w.mailer.Sent() {
+	for _, n := range w.sent() {
 		got = append(got, n.CardID)
 	}
 	if d := cmp.Diff(ids, got); d != "" {
 		t.Fatalf("delivered (-want +got):\n%s", d)
 	}
-	pending, _ = w.store.PendingNotifications(ctx, t0.Add(time.Hour), 10)
-	is.Equal(len(pending), 0)
+	st, err = w.svc.OutboxStats(ctx)
+	is.NoErr(err)
+	is.Equal(st.PendingNotifications, 0)
 }
 
 func TestAuditSinkOutageLosesNothing(t *testing.T) {
@@ -436,8 +442,9 @@ func TestAuditSinkOutageLosesNothing(t *testing.T) {
 	c := w.order(t, ada.ID)
 	_, err := w.svc.Abort(ctx, operator, c.ID)
 	is.NoErr(err)
-	is.Equal(len(w.audit.Events()), 0)
+	is.Equal(len(w.events()), 0)
 	w.audit.Fail(nil)
+	w.clock.Advance(time.Minute) // the refused events' lease (DeliveryLease) ends
 	is.NoErr(w.svc.DeliverPending(ctx))
 	is.Equal(w.eventsFor(c.ID), []string{"registered>processing", "processing>aborted"})
 }
@@ -461,7 +468,7 @@ func TestEveryStateChangeEmitsOneEvent(t *testing.T) {
 		hist = append(hist, h.State)
 	}
 	is.Equal(hist, []ports.CardState{ports.StateProcessing, ports.StateOrdered, ports.StateInProduction, ports.StateProduced})
-	for _, e := range w.audit.Events() {
+	for _, e := range w.events() {
 		is.Equal(e.UserID, ada.ID)
 		is.True(e.ID != "")
 	}
@@ -549,7 +556,7 @@ func TestNotificationRecipients(t *testing.T) {
 	is.NoErr(err)
 	w.dispatch(t)
 	var got []ports.Recipient
-	for _, n := range w.mailer.Sent() {
+	for _, n := range w.sent() {
 		got = append(got, n.To)
 	}
 	is.Equal(got, []ports.Recipient{{Approvers: true}, {UserID: operator.ID}, {UserID: ada.ID}})
@@ -557,8 +564,8 @@ func TestNotificationRecipients(t *testing.T) {
 
 func TestNoCardOrderedEmailWhenOff(t *testing.T) {
 	w := newWorld(t, enabled(func(o *ports.Options) { o.QueueCards = false; o.SendCardOrderedEmail = false }))
-	if c := w.order(t, ada.ID); c.State != ports.StateOrdered || len(w.mailer.Sent()) != 0 {
-		t.Fatalf("state %s, %d emails", c.State, len(w.mailer.Sent()))
+	if c := w.order(t, ada.ID); c.State != ports.StateOrdered || len(w.sent()) != 0 {
+		t.Fatalf("state %s, %d emails", c.State, len(w.sent()))
 	}
 }
 

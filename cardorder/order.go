@@ -272,14 +272,14 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 		Events:        []ports.AuditEvent{ch.Event},
 		Notifications: ch.Notifications,
 	}
-	cards, err := s.p.Cards.Create(ctx, created)
+	cards, err := s.p.Store.Create(ctx, created)
 	if errors.Is(err, ports.ErrOpenOrderExists) {
 		return ports.Card{}, orderExists()
 	}
 	if err != nil {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
 	}
-	s.deliver(ctx, created.Events, created.Notifications)
+	s.written(ctx, created.Events, created.Notifications)
 	return s.sendIfDirect(ctx, cards[0]), nil
 }
 
@@ -336,7 +336,7 @@ func (s *Service) preview(ctx context.Context, userID string, o *OrderOptions, c
 var openStates = []ports.CardState{ports.StateRequested, ports.StateProcessing, ports.StateOrdered, ports.StateInProduction}
 
 func (s *Service) hasOpenOrder(ctx context.Context, userID string) (bool, error) {
-	page, err := s.p.Cards.List(ctx, ports.CardFilter{UserID: userID, States: openStates, Limit: 1})
+	page, err := s.p.Store.List(ctx, ports.CardFilter{UserID: userID, States: openStates, Limit: 1})
 	return len(page.Cards) > 0, err
 }
 
@@ -454,11 +454,11 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 		created.Cards = append(created.Cards, ch.Card)
 		created.Events = append(created.Events, ch.Event)
 	}
-	cards, err := s.p.Cards.Create(ctx, created)
+	cards, err := s.p.Store.Create(ctx, created)
 	if err != nil {
 		return nil, wrapErr(CodeInternal, err, "store temporary cards")
 	}
-	s.deliver(ctx, created.Events, nil)
+	s.written(ctx, created.Events, nil)
 	var g errgroup.Group
 	g.SetLimit(s.cfg.DispatchConcurrency)
 	for i := range cards {

@@ -88,13 +88,13 @@ func TestOrderCardRefusalsInSpecOrder(t *testing.T) {
 			if tt.before != nil {
 				tt.before(t, w)
 			}
-			events := len(w.audit.Events())
+			events := len(w.events())
 			cards, _ := w.store.List(context.Background(), ports.CardFilter{})
 			_, err := w.svc.OrderCard(context.Background(), tt.user, &cardorder.OrderOptions{Actor: tt.actor, ProductionType: tt.ptype})
 			isCode(t, err, tt.want)
 			after, _ := w.store.List(context.Background(), ports.CardFilter{})
-			if len(after.Cards) != len(cards.Cards) || len(w.audit.Events()) != events {
-				t.Fatalf("a refused order stored %d cards and %d events", len(after.Cards)-len(cards.Cards), len(w.audit.Events())-events)
+			if len(after.Cards) != len(cards.Cards) || len(w.events()) != events {
+				t.Fatalf("a refused order stored %d cards and %d events", len(after.Cards)-len(cards.Cards), len(w.events())-events)
 			}
 		})
 	}
@@ -250,7 +250,7 @@ func TestPreviewHasNoSideEffect(t *testing.T) {
 	is.Equal(pv.Card.ID, "")
 	page, _ := w.store.List(context.Background(), ports.CardFilter{})
 	is.Equal(len(page.Cards), 0)
-	is.Equal(len(w.audit.Events()), 0)
+	is.Equal(len(w.events()), 0)
 
 	w.order(t, ada.ID)
 	pv, err = w.svc.PreviewOrder(context.Background(), ada.ID, &cardorder.OrderOptions{Actor: operator})
@@ -358,5 +358,5 @@ func TestTemporaryCardsOrderedDirectly(t *testing.T) {
 		is.Equal(c.State, ports.StateOrdered)
 	}
 	is.Equal(w.bureau.Orders(), 2)
-	is.Equal(len(w.mailer.Sent()), 0) // no cardholder, no "card ordered" email
+	is.Equal(len(w.sent()), 0) // no cardholder, no "card ordered" email
 }

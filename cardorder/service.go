@@ -5,8 +5,8 @@
 //
 // The Service talks to the world through the interfaces of package ports only; package memory
 // implements all of them in memory. Every state change is one compare-and-set in the card store
-// together with its audit event and notifications (an outbox), delivered after the write and
-// retried by [Service.DeliverPending] until they are through.
+// together with its audit event and notifications (an outbox), which a [Relay] claims and
+// delivers outside the call that wrote them, retrying until they are through.
 package cardorder
 
 import (
@@ -25,19 +25,38 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// Ports are the adapters a Service uses. Users, Cards, Queue, Outbox and Provider are required;
-// Cards, Queue and Outbox are normally one store (the queue and outbox must live in the same
-// storage as the cards). Options defaults to [StaticOptions] of [ports.DefaultOptions] (the use
-// case disabled); Mailer and Audit default to sinks that discard.
+// Ports are the adapters a Service uses. Users, Store and Provider are required. Store is one
+// storage for the cards, their queue and their outbox, because a state change, its audit event
+// and its notifications are one atomic write (docs/use-case.md §8). Options defaults to
+// [StaticOptions] of [ports.DefaultOptions] (the use case disabled); Mailer and Audit default to
+// sinks that discard.
 type Ports struct {
 	Users    ports.UserStore
-	Cards    ports.CardStore
-	Queue    ports.Queue
-	Outbox   ports.Outbox
+	Store    ports.Store
 	Provider ports.Provider
 	Options  ports.OptionsSource
 	Mailer   ports.Mailer
 	Audit    ports.AuditSink
+
+	// Leases, when set, lets one of several instances at a time run the jobs that are not
+	// claimed row by row: the status sync ("status-sync") and the clean-up ("cleanup")
+	// (docs/use-case.md §8). Nil means a single instance: the jobs run without a lease.
+	Leases ports.JobLeases
+	// Idempotency and Dedup, when set, are purged of expired records by [Service.CleanUp]: the
+	// HTTP API's idempotency records and the bureau events' dedup entries. The Service uses them
+	// for nothing else.
+	Idempotency IdempotencyPurger
+	Dedup       DedupPurger
+}
+
+// IdempotencyPurger removes expired idempotency records; every [ports.IdempotencyStore] is one.
+type IdempotencyPurger interface {
+	PurgeIdempotency(ctx context.Context, now time.Time, max int) (int, error)
+}
+
+// DedupPurger removes expired bureau-event dedup entries; every [ports.EventDedup] is one.
+type DedupPurger interface {
+	PurgeEvents(ctx context.Context, now time.Time, max int) (int, error)
 }
 
 // Config tunes a Service. Its zero value is the documented defaults; a nil *Config is the zero
@@ -69,6 +88,27 @@ type Config struct {
 	DirectOrderTimeout time.Duration
 	// NotifyRetry is the wait before a failed notification is tried again; default 1 minute.
 	NotifyRetry time.Duration
+	// DeliveryLease is how long a relay pass holds the outbox entries it claimed before another
+	// relay (of this or another instance) may take them again; default 1 minute. Make it longer
+	// than a mailer or audit sink call takes.
+	DeliveryLease time.Duration
+	// InlineDelivery sends a write's audit events and notifications from the call that wrote
+	// them, right after the write, as releases before the relay did; what fails is left to the
+	// relay. Default false: a [Relay] (or [Dispatcher.Run], which runs one) delivers them, so a
+	// call never waits for the mailer (docs/use-case.md §6).
+	InlineDelivery bool
+	// OutboxRetention is how long delivered outbox entries are kept before [Service.CleanUp]
+	// removes them; default 7 days.
+	OutboxRetention time.Duration
+	// CleanupBatch is how many rows of one kind one clean-up step removes at a time; default
+	// 1000.
+	CleanupBatch int
+	// Instance names this instance of the host: the holder of the job leases. Default a random
+	// id, so every Service is its own holder.
+	Instance string
+	// JobLease is how long a job lease (status sync, clean-up) is held before another instance
+	// may take the job over; the holder renews it as it works. Default 5 minutes.
+	JobLease time.Duration
 	// SyncConcurrency bounds the bureau status lookups in flight during a status sync; default 8.
 	SyncConcurrency int
 }
@@ -96,6 +136,13 @@ func (c *Config) WithDefaults() Config {
 	setDefault(&out.RetryBackoff, 10*time.Second)
 	setDefault(&out.MaxRetryBackoff, 30*time.Minute)
 	setDefault(&out.NotifyRetry, time.Minute)
+	setDefault(&out.DeliveryLease, time.Minute)
+	setDefault(&out.OutboxRetention, 7*24*time.Hour)
+	setDefault(&out.CleanupBatch, 1000)
+	setDefault(&out.JobLease, 5*time.Minute)
+	if out.Instance == "" {
+		out.Instance = "instance-" + randomIDs{}.NewID()
+	}
 	setDefault(&out.DirectOrderTimeout, 20*time.Second)
 	setDefault(&out.SyncConcurrency, 8)
 	return out
@@ -115,7 +162,8 @@ func (c Config) validate() error {
 		"DispatchLease": int64(c.DispatchLease), "MaxDispatchTries": int64(c.MaxDispatchTries),
 		"RetryBackoff": int64(c.RetryBackoff), "MaxRetryBackoff": int64(c.MaxRetryBackoff),
 		"NotifyRetry": int64(c.NotifyRetry), "SyncConcurrency": int64(c.SyncConcurrency),
-		"DirectOrderTimeout": int64(c.DirectOrderTimeout),
+		"DirectOrderTimeout": int64(c.DirectOrderTimeout), "DeliveryLease": int64(c.DeliveryLease),
+		"OutboxRetention": int64(c.OutboxRetention), "CleanupBatch": int64(c.CleanupBatch), "JobLease": int64(c.JobLease),
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative", name))
@@ -135,14 +183,14 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	validate *validator.Validate
+	wake     chan struct{} // a write signals the in-process relay (see Relay)
 }
 
 // New returns a Service over p, configured by cfg (nil for the defaults).
 func New(p Ports, cfg *Config) (*Service, error) {
 	var missing []string
 	for name, set := range map[string]bool{
-		"Users": p.Users != nil, "Cards": p.Cards != nil, "Queue": p.Queue != nil,
-		"Outbox": p.Outbox != nil, "Provider": p.Provider != nil,
+		"Users": p.Users != nil, "Store": p.Store != nil, "Provider": p.Provider != nil,
 	} {
 		if !set {
 			missing = append(missing, name)
@@ -165,7 +213,8 @@ func New(p Ports, cfg *Config) (*Service, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("cardorder: %w", err)
 	}
-	return &Service{p: p, cfg: c, now: c.Clock.Now, log: c.Logger, validate: newValidator()}, nil
+	return &Service{p: p, cfg: c, now: c.Clock.Now, log: c.Logger, validate: newValidator(),
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // StaticOptions is an options source that gives the same options for every order, with script

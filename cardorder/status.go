@@ -12,6 +12,9 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
+// The Service is what the bureau's status-events handler applies statuses through.
+var _ ports.StatusApplier = (*Service)(nil)
+
 // statusChange derives the change a bureau status makes to c, or nil when it makes none: the card
 // is not (yet) ordered, the status is of an older attempt, or it would not move the card forward.
 func (s *Service) statusChange(c ports.Card, st ports.OrderStatus) *ports.Change {
@@ -78,7 +81,7 @@ func (s *Service) Refresh(ctx context.Context, operator ports.Actor, cardID stri
 	if err := require(operator, ports.RoleOperator, "refreshing a card"); err != nil {
 		return ports.Card{}, err
 	}
-	c, err := s.p.Cards.Card(ctx, cardID)
+	c, err := s.p.Store.Card(ctx, cardID)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
 		return ports.Card{}, refuse(CodeNotFound, "no card %q", cardID)
@@ -103,13 +106,36 @@ func (s *Service) SyncStatus(ctx context.Context, admin ports.Actor) (int, error
 	if err := require(admin, ports.RoleAdmin, "a status sync"); err != nil {
 		return 0, err
 	}
+	return s.SyncAll(ctx)
+}
+
+// syncPage is how many cards one status sync step lists.
+const syncPage = 500
+
+// SyncAll is [Service.SyncStatus] for the host's own scheduling: it checks no actor. It pages
+// through the ordered and in_production cards (never loading them all) and, when the Service
+// has [Ports.Leases], holds the "status-sync" job lease, renewed before each page, so one
+// instance syncs at a time; while another instance holds it, it returns ErrJobRunning.
+func (s *Service) SyncAll(ctx context.Context) (int, error) {
+	j := job{s: s, name: JobStatusSync}
+	if err := j.acquire(ctx); errors.Is(err, errJobHeld) {
+		return 0, refuse(CodeJobRunning, "another instance is running the status sync; try again when it is done")
+	} else if err != nil {
+		return 0, wrapErr(CodeInternal, err, "take the status sync lease")
+	}
+	defer j.release(ctx)
 	var (
 		updated  atomic.Int64
 		firstErr atomic.Pointer[error]
 	)
-	f := ports.CardFilter{States: []ports.CardState{ports.StateOrdered, ports.StateInProduction}, Limit: 500}
-	for {
-		page, err := s.p.Cards.List(ctx, f)
+	f := ports.CardFilter{States: []ports.CardState{ports.StateOrdered, ports.StateInProduction}, Limit: syncPage}
+	for first := true; ; first = false {
+		if !first {
+			if err := j.acquire(ctx); err != nil {
+				return int(updated.Load()), wrapErr(CodeJobRunning, err, "the status sync lost its lease; another instance goes on")
+			}
+		}
+		page, err := s.p.Store.List(ctx, f)
 		if err != nil {
 			return int(updated.Load()), wrapErr(CodeInternal, err, "list cards")
 		}

@@ -5,9 +5,9 @@
 //     [ports.LayoutSource] (a layout's input fields), with client-credentials tokens, bounded
 //     retries and typed errors;
 //   - [EventHandler], the driving side: an [http.Handler] for the bureau's signed status events,
-//     which applies each event once through a [StatusApplier] (the domain's Service).
+//     which applies each event once (a [ports.EventDedup]) through a [ports.StatusApplier] (the domain's Service).
 //
-// The package imports [ports] only, never the domain. A fake bureau for tests and examples is in
+// The package imports [ports] (and [memory] for its default event dedup) only, never the domain. A fake bureau for tests and examples is in
 // package [github.com/cardsaddon/extprod/adapters/gocards/gocardsfake].
 //
 // # Retries and idempotency

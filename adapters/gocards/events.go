@@ -11,28 +11,19 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/ports"
 )
-
-// StatusApplier applies a bureau order status to the card it belongs to. The domain's Service
-// satisfies it; the events handler calls it for each new status event.
-//
-// s.ExternalReference is the card id. ApplyOrderStatus returns changed=false for a status it
-// ignores (a move backwards, the same state again, a card not yet ordered) and an error wrapping
-// [ports.ErrNotFound] for an unknown card; both are final answers. Any other error is taken as
-// transient: the bureau is asked to deliver the event again.
-type StatusApplier interface {
-	ApplyOrderStatus(ctx context.Context, s ports.OrderStatus) (changed bool, err error)
-}
 
 // Defaults of [EventHandlerConfig].
 const (
 	DefaultEventMaxBodyBytes = 1 << 20
 	DefaultEventDedupTTL     = 24 * time.Hour
-	DefaultEventDedupSize    = 100_000
+	// DefaultEventDedupHold is how long one delivery holds an event id while it applies it.
+	DefaultEventDedupHold = time.Minute
 )
 
 // MaxEventIDBytes is the longest eventId the handler accepts (the bureau sends UUIDs); a longer
@@ -48,8 +39,15 @@ const SignatureHeader = "X-GoCards-Signature"
 type EventHandlerConfig struct {
 	// Secret is the shared secret the bureau signs events with.
 	Secret []byte
-	// Applier applies each new status.
-	Applier StatusApplier
+	// Applier applies each new status; the domain's Service is one. ApplyOrderStatus returning
+	// an error wrapping [ports.ErrNotFound] (an unknown card) is a final answer; any other
+	// error is taken as transient: the bureau is asked to deliver the event again.
+	Applier ports.StatusApplier
+	// Dedup remembers which event ids were applied, so a redelivered event is applied once.
+	// Default a new [memory.EventDedup] of this handler's own, which it purges of expired ids
+	// as it goes; a host with several instances plugs a shared one (and purges it with the
+	// Service's clean-up, cardorder.Ports.Dedup).
+	Dedup ports.EventDedup
 	// Logger receives ignored and failed events (event id, order id, card id and state only,
 	// never the body). Default: discard.
 	Logger *slog.Logger
@@ -59,9 +57,9 @@ type EventHandlerConfig struct {
 	// DedupTTL is how long an applied event id is remembered (a replay within it is a no-op);
 	// default DefaultEventDedupTTL.
 	DedupTTL time.Duration
-	// DedupSize bounds how many event ids are remembered; the oldest are forgotten first.
-	// Default DefaultEventDedupSize.
-	DedupSize int
+	// DedupHold is how long one delivery holds an event id while it applies it; a delivery of
+	// the same event meanwhile is answered 503 (Retry-After: 1). Default DefaultEventDedupHold.
+	DedupHold time.Duration
 	// Now gives the time for the dedup expiry; default time.Now.
 	Now func() time.Time
 }
@@ -77,8 +75,8 @@ func (c EventHandlerConfig) WithDefaults() EventHandlerConfig {
 	if c.DedupTTL == 0 {
 		c.DedupTTL = DefaultEventDedupTTL
 	}
-	if c.DedupSize == 0 {
-		c.DedupSize = DefaultEventDedupSize
+	if c.DedupHold == 0 {
+		c.DedupHold = DefaultEventDedupHold
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -94,8 +92,8 @@ func (c EventHandlerConfig) validate() error {
 	if c.Applier == nil {
 		errs = append(errs, errors.New("Applier is required"))
 	}
-	if c.MaxBodyBytes < 0 || c.DedupTTL < 0 || c.DedupSize < 0 {
-		errs = append(errs, errors.New("MaxBodyBytes, DedupTTL and DedupSize must not be negative"))
+	if c.MaxBodyBytes < 0 || c.DedupTTL < 0 || c.DedupHold < 0 {
+		errs = append(errs, errors.New("MaxBodyBytes, DedupTTL and DedupHold must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gocards: invalid event handler config: %w", err)
@@ -104,7 +102,7 @@ func (c EventHandlerConfig) validate() error {
 }
 
 // EventHandler receives the bureau's status events (POST, docs/gocards-wire.md "Status events") and
-// applies them through a [StatusApplier]. It is an [http.Handler], safe for concurrent use; the
+// applies them through a [ports.StatusApplier]. It is an [http.Handler], safe for concurrent use; the
 // host mounts it on its callback URL.
 //
 // Answers, as docs/gocards-wire.md asks:
@@ -123,14 +121,24 @@ func (c EventHandlerConfig) validate() error {
 //     the applier failed transiently (Retry-After: 5); the bureau delivers it again and the event
 //     is not remembered as applied.
 //
-// Each eventId is applied once while it is remembered: ids are kept in memory for DedupTTL, at
-// most DedupSize of them, and are lost on restart. A replay the handler has forgotten is applied
-// again, which is harmless because the domain moves a card forward only.
+// Each eventId is applied once while its [ports.EventDedup] remembers it (DedupTTL); two
+// deliveries of one event at once apply it once. The default dedup is in memory and lost on
+// restart. A replay the dedup has forgotten is applied again, which is harmless because the
+// domain moves a card forward only.
 type EventHandler struct {
-	cfg   EventHandlerConfig
-	log   *slog.Logger
-	dedup *dedupSet
+	cfg EventHandlerConfig
+	log *slog.Logger
+	// ownDedup: the dedup is the handler's default, which it purges itself every purgeEvery
+	// deliveries.
+	ownDedup bool
+	served   atomic.Uint64
 }
+
+// purgeEvery and purgeBatch pace the purge of the handler's own dedup.
+const (
+	purgeEvery = 1024
+	purgeBatch = 4096
+)
 
 var _ http.Handler = (*EventHandler)(nil)
 
@@ -140,7 +148,11 @@ func NewEventHandler(cfg EventHandlerConfig) (*EventHandler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &EventHandler{cfg: cfg, log: cfg.Logger, dedup: newDedupSet(cfg.DedupSize, cfg.DedupTTL)}, nil
+	h := &EventHandler{cfg: cfg, log: cfg.Logger}
+	if h.cfg.Dedup == nil {
+		h.cfg.Dedup, h.ownDedup = &memory.EventDedup{}, true
+	}
+	return h, nil
 }
 
 // ServeHTTP handles one event delivery.
@@ -180,32 +192,54 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	attrs = append(attrs, slog.String("order_id", st.OrderID), slog.String("card_id", st.ExternalReference),
 		slog.String("state", string(st.State)))
 
+	ctx := r.Context()
 	now := h.cfg.Now()
-	switch h.dedup.begin(ev.EventID, now) {
-	case dedupDone:
-		h.log.LogAttrs(r.Context(), slog.LevelDebug, "gocards: replayed event ignored", attrs...)
+	if h.ownDedup && h.served.Add(1)%purgeEvery == 0 {
+		if _, err := h.cfg.Dedup.PurgeEvents(ctx, now, purgeBatch); err != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "gocards: purging expired event ids failed", slog.String("error", err.Error()))
+		}
+	}
+	state, err := h.cfg.Dedup.BeginEvent(ctx, ev.EventID, now, h.cfg.DedupHold)
+	if err != nil {
+		h.log.LogAttrs(ctx, slog.LevelError, "gocards: event dedup failed",
+			append(attrs, slog.String("error", err.Error()))...)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	switch state {
+	case ports.DedupDone:
+		h.log.LogAttrs(ctx, slog.LevelDebug, "gocards: replayed event ignored", attrs...)
 		w.WriteHeader(http.StatusNoContent)
 		return
-	case dedupBusy:
+	case ports.DedupBusy:
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "event is being applied", http.StatusServiceUnavailable)
 		return
 	}
-	changed, err := h.cfg.Applier.ApplyOrderStatus(r.Context(), st)
+	// The outcome is recorded even when the bureau hung up meanwhile.
+	finish := func(applied bool) {
+		wctx := context.WithoutCancel(ctx)
+		if err := h.cfg.Dedup.FinishEvent(wctx, ev.EventID, applied, h.cfg.Now().Add(h.cfg.DedupTTL)); err != nil {
+			h.log.LogAttrs(wctx, slog.LevelWarn, "gocards: event outcome not remembered; a redelivery is applied again",
+				append(attrs, slog.String("error", err.Error()))...)
+		}
+	}
+	changed, err := h.cfg.Applier.ApplyOrderStatus(ctx, st)
 	switch {
 	case err == nil:
-		h.dedup.finish(ev.EventID, true, h.cfg.Now())
+		finish(true)
 		if !changed {
-			h.log.LogAttrs(r.Context(), slog.LevelInfo, "gocards: event ignored by the domain", attrs...)
+			h.log.LogAttrs(ctx, slog.LevelInfo, "gocards: event ignored by the domain", attrs...)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, ports.ErrNotFound):
-		h.dedup.finish(ev.EventID, true, h.cfg.Now())
-		h.log.LogAttrs(r.Context(), slog.LevelWarn, "gocards: event for an unknown card ignored", attrs...)
+		finish(true)
+		h.log.LogAttrs(ctx, slog.LevelWarn, "gocards: event for an unknown card ignored", attrs...)
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		h.dedup.finish(ev.EventID, false, h.cfg.Now())
-		h.log.LogAttrs(r.Context(), slog.LevelError, "gocards: applying event failed",
+		finish(false)
+		h.log.LogAttrs(ctx, slog.LevelError, "gocards: applying event failed",
 			append(attrs, slog.String("error", err.Error()))...)
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
@@ -264,87 +298,4 @@ func decodeEvent(b []byte) (eventBody, ports.OrderStatus, error) {
 		return eventBody{}, ports.OrderStatus{}, protocolErr("event: order status without externalReference")
 	}
 	return ev, st, nil
-}
-
-// dedupSet remembers applied event ids for a while, in insertion order, at most max of them.
-type dedupSet struct {
-	mu    sync.Mutex
-	max   int
-	ttl   time.Duration
-	state map[string]dedupEntry
-	order []dedupItem // applied ids, oldest first; order[head:] is live
-	head  int
-}
-
-type dedupEntry struct {
-	busy    bool
-	expires time.Time
-}
-
-type dedupItem struct {
-	id      string
-	expires time.Time
-}
-
-type dedupResult int
-
-const (
-	dedupNew dedupResult = iota
-	dedupBusy
-	dedupDone
-)
-
-func newDedupSet(max int, ttl time.Duration) *dedupSet {
-	return &dedupSet{max: max, ttl: ttl, state: make(map[string]dedupEntry)}
-}
-
-// begin reports whether id was applied (and not yet forgotten), is being applied now, or is new;
-// a new id is marked busy until finish.
-func (d *dedupSet) begin(id string, now time.Time) dedupResult {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.prune(now)
-	if e, ok := d.state[id]; ok {
-		if e.busy {
-			return dedupBusy
-		}
-		if now.Before(e.expires) {
-			return dedupDone
-		}
-	}
-	d.state[id] = dedupEntry{busy: true}
-	return dedupNew
-}
-
-// finish ends a begin: applied ids are remembered for the TTL, others forgotten.
-func (d *dedupSet) finish(id string, applied bool, now time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !applied {
-		delete(d.state, id)
-		return
-	}
-	exp := now.Add(d.ttl)
-	d.state[id] = dedupEntry{expires: exp}
-	d.order = append(d.order, dedupItem{id: id, expires: exp})
-	d.prune(now)
-}
-
-// prune forgets expired ids and the oldest ones beyond max.
-func (d *dedupSet) prune(now time.Time) {
-	for d.head < len(d.order) {
-		it := d.order[d.head]
-		if len(d.order)-d.head <= d.max && now.Before(it.expires) {
-			break
-		}
-		if e, ok := d.state[it.id]; ok && !e.busy && e.expires.Equal(it.expires) {
-			delete(d.state, it.id)
-		}
-		d.order[d.head] = dedupItem{}
-		d.head++
-	}
-	if d.head > 1024 && d.head*2 > len(d.order) {
-		d.order = append([]dedupItem(nil), d.order[d.head:]...)
-		d.head = 0
-	}
 }

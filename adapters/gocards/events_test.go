@@ -2,10 +2,12 @@ package gocards_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/cardsaddon/extprod/adapters/gocards"
 	"github.com/cardsaddon/extprod/adapters/gocards/gocardsfake"
+	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -222,7 +225,7 @@ func TestEventsDedupExpires(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := newStatusApplier("c")
 	h, err := gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: secret, Applier: a,
-		DedupTTL: time.Hour, DedupSize: 2, Now: func() time.Time { return now }})
+		DedupTTL: time.Hour, Now: func() time.Time { return now }})
 	is.NoErr(err)
 	send := func(id string) int {
 		body := []byte(`{"eventId":"` + id + `","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"ORDERED"}}`)
@@ -239,9 +242,53 @@ func TestEventsDedupExpires(t *testing.T) {
 	is.Equal(send("e1"), 204)
 	is.Equal(a.calls(), 2) // forgotten after the TTL
 	is.Equal(send("e2"), 204)
-	is.Equal(send("e3"), 204)
-	is.Equal(send("e1"), 204) // evicted by size 2
-	is.Equal(a.calls(), 5)
-	is.Equal(send("e3"), 204)
-	is.Equal(a.calls(), 5)
+	is.Equal(send("e2"), 204)
+	is.Equal(a.calls(), 3)
+}
+
+// blockingApplier holds its first call until released, so a test can deliver the same event
+// again while the first delivery is applying it.
+type blockingApplier struct {
+	*statusApplier
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (b *blockingApplier) ApplyOrderStatus(ctx context.Context, s ports.OrderStatus) (bool, error) {
+	b.once.Do(func() { close(b.entered); <-b.release })
+	return b.statusApplier.ApplyOrderStatus(ctx, s)
+}
+
+// TestEventDeliveredTwiceAtOnce: two instances (two handlers over one shared dedup) receive the
+// same event at once; it is applied once. The first delivery is held inside the applier until
+// the second has been answered "busy, retry".
+func TestEventDeliveredTwiceAtOnce(t *testing.T) {
+	is := is.New(t)
+	a := &blockingApplier{statusApplier: newStatusApplier("c"), entered: make(chan struct{}), release: make(chan struct{})}
+	dedup := &memory.EventDedup{}
+	var hs []*gocards.EventHandler
+	for range 2 {
+		h, err := gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: secret, Applier: a, Dedup: dedup})
+		is.NoErr(err)
+		hs = append(hs, h)
+	}
+	body := []byte(`{"eventId":"e1","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"IN_PRODUCTION"}}`)
+	send := func(h *gocards.EventHandler) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set(gocards.SignatureHeader, gocards.SignBody(secret, body))
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- send(hs[0]) }()
+	<-a.entered // the first delivery is applying the event
+	second := send(hs[1])
+	is.Equal(second.Code, http.StatusServiceUnavailable) // busy: the bureau delivers it again
+	is.Equal(second.Header().Get("Retry-After"), "1")
+	close(a.release)
+	is.Equal((<-first).Code, http.StatusNoContent)
+	is.Equal(send(hs[1]).Code, http.StatusNoContent) // the redelivery is a replay
+	is.Equal(a.calls(), 1)
+	is.Equal(a.state("c"), ports.StateInProduction)
 }

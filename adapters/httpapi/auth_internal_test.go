@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/sha256"
+	"errors"
 	"testing"
 
 	"github.com/cardsaddon/extprod/cardorder"
@@ -28,13 +29,13 @@ func TestStaticTokensAreLookedUpByDigest(t *testing.T) {
 		t.Errorf("t-op's digest maps to %+v, %v", a, ok)
 	}
 
-	for _, a := range []Authenticator{st, auth} {
-		if got, ok := a.Authenticate(t.Context(), "t-op"); !ok || got.ID != "op-1" {
-			t.Errorf("%T: t-op → %+v, %v", a, got, ok)
+	for _, a := range []ports.Authenticator{st, auth} {
+		if got, err := a.Authenticate(t.Context(), "t-op"); err != nil || got.ID != "op-1" {
+			t.Errorf("%T: t-op → %+v, %v", a, got, err)
 		}
 		for _, tok := range []string{"", "t-o", "t-op ", "T-OP", "t-anon"} { // t-anon: no actor id
-			if got, ok := a.Authenticate(t.Context(), tok); ok || got.ID != "" {
-				t.Errorf("%T: %q → %+v, %v; want refused", a, tok, got, ok)
+			if got, err := a.Authenticate(t.Context(), tok); !errors.Is(err, ports.ErrUnauthenticated) || got.ID != "" {
+				t.Errorf("%T: %q → %+v, %v; want errors.Is(err, ports.ErrUnauthenticated)", a, tok, got, err)
 			}
 		}
 	}

@@ -33,7 +33,7 @@ func benchService(b *testing.B) *cardorder.Service {
 		{Name: "EMAIL", MaxLength: 128},
 	}})
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: memory.NewUsers(userList...), Cards: store, Queue: store, Outbox: store,
+		Users: memory.NewUsers(userList...), Store: store,
 		Provider: bureau, Options: cardorder.StaticOptions(opts),
 	}, nil)
 	if err != nil {

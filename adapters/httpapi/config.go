@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/cardorder"
 	"github.com/cardsaddon/extprod/ports"
 )
@@ -21,16 +22,11 @@ const (
 	// DefaultIdempotencyTTL is how long a successful creation is remembered under its
 	// Idempotency-Key (docs/http-api.md: at least 24 hours).
 	DefaultIdempotencyTTL = 24 * time.Hour
+	// DefaultIdempotencyHold is how long a request holds its Idempotency-Key while it runs.
+	DefaultIdempotencyHold = time.Minute
 )
 
-// Authenticator maps a bearer token to the actor it stands for. The host implements it (an
-// OAuth introspection, a session store…); [StaticTokens] is a fixed map. It must be safe for
-// concurrent use. ok is false for an unknown, expired or revoked token; the handler answers 401.
-type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (actor ports.Actor, ok bool)
-}
-
-// StaticTokens is an [Authenticator] over a fixed map from token to actor, for examples, tests
+// StaticTokens is a [ports.Authenticator] over a fixed map from token to actor, for examples, tests
 // and hosts whose tokens are provisioned out of band. Build it as before, with the tokens in
 // clear as keys (a literal, or make and assign); do not modify it while it is in use.
 //
@@ -42,9 +38,10 @@ type Authenticator interface {
 // changes to the map are not seen); Authenticate called directly hashes them on every call.
 type StaticTokens map[string]ports.Actor
 
-// Authenticate implements [Authenticator]: it looks the SHA-256 of token up among the SHA-256
-// of t's tokens. An actor without an ID is refused.
-func (t StaticTokens) Authenticate(ctx context.Context, token string) (ports.Actor, bool) {
+// Authenticate implements [ports.Authenticator]: it looks the SHA-256 of token up among the
+// SHA-256 of t's tokens. An unknown token, or one whose actor has no ID, is
+// [ports.ErrUnauthenticated]; a fixed map is never unavailable.
+func (t StaticTokens) Authenticate(ctx context.Context, token string) (ports.Actor, error) {
 	return t.digests().Authenticate(ctx, token)
 }
 
@@ -60,13 +57,13 @@ func (t StaticTokens) digests() tokenDigests {
 // tokenDigests maps the SHA-256 of a token to its actor: the form [StaticTokens] is used in.
 type tokenDigests map[[sha256.Size]byte]ports.Actor
 
-// Authenticate implements [Authenticator].
-func (d tokenDigests) Authenticate(_ context.Context, token string) (ports.Actor, bool) {
+// Authenticate implements [ports.Authenticator].
+func (d tokenDigests) Authenticate(_ context.Context, token string) (ports.Actor, error) {
 	a, ok := d[sha256.Sum256([]byte(token))]
 	if !ok || a.ID == "" {
-		return ports.Actor{}, false
+		return ports.Actor{}, ports.ErrUnauthenticated
 	}
-	return a, true
+	return a, nil
 }
 
 // Scripts is the administrator's option script as the script endpoints need it. The host adapts
@@ -93,8 +90,9 @@ type Config struct {
 	// Service is the domain every endpoint calls.
 	Service *cardorder.Service
 	// Auth authenticates the bearer token of every request but GET /healthz and the bureau's
-	// events.
-	Auth Authenticator
+	// events: [ports.ErrUnauthenticated] answers 401 unauthenticated, any other error 503
+	// auth_unavailable (the identity provider could not decide now).
+	Auth ports.Authenticator
 	// Scripts serves the option-script endpoints. Nil: GET and PUT answer 404 not_found, and a
 	// dry run can only use the installed options (a script in its body answers 404).
 	Scripts Scripts
@@ -102,13 +100,19 @@ type Config struct {
 	// authenticates the bureau by its signature itself (gocards.EventHandler). Nil: the path
 	// answers 404.
 	Events http.Handler
-	// Idempotency remembers successful creations under their Idempotency-Key. Default
-	// [NewMemoryIdempotency] with Clock and IdempotencyTTL; a host with several instances plugs a
-	// shared, durable one.
-	Idempotency IdempotencyStore
-	// IdempotencyTTL is how long the default store remembers a creation; default
+	// Idempotency keeps the requests made with an Idempotency-Key as reserve-then-complete
+	// records (docs/http-api.md). Default a new [memory.Idempotency]: in-process only; a host
+	// with several instances plugs a shared, durable one (and gives it to the Service's
+	// clean-up, [cardorder.Ports].Idempotency, to purge expired records).
+	Idempotency ports.IdempotencyStore
+	// IdempotencyTTL is how long a successful creation is replayed; default
 	// DefaultIdempotencyTTL. It must not be shorter than 24 hours.
 	IdempotencyTTL time.Duration
+	// IdempotencyHold is how long a request holds its reservation of a key while it runs;
+	// default DefaultIdempotencyHold. Make it longer than a creation can take (a direct order
+	// waits up to the Service's DirectOrderTimeout): a reservation that expires lets a retry
+	// create a second card.
+	IdempotencyHold time.Duration
 	// Clock gives the time (idempotency expiry); default the wall clock.
 	Clock ports.Clock
 	// Logger receives server-side failures (route, status, code and the internal cause), never
@@ -137,8 +141,11 @@ func (c Config) WithDefaults() Config {
 	if c.IdempotencyTTL == 0 {
 		c.IdempotencyTTL = DefaultIdempotencyTTL
 	}
-	if c.Idempotency == nil && c.IdempotencyTTL >= DefaultIdempotencyTTL {
-		c.Idempotency = NewMemoryIdempotency(c.Clock, c.IdempotencyTTL)
+	if c.IdempotencyHold == 0 {
+		c.IdempotencyHold = DefaultIdempotencyHold
+	}
+	if c.Idempotency == nil {
+		c.Idempotency = &memory.Idempotency{}
 	}
 	return c
 }
@@ -153,6 +160,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxBodyBytes < 0 || c.MaxScriptBytes < 0 {
 		errs = append(errs, errors.New("MaxBodyBytes and MaxScriptBytes must not be negative"))
+	}
+	if c.IdempotencyHold < 0 {
+		errs = append(errs, errors.New("IdempotencyHold must not be negative"))
 	}
 	if c.IdempotencyTTL < DefaultIdempotencyTTL {
 		errs = append(errs, errors.New("IdempotencyTTL must be at least 24h"))

@@ -5,7 +5,7 @@
 // # Mounting it
 //
 // [New] returns an [http.Handler] built on the standard library's [http.ServeMux] with method
-// patterns. The host supplies the domain service, an [Authenticator] that maps bearer tokens to
+// patterns. The host supplies the domain service, a [ports.Authenticator] that maps bearer tokens to
 // actors (the simple [StaticTokens] map will do for examples and tests), and optionally the option
 // script engine behind [Scripts] and the bureau's signed status-events handler:
 //
@@ -27,8 +27,11 @@
 //     naming the field; path ids and query parameters are validated.
 //   - An Idempotency-Key on order creation is scoped to the actor and bound to the path and the
 //     parsed body; the first successful creation is replayed (200, the same card) for at least
-//     24 hours, also to a request that raced it. Refusals are not remembered. The store is an
-//     [IdempotencyStore]; [NewMemoryIdempotency] is the in-process default.
+//     24 hours, also to a request that raced it: that one waits, polling the key with a short
+//     backoff, until the first completes or gives the key up (or its own context ends).
+//     Refusals are not remembered. The store is a [ports.IdempotencyStore] (reserve, then
+//     complete or release; no lock is held while the request runs); a [memory.Idempotency] is
+//     the in-process default.
 //   - The card listing pages with an opaque cursor that stays correct while cards are added.
 //     Its query parameters are checked in a fixed order (userId, state, limit, cursor, then
 //     unknown names in sorted order), so a query with several bad parameters always names the
@@ -46,6 +49,11 @@
 //   - internal (500, [CodeInternal]): an unexpected failure (the cause is logged, not sent).
 //   - unavailable (503, [CodeUnavailable]): from POST /v1/gocards/events only, when the bureau's
 //     status event could not be applied now; the bureau delivers it again after Retry-After.
+//   - auth_unavailable (503, [CodeAuthUnavailable]): the token could not be checked now (the
+//     Authenticator failed with something other than ports.ErrUnauthenticated); Retry-After
+//     says when to try again.
+//   - job_running (409, [cardorder.CodeJobRunning]): a status sync asked for while another
+//     instance runs one.
 //
 // The events endpoint maps the statuses of the mounted events handler: 400 and any other 4xx
 // it does not name to bad_request (with that status), 401 to unauthenticated, 405 to

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cardsaddon/extprod/cardorder"
@@ -99,29 +101,65 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, a ports.Act
 	fp := hex.EncodeToString(sum[:])
 	scoped := strconv.Itoa(len(a.ID)) + ":" + a.ID + ":" + keys[0]
 
-	rec, found, unlock, err := h.cfg.Idempotency.Lock(r.Context(), scoped)
+	rec, err := h.reserve(r.Context(), scoped, fp)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	if found {
-		if rec.Fingerprint != fp {
-			return errorf(CodeIdempotencyKeyReused, "this Idempotency-Key was used with another request")
-		}
+	if rec.Done {
 		writeRaw(w, http.StatusOK, "application/json", rec.Body)
 		return nil
 	}
-	b, err := create(r.Context(), nil) // remembered: not from the pool
+	b, err := create(r.Context(), nil) // kept in the record: not from the pool
+	ctx := context.WithoutCancel(r.Context())
 	if err != nil {
+		if rerr := h.cfg.Idempotency.Release(ctx, scoped, rec.Token); rerr != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "httpapi: idempotency key not released; it frees itself when its hold expires",
+				slog.String("route", r.Pattern), slog.String("err", rerr.Error()))
+		}
 		return err
 	}
-	ctx := context.WithoutCancel(r.Context())
-	if err := h.cfg.Idempotency.Remember(ctx, scoped, Remembered{Fingerprint: fp, Body: b, At: h.cfg.Clock.Now()}); err != nil {
+	if err := h.cfg.Idempotency.Complete(ctx, scoped, rec.Token, b, h.cfg.Clock.Now().Add(h.cfg.IdempotencyTTL)); err != nil {
 		h.log.LogAttrs(ctx, slog.LevelError, "httpapi: creation not remembered under its idempotency key",
 			slog.String("route", r.Pattern), slog.String("err", err.Error()))
 	}
 	writeRaw(w, http.StatusCreated, "application/json", b)
 	return nil
+}
+
+// Backoff of a request waiting for another request with the same Idempotency-Key.
+const (
+	idemPollFirst = 5 * time.Millisecond
+	idemPollMax   = 250 * time.Millisecond
+)
+
+// reserve reserves key for this request, or returns the completed record to replay. While
+// another request with the same key runs, it waits, asking again with a doubling backoff, until
+// that one completes (its answer is replayed), releases the key or lets its hold expire (then
+// this request reserves it), or ctx ends. A key in use by a request with another fingerprint is
+// refused at once.
+func (h *handler) reserve(ctx context.Context, key, fp string) (ports.IdempotencyRecord, error) {
+	wait := idemPollFirst
+	for {
+		rec, reserved, err := h.cfg.Idempotency.Reserve(ctx, key, fp, h.cfg.Clock.Now(), h.cfg.IdempotencyHold)
+		switch {
+		case err != nil:
+			return rec, fmt.Errorf("reserve idempotency key: %w", err)
+		case reserved:
+			return rec, nil
+		case rec.Fingerprint != fp:
+			return rec, errorf(CodeIdempotencyKeyReused, "this Idempotency-Key was used with another request")
+		case rec.Done:
+			return rec, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return rec, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, idemPollMax)
+	}
 }
 
 func validKey(k string) bool {

@@ -20,7 +20,7 @@ func Example() {
 	svc, err := cardorder.New(cardorder.Ports{
 		Users: memory.NewUsers(ports.User{ID: "u1", State: ports.UserActive, GivenName: "Ada",
 			FamilyName: "Lovelace", Email: "ada@example.com", UPN: "ada@corp.example"}),
-		Cards: store, Queue: store, Outbox: store,
+		Store:    store,
 		Provider: memory.NewBureau(),
 		Options:  cardorder.StaticOptions(opts),
 	}, nil)

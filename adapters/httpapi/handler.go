@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -220,10 +221,20 @@ func (h *handler) authed(check rule, f actionFunc) http.Handler {
 			h.fail(w, r, errorf(string(cardorder.CodeUnauthenticated), "send Authorization: Bearer <token>"))
 			return
 		}
-		a, ok := h.cfg.Auth.Authenticate(r.Context(), tok)
-		if !ok || a.ID == "" {
+		a, err := h.cfg.Auth.Authenticate(r.Context(), tok)
+		switch {
+		case err == nil && a.ID != "":
+		case err == nil, errors.Is(err, ports.ErrUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="extprod", error="invalid_token"`)
 			h.fail(w, r, errorf(string(cardorder.CodeUnauthenticated), "the token is unknown or expired"))
+			return
+		default:
+			// The identity provider could not decide: "try again", not "who are you?". The
+			// cause is logged (it never holds the token: Authenticator must not put it there).
+			h.log.LogAttrs(r.Context(), slog.LevelWarn, "httpapi: authentication unavailable",
+				slog.String("route", r.Pattern), slog.String("err", err.Error()))
+			w.Header().Set("Retry-After", "5")
+			h.fail(w, r, errorf(CodeAuthUnavailable, "the identity provider could not be reached; try again shortly"))
 			return
 		}
 		if err := check(a, r); err != nil {

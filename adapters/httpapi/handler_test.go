@@ -1,12 +1,17 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,36 +178,106 @@ func TestIdempotency(t *testing.T) {
 	})
 }
 
-// TestIdempotencyRace: requests with one key racing each other create one card; the first answers
-// 201, every other 200 with the same card.
+// TestIdempotencyRace: a request with the key of a request in progress waits for it and then
+// answers 200 with the same card; one card is created. The test sees the second request find
+// the key busy (it is waiting) before it lets the first one finish.
 func TestIdempotencyRace(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
-	// Hold the first request inside the domain until the others are on their way.
+	// Hold the first request inside the domain until the second is waiting on the key.
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	gate := func() { once.Do(func() { close(entered); <-release }) }
 	e.opts.gate.Store(&gate)
 
-	const n = 20
-	results := make([]resp, n)
+	var first, second, other resp
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		results[0] = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", []string{"Idempotency-Key", "race"}})
+		first = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", []string{"Idempotency-Key", "race"}})
 	})
 	<-entered
-	for i := 1; i < n; i++ {
-		wg.Go(func() {
-			results[i] = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "{}", []string{"Idempotency-Key", "race"}})
-		})
-	}
+	wg.Go(func() {
+		second = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "{}", []string{"Idempotency-Key", "race"}})
+	})
+	<-e.idemBusy // the second request found the key reserved: it is waiting
+	// A request with the same key and another body is refused at once, without waiting.
+	other = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, `{"productionType":"other"}`, []string{"Idempotency-Key", "race"}})
+	is.Equal(other.problem(t).Code, "idempotency_key_reused")
 	close(release)
 	wg.Wait()
-	is.Equal(results[0].status, http.StatusCreated)
-	for i := 1; i < n; i++ {
-		is.Equal(results[i].status, http.StatusOK)
-		is.Equal(string(results[i].body), string(results[0].body))
+	is.Equal(first.status, http.StatusCreated)
+	is.Equal(second.status, http.StatusOK)
+	is.Equal(string(second.body), string(first.body))
+	is.Equal(e.countCards(), 1)
+}
+
+// TestIdempotencyWaiterTakesOverAReleasedKey: when the request holding a key is refused, it
+// releases the key and the request waiting on it runs itself.
+func TestIdempotencyWaiterTakesOverAReleasedKey(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	gate := func() {
+		switch calls.Add(1) {
+		case 1: // the first request: held, then decided on disabled options
+			close(entered)
+			<-release
+		case 2: // the second request, once it reserved the released key: enabled
+			e.opts.set(nil)
+		}
 	}
+	e.opts.set(func(o *ports.Options) { o.Enabled = false })
+	e.opts.gate.Store(&gate)
+	var first, second resp
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		first = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", []string{"Idempotency-Key", "k"}})
+	})
+	<-entered
+	wg.Go(func() {
+		second = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", []string{"Idempotency-Key", "k"}})
+	})
+	<-e.idemBusy
+	close(release)
+	wg.Wait()
+	is.Equal(first.problem(t).Code, "use_case_disabled")
+	is.Equal(second.status, http.StatusCreated)
+	is.Equal(e.countCards(), 1)
+}
+
+// TestIdempotencyWaiterGivesUp: a request waiting on a busy key ends with its context.
+func TestIdempotencyWaiterGivesUp(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	gate := func() { once.Do(func() { close(entered); <-release }) }
+	e.opts.gate.Store(&gate)
+	var first resp
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		first = e.send(req{"POST", "/v1/users/u1/card-orders", tokOp, "", []string{"Idempotency-Key", "k"}})
+	})
+	<-entered
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() {
+		r, _ := http.NewRequestWithContext(ctx, "POST", e.srv.URL+"/v1/users/u1/card-orders", nil)
+		r.Header.Set("Authorization", "Bearer "+tokOp)
+		r.Header.Set("Idempotency-Key", "k")
+		res, err := http.DefaultClient.Do(r)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	<-e.idemBusy // it waits
+	cancel()
+	is.True(errors.Is(<-done, context.Canceled)) // the client gave up while waiting
+	close(release)
+	wg.Wait()
+	is.Equal(first.status, http.StatusCreated)
 	is.Equal(e.countCards(), 1)
 }
 
@@ -767,4 +842,41 @@ func TestChunkedBodies(t *testing.T) {
 	is.Equal(r.problem(t).Code, "payload_too_large")
 	r = send("/v1/admin/options-script/dry-run", tokAdmin, unknownLength(strings.Repeat(" ", 1<<20+1)))
 	is.Equal(r.problem(t).Code, "payload_too_large")
+}
+
+// failingAuth is an identity provider that cannot be reached.
+type failingAuth struct{ err error }
+
+func (f failingAuth) Authenticate(context.Context, string) (ports.Actor, error) {
+	return ports.Actor{}, f.err
+}
+
+// TestAuthenticatorErrors: "who are you?" is 401; an identity provider that cannot decide is
+// 503 auth_unavailable with Retry-After, not a 401 that would log the user out.
+func TestAuthenticatorErrors(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		err        error
+		status     int
+		code       string
+		retryAfter bool
+	}{
+		{fmt.Errorf("introspect: %w", ports.ErrUnauthenticated), http.StatusUnauthorized, "unauthenticated", false},
+		{fmt.Errorf("introspect: %w", ports.ErrUnavailable), http.StatusServiceUnavailable, "auth_unavailable", true},
+		{errors.New("introspect: unexpected answer"), http.StatusServiceUnavailable, "auth_unavailable", true},
+	} {
+		t.Run(tc.code+"/"+tc.err.Error(), func(t *testing.T) {
+			is := is.New(t)
+			h, err := httpapi.New(httpapi.Config{Service: e.svc, Auth: failingAuth{tc.err}})
+			is.NoErr(err)
+			rec := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "/v1/cards", nil)
+			r.Header.Set("Authorization", "Bearer t")
+			h.ServeHTTP(rec, r)
+			got := resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+			is.Equal(got.status, tc.status)
+			is.Equal(got.problem(t).Code, tc.code)
+			is.Equal(got.header.Get("Retry-After") != "", tc.retryAfter)
+		})
+	}
 }

@@ -169,10 +169,31 @@ type env struct {
 	opts    *switchOptions
 	scripts *fakeScripts
 	svc     *cardorder.Service
-	idem    *httpapi.MemoryIdempotency
+	idem    *memory.Idempotency
 	handler http.Handler
 	srv     *httptest.Server
 	events  atomic.Int64 // requests the stub events handler received
+	// idemBusy receives a value (when there is room) each time the idempotency store answers
+	// that a key is reserved by a request in progress.
+	idemBusy chan struct{}
+}
+
+// busySignal is an idempotency store that tells a test when a request found its key busy, so a
+// race test can see a request waiting before it lets the first one finish.
+type busySignal struct {
+	ports.IdempotencyStore
+	busy chan struct{}
+}
+
+func (b *busySignal) Reserve(ctx context.Context, key, fp string, now time.Time, hold time.Duration) (ports.IdempotencyRecord, bool, error) {
+	rec, reserved, err := b.IdempotencyStore.Reserve(ctx, key, fp, now, hold)
+	if err == nil && !reserved && !rec.Done {
+		select {
+		case b.busy <- struct{}{}:
+		default:
+		}
+	}
+	return rec, reserved, err
 }
 
 func newEnv(t testing.TB) *env {
@@ -188,19 +209,19 @@ func newEnvNoServer(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, is: is.New(t), clock: memory.NewClock(t0), store: memory.NewStore(),
 		users: memory.NewUsers(testUsers()...), bureau: memory.NewBureau(), opts: &switchOptions{},
-		scripts: newFakeScripts("var options = { enabled: true };")}
+		scripts: newFakeScripts("var options = { enabled: true };"), idemBusy: make(chan struct{}, 1)}
 	e.opts.set(nil)
 	e.prov = &provider{Bureau: e.bureau}
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: e.users, Cards: e.store, Queue: e.store, Outbox: e.store, Provider: e.prov, Options: e.opts,
+		Users: e.users, Store: e.store, Provider: e.prov, Options: e.opts,
 	}, &cardorder.Config{Clock: e.clock, IDs: memory.NewIDs("c")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.svc = svc
-	e.idem = httpapi.NewMemoryIdempotency(e.clock, 24*time.Hour)
+	e.idem = &memory.Idempotency{}
 	h, err := httpapi.New(httpapi.Config{
-		Service: svc, Auth: tokens, Scripts: e.scripts, Idempotency: e.idem, Clock: e.clock,
+		Service: svc, Auth: tokens, Scripts: e.scripts, Idempotency: &busySignal{IdempotencyStore: e.idem, busy: e.idemBusy}, Clock: e.clock,
 		Events: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e.events.Add(1)
 			switch st := r.Header.Get("X-Test-Status"); st {

@@ -31,6 +31,10 @@ const (
 	// the events handler's Retry-After): the bureau delivers it again later. Only
 	// POST /v1/gocards/events answers it.
 	CodeUnavailable = "unavailable"
+	// CodeAuthUnavailable answers a request whose token could not be checked now: the
+	// [ports.Authenticator] failed with something other than [ports.ErrUnauthenticated] (the
+	// identity provider is down or slow). 503 with Retry-After; the client tries again.
+	CodeAuthUnavailable = "auth_unavailable"
 )
 
 // ProblemTypePrefix starts the type URI of every problem; the code completes it.
@@ -79,6 +83,8 @@ var codes = map[string]codeInfo{
 	CodeMethodNotAllowed:                        {http.StatusMethodNotAllowed, "Method not allowed"},
 	CodeInternal:                                {http.StatusInternalServerError, "Internal error"},
 	CodeUnavailable:                             {http.StatusServiceUnavailable, "Unavailable"},
+	CodeAuthUnavailable:                         {http.StatusServiceUnavailable, "Authentication unavailable"},
+	string(cardorder.CodeJobRunning):            {http.StatusConflict, "Job running"},
 }
 
 // StatusOf returns the HTTP status of a code of the error table; 500 for an unknown one.

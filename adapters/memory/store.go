@@ -1,6 +1,7 @@
 // Package memory holds in-memory adapters for every port: the card store (with its queue and
-// outbox), the user directory, the script store, a mailer, an audit log, a clock, an id source and
-// a bureau. They are safe for concurrent use and honour the ports' atomicity contracts with one
+// outbox), the user directory, the script store, a mailer, an audit log, a clock, an id source,
+// a bureau, and the shared records of idempotency keys ([Idempotency]), bureau-event dedup
+// ([EventDedup]) and job leases ([JobLeases]), whose zero values are ready to use. They are safe for concurrent use and honour the ports' atomicity contracts with one
 // mutex per store, which makes them the embedded default and the reference the conformance suite
 // is checked against. Nothing survives a restart.
 package memory
@@ -21,6 +22,7 @@ var (
 	_ ports.CardStore = (*Store)(nil)
 	_ ports.Queue     = (*Store)(nil)
 	_ ports.Outbox    = (*Store)(nil)
+	_ ports.Store     = (*Store)(nil)
 )
 
 // Store keeps cards, their queue and their outbox in memory. The zero value is not usable: call
@@ -34,8 +36,7 @@ type Store struct {
 	waiting dueHeap             // queue entries by the time they become claimable
 	ready   readyHeap           // claimable queue entries, oldest QueuedAt first
 
-	events        []ports.AuditEvent // pending audit events, oldest first
-	notifications []ports.Notification
+	outbox outbox // audit events and notifications, see outbox.go
 }
 
 // userCards indexes one user's cards.
@@ -104,8 +105,8 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		s.track(e, "")
 		out[i] = card
 	}
-	s.events = append(s.events, c.Events...)
-	s.notifications = append(s.notifications, c.Notifications...)
+	s.outbox.addEvents(c.Events)
+	s.outbox.addNotifications(c.Notifications)
 	return out, nil
 }
 
@@ -138,9 +139,9 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 	e.card = clone(out)
 	s.track(e, prev)
 	if c.Event.ID != "" {
-		s.events = append(s.events, c.Event)
+		s.outbox.addEvents([]ports.AuditEvent{c.Event})
 	}
-	s.notifications = append(s.notifications, c.Notifications...)
+	s.outbox.addNotifications(c.Notifications)
 	return out, nil
 }
 
@@ -172,6 +173,11 @@ func clone(c ports.Card) ports.Card {
 	c.History = slices.Clone(c.History)
 	c.Readouts = slices.Clone(c.Readouts)
 	c.Options.ProductionTypes = slices.Clone(c.Options.ProductionTypes)
+	c.Photo = slices.Clone(c.Photo)
+	if c.DeliveryAddress != nil {
+		a := *c.DeliveryAddress
+		c.DeliveryAddress = &a
+	}
 	return c
 }
 
@@ -290,80 +296,6 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (ports.QueueStats, err
 		}
 	}
 	return st, nil
-}
-
-// PendingEvents implements [ports.Outbox].
-func (s *Store) PendingEvents(ctx context.Context, max int) ([]ports.AuditEvent, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if max <= 0 {
-		return nil, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.events[:min(max, len(s.events))]), nil
-}
-
-// EventsDelivered implements [ports.Outbox].
-func (s *Store) EventsDelivered(ctx context.Context, ids []string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = slices.DeleteFunc(s.events, func(e ports.AuditEvent) bool { return slices.Contains(ids, e.ID) })
-	return nil
-}
-
-// PendingNotifications implements [ports.Outbox].
-func (s *Store) PendingNotifications(ctx context.Context, now time.Time, max int) ([]ports.Notification, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []ports.Notification
-	if max <= 0 {
-		return nil, nil
-	}
-	for _, n := range s.notifications {
-		if len(out) == max {
-			break
-		}
-		if !n.NotBefore.After(now) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-// NotificationSent implements [ports.Outbox].
-func (s *Store) NotificationSent(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.notifications = slices.DeleteFunc(s.notifications, func(n ports.Notification) bool { return n.ID == id })
-	return nil
-}
-
-// NotificationFailed implements [ports.Outbox].
-func (s *Store) NotificationFailed(ctx context.Context, id, reason string, retryAt time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range s.notifications {
-		if n := &s.notifications[i]; n.ID == id {
-			n.Tries++
-			n.LastError = reason
-			n.NotBefore = retryAt
-		}
-	}
-	return nil
 }
 
 // dueHeap orders queue entries by the time they become claimable.

@@ -45,13 +45,13 @@ func TestNonPositiveMaxReadsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, max := range []int{0, -1} {
-		ev, err := s.PendingEvents(t.Context(), max)
+		ev, err := s.ClaimEvents(t.Context(), time.Now(), max, time.Minute)
 		if err != nil || len(ev) != 0 {
-			t.Fatalf("PendingEvents(%d) = %v, %v", max, ev, err)
+			t.Fatalf("ClaimEvents(max %d) = %v, %v; want none", max, ev, err)
 		}
-		ns, err := s.PendingNotifications(t.Context(), time.Now(), max)
+		ns, err := s.ClaimNotifications(t.Context(), time.Now(), max, time.Minute)
 		if err != nil || len(ns) != 0 {
-			t.Fatalf("PendingNotifications(%d) = %v, %v", max, ns, err)
+			t.Fatalf("ClaimNotifications(max %d) = %v, %v; want none", max, ns, err)
 		}
 	}
 }
@@ -75,4 +75,16 @@ func TestScriptsRefuseAnEmptyVersion(t *testing.T) {
 	if err := (&memory.Scripts{}).ReplaceScript(t.Context(), "var options = {}", "", ""); err == nil {
 		t.Fatal("an empty version was accepted")
 	}
+}
+
+func TestIdempotencyConformance(t *testing.T) {
+	portstest.RunIdempotencyStore(t, func(*testing.T) ports.IdempotencyStore { return &memory.Idempotency{} })
+}
+
+func TestEventDedupConformance(t *testing.T) {
+	portstest.RunEventDedup(t, func(*testing.T) ports.EventDedup { return &memory.EventDedup{} })
+}
+
+func TestJobLeasesConformance(t *testing.T) {
+	portstest.RunJobLeases(t, func(*testing.T) ports.JobLeases { return &memory.JobLeases{} })
 }

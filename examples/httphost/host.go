@@ -165,7 +165,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	}
 	h.scripts = scripts
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: memory.NewUsers(sd.Users...), Cards: h.store, Queue: h.store, Outbox: h.store,
+		Users: memory.NewUsers(sd.Users...), Store: h.store,
 		Provider: provider, Options: opts, Mailer: logMailer{log}, Audit: &memory.AuditLog{},
 	}, &cardorder.Config{Logger: log})
 	if err != nil {

@@ -43,7 +43,7 @@ func BenchmarkDispatchVsBare(b *testing.B) {
 	opts := ports.DefaultOptions()
 	opts.Enabled, opts.AllowMultipleCardOrders = true, true
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: everyone{}, Cards: store, Queue: store, Outbox: store, Provider: client, Options: cardorder.StaticOptions(opts),
+		Users: everyone{}, Store: store, Provider: client, Options: cardorder.StaticOptions(opts),
 	}, &cardorder.Config{DispatchConcurrency: workers, DispatchBatch: chunk})
 	if err != nil {
 		b.Fatal(err)

@@ -52,7 +52,7 @@ func newRig(t *testing.T, faults gocardsfake.Faults) *rig {
 	opts := ports.DefaultOptions()
 	opts.Enabled, opts.AllowMultipleCardOrders = true, true
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: everyone{}, Cards: store, Queue: store, Outbox: store, Provider: client,
+		Users: everyone{}, Store: store, Provider: client,
 		Options: cardorder.StaticOptions(opts),
 	}, &cardorder.Config{Clock: clock, MaxDispatchTries: 1000, DispatchConcurrency: 16, DispatchBatch: 200})
 	if err != nil {

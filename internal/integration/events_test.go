@@ -27,7 +27,7 @@ func TestEventsDriveTheRealService(t *testing.T) {
 	bureau := memory.NewBureau()
 	opts := ports.DefaultOptions()
 	opts.Enabled, opts.AllowMultipleCardOrders = true, true
-	svc, err := cardorder.New(cardorder.Ports{Users: everyone{}, Cards: store, Queue: store, Outbox: store,
+	svc, err := cardorder.New(cardorder.Ports{Users: everyone{}, Store: store,
 		Provider: bureau, Options: cardorder.StaticOptions(opts)}, nil)
 	is.NoErr(err)
 	h, err := gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: secret, Applier: svc})

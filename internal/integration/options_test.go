@@ -36,7 +36,7 @@ func scriptService(t testing.TB, src string) (*cardorder.Service, *options.Engin
 	}
 	store := memory.NewStore()
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: everyone{}, Cards: store, Queue: store, Outbox: store, Provider: memory.NewBureau(), Options: eng,
+		Users: everyone{}, Store: store, Provider: memory.NewBureau(), Options: eng,
 	}, &cardorder.Config{IDs: memory.NewIDs("c")})
 	if err != nil {
 		t.Fatal(err)

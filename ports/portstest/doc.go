@@ -35,6 +35,13 @@
 //			})
 //	}
 //
+// The shared records of the HTTP API, the bureau events handler and the background jobs have
+// their own suites, each taking a constructor of a new, empty value:
+//
+//	portstest.RunIdempotencyStore(t, func(t *testing.T) ports.IdempotencyStore { return mystore.Idempotency() })
+//	portstest.RunEventDedup(t, func(t *testing.T) ports.EventDedup { return mystore.Dedup() })
+//	portstest.RunJobLeases(t, func(t *testing.T) ports.JobLeases { return mystore.Leases() })
+//
 // Run it with the race detector (go test -race): several subtests race a thousand goroutines
 // against one store and only show their full value under it. Every subtest has a stable name, so
 // one can be selected with -run, for example -run 'TestMyStore/Queue/AbortClaimRace'.
@@ -59,6 +66,7 @@
 // (List/CursorSurvivesUpdates).
 //
 // The suite never sleeps: time-dependent behaviour (leases, back-off, notification retries) is
-// driven by the now argument of [ports.Queue.Claim], [ports.Queue.Stats] and
-// [ports.Outbox.PendingNotifications].
+// driven by the now argument of [ports.Queue.Claim], [ports.Queue.Stats],
+// [ports.Outbox.ClaimEvents], [ports.Outbox.ClaimNotifications] and the records' methods. To
+// read the outbox, the suite claims at times far after every lease it took before.
 package portstest

@@ -35,6 +35,7 @@ type fixture struct {
 	s        Store
 	newStore func(t *testing.T) Store
 	seq      atomic.Int64
+	peeks    atomic.Int64
 }
 
 func newFixture(t *testing.T, newStore func(t *testing.T) Store) *fixture {
@@ -235,22 +236,32 @@ func (f *fixture) update(c ports.Card, to ports.CardState, mutate func(*ports.Ca
 // manyMax is the max the suite passes to read "everything" from the outbox.
 const manyMax = 100_000
 
-// pendingEvents returns every pending event.
+// peek returns a time after every lease the suite took before, at which every notification of
+// the suite is due: reading the outbox by claiming at it sees every undelivered entry.
+func (f *fixture) peek() time.Time {
+	return farFuture.Add(time.Duration(f.peeks.Add(1)) * 24 * time.Hour)
+}
+
+// pendingEvents returns every undelivered event, oldest first, by claiming them at a peek time.
 func (f *fixture) pendingEvents() []ports.AuditEvent {
 	f.t.Helper()
-	evs, err := f.s.PendingEvents(f.ctx, manyMax)
+	evs, err := f.s.ClaimEvents(f.ctx, f.peek(), manyMax, time.Minute)
 	if err != nil {
-		f.t.Fatalf("PendingEvents: %v", err)
+		f.t.Fatalf("ClaimEvents: %v", err)
 	}
 	return evs
 }
 
-// pendingNotifications returns every notification due at now.
-func (f *fixture) pendingNotifications(now time.Time) []ports.Notification {
+// pendingNotifications returns every unsent notification, oldest first, by claiming them at a
+// peek time. Tries is zeroed: these claims are the suite's reading, not delivery attempts.
+func (f *fixture) pendingNotifications() []ports.Notification {
 	f.t.Helper()
-	ns, err := f.s.PendingNotifications(f.ctx, now, manyMax)
+	ns, err := f.s.ClaimNotifications(f.ctx, f.peek(), manyMax, time.Minute)
 	if err != nil {
-		f.t.Fatalf("PendingNotifications: %v", err)
+		f.t.Fatalf("ClaimNotifications: %v", err)
+	}
+	for i := range ns {
+		ns[i].Tries = 0
 	}
 	return ns
 }
@@ -317,12 +328,31 @@ func notificationIDs(ns []ports.Notification) []string {
 	return out
 }
 
-// wantErr fails the test unless errors.Is(err, target).
+// wantErr fails the test unless errors.Is(err, target), saying so.
 func wantErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
-		t.Fatalf("%s: got error %v, want %v", what, err, target)
+		t.Fatalf("%s: got error %v, want errors.Is(err, %s)", what, err, sentinelName(target))
 	}
+}
+
+// sentinelName names a sentinel error of package ports as code does.
+func sentinelName(err error) string {
+	for _, s := range []struct {
+		err  error
+		name string
+	}{
+		{ports.ErrNotFound, "ports.ErrNotFound"}, {ports.ErrConflict, "ports.ErrConflict"},
+		{ports.ErrOpenOrderExists, "ports.ErrOpenOrderExists"}, {ports.ErrUnavailable, "ports.ErrUnavailable"},
+		{ports.ErrUnauthorized, "ports.ErrUnauthorized"}, {ports.ErrProtocol, "ports.ErrProtocol"},
+		{ports.ErrRejected, "ports.ErrRejected"}, {ports.ErrIdempotencyBusy, "ports.ErrIdempotencyBusy"},
+		{ports.ErrUnauthenticated, "ports.ErrUnauthenticated"},
+	} {
+		if err == s.err {
+			return s.name
+		}
+	}
+	return fmt.Sprintf("%q", err)
 }
 
 // wantCard fails the test when got differs from want; with ignoreVersion, Version is not compared.
@@ -349,7 +379,7 @@ func (f *fixture) wantNoOutbox(evs []ports.AuditEvent, ns []ports.Notification) 
 			f.t.Fatalf("event %s of a failed write is in the outbox", e.ID)
 		}
 	}
-	pendingN := notificationIDs(f.pendingNotifications(farFuture))
+	pendingN := notificationIDs(f.pendingNotifications())
 	for _, n := range ns {
 		if slices.Contains(pendingN, n.ID) {
 			f.t.Fatalf("notification %s of a failed write is in the outbox", n.ID)

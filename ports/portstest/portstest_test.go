@@ -38,8 +38,7 @@ type store struct {
 	version int64
 	cards   map[string]*entry
 	order   []*entry
-	events  []ports.AuditEvent
-	notes   []ports.Notification
+	outbox  []*outEntry
 }
 
 type entry struct {
@@ -89,8 +88,7 @@ func (s *store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		s.order = append(s.order, e)
 		out[i] = deep(card)
 	}
-	s.events = append(s.events, c.Events...)
-	s.notes = append(s.notes, c.Notifications...)
+	s.add(c.Events, c.Notifications)
 	return out, nil
 }
 
@@ -110,10 +108,11 @@ func (s *store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 	s.version++
 	e.card = deep(c.Card)
 	e.card.Version = s.version
+	var evs []ports.AuditEvent
 	if c.Event.ID != "" {
-		s.events = append(s.events, c.Event)
+		evs = append(evs, c.Event)
 	}
-	s.notes = append(s.notes, c.Notifications...)
+	s.add(evs, c.Notifications)
 	return deep(e.card), nil
 }
 
@@ -194,49 +193,148 @@ func (s *store) Stats(ctx context.Context, now time.Time) (ports.QueueStats, err
 	return st, nil
 }
 
-func (s *store) PendingEvents(ctx context.Context, max int) ([]ports.AuditEvent, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.events[:min(max, len(s.events))]), nil
+// outEntry is one outbox entry of the reference store: an event or a notification.
+type outEntry struct {
+	ev          *ports.AuditEvent
+	note        *ports.Notification
+	leaseUntil  time.Time
+	deliveredAt time.Time
+	done        bool
 }
 
-func (s *store) EventsDelivered(ctx context.Context, ids []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = slices.DeleteFunc(s.events, func(e ports.AuditEvent) bool { return slices.Contains(ids, e.ID) })
+func (e *outEntry) at() time.Time {
+	if e.ev != nil {
+		return e.ev.At
+	}
+	return e.note.At
+}
+
+func (s *store) add(evs []ports.AuditEvent, ns []ports.Notification) {
+	for _, e := range evs {
+		s.outbox = append(s.outbox, &outEntry{ev: &e})
+	}
+	for _, n := range ns {
+		s.outbox = append(s.outbox, &outEntry{note: &n})
+	}
+}
+
+func (s *store) claim(now time.Time, max int, lease time.Duration, events bool) []*outEntry {
+	var es []*outEntry
+	for _, e := range s.outbox {
+		if e.done || (e.ev != nil) != events || e.leaseUntil.After(now) || !events && e.note.NotBefore.After(now) {
+			continue
+		}
+		es = append(es, e)
+	}
+	slices.SortStableFunc(es, func(a, b *outEntry) int { return a.at().Compare(b.at()) })
+	if max < 0 {
+		max = 0
+	}
+	es = es[:min(max, len(es))]
+	for _, e := range es {
+		e.leaseUntil = now.Add(lease)
+	}
+	return es
+}
+
+func (s *store) find(id string, events bool) *outEntry {
+	for _, e := range s.outbox {
+		if events && e.ev != nil && e.ev.ID == id || !events && e.note != nil && e.note.ID == id {
+			return e
+		}
+	}
 	return nil
 }
 
-func (s *store) PendingNotifications(ctx context.Context, now time.Time, max int) ([]ports.Notification, error) {
+func (s *store) AddEvents(ctx context.Context, evs []ports.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []ports.Notification
-	for _, n := range s.notes {
-		if len(out) < max && !n.NotBefore.After(now) {
-			out = append(out, n)
-		}
+	s.add(evs, nil)
+	return nil
+}
+
+func (s *store) ClaimEvents(ctx context.Context, now time.Time, max int, lease time.Duration) ([]ports.AuditEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ports.AuditEvent
+	for _, e := range s.claim(now, max, lease, true) {
+		out = append(out, *e.ev)
 	}
 	return out, nil
 }
 
-func (s *store) NotificationSent(ctx context.Context, id string) error {
+func (s *store) EventsDelivered(ctx context.Context, ids []string, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.notes = slices.DeleteFunc(s.notes, func(n ports.Notification) bool { return n.ID == id })
+	for _, id := range ids {
+		if e := s.find(id, true); e != nil && !e.done {
+			e.done, e.deliveredAt = true, at
+		}
+	}
+	return nil
+}
+
+func (s *store) ClaimNotifications(ctx context.Context, now time.Time, max int, lease time.Duration) ([]ports.Notification, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ports.Notification
+	for _, e := range s.claim(now, max, lease, false) {
+		e.note.Tries++
+		out = append(out, *e.note)
+	}
+	return out, nil
+}
+
+func (s *store) NotificationSent(ctx context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.find(id, false); e != nil && !e.done {
+		e.done, e.deliveredAt = true, at
+	}
 	return nil
 }
 
 func (s *store) NotificationFailed(ctx context.Context, id, reason string, retryAt time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.notes {
-		if s.notes[i].ID == id {
-			s.notes[i].Tries++
-			s.notes[i].LastError = reason
-			s.notes[i].NotBefore = retryAt
-		}
+	if e := s.find(id, false); e != nil && !e.done {
+		e.note.LastError, e.note.NotBefore, e.leaseUntil = reason, retryAt, time.Time{}
 	}
 	return nil
+}
+
+func (s *store) PurgeDelivered(ctx context.Context, before time.Time, max int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	s.outbox = slices.DeleteFunc(s.outbox, func(e *outEntry) bool {
+		if n < max && e.done && e.deliveredAt.Before(before) {
+			n++
+			return true
+		}
+		return false
+	})
+	return n, nil
+}
+
+func (s *store) OutboxStats(ctx context.Context, now time.Time) (ports.OutboxStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st ports.OutboxStats
+	for _, e := range s.outbox {
+		if e.done {
+			continue
+		}
+		if e.ev != nil {
+			st.PendingEvents++
+		} else {
+			st.PendingNotifications++
+		}
+		if st.OldestPendingAt.IsZero() || e.at().Before(st.OldestPendingAt) {
+			st.OldestPendingAt = e.at()
+		}
+	}
+	return st, nil
 }
 
 // scripts: a compare-and-set on one pair.

@@ -362,7 +362,7 @@ func testAbortClaimRace(f *fixture) {
 					lost[c.ID] = true
 				default:
 					mu.Unlock()
-					return fmt.Errorf("abort of %s: got error %w, want nil or ErrConflict", c.ID, err)
+					return fmt.Errorf("abort of %s: got error %w, want nil or errors.Is(err, ports.ErrConflict)", c.ID, err)
 				}
 				mu.Unlock()
 			}

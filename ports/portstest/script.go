@@ -128,7 +128,7 @@ func testScriptRace(t *testing.T, s ports.ScriptStore, from string) {
 		case err == nil:
 			winner = i
 		case !errors.Is(err, ports.ErrConflict):
-			t.Fatalf("racing ReplaceScript: got error %v, want nil or ErrConflict", err)
+			t.Fatalf("racing ReplaceScript: got error %v, want nil or errors.Is(err, ports.ErrConflict)", err)
 		}
 	}
 	if winner < 0 {
