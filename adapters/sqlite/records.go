@@ -79,7 +79,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, body []byte, ex
 		if body == nil {
 			body = []byte{}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE idempotency SET done = 1, body = ?, expires_at = ? WHERE key = ? AND token = ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE idempotency SET done = 1, body = ?, expires_at = ? WHERE key = ? AND token = ? AND done = 0`,
 			body, ns(expiresAt), key, token)
 		if err != nil {
 			return err
