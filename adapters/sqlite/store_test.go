@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/matryer/is"
-	_ "modernc.org/sqlite"
 	"golang.org/x/sync/errgroup"
+	_ "modernc.org/sqlite"
 
 	"github.com/cardsaddon/extprod/adapters/sqlite"
 	"github.com/cardsaddon/extprod/ports"
