@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cardsaddon/extprod/adapters/postgres"
+	"github.com/cardsaddon/extprod/ports"
 )
 
 func TestMigrationsAreNumberedWithoutGaps(t *testing.T) {
@@ -138,4 +139,23 @@ func TestOpenRejectsBadSchemaName(t *testing.T) {
 	is := is.New(t)
 	_, err := postgres.Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", &postgres.Config{Schema: `x"; DROP TABLE y; --`})
 	is.True(err != nil) // an unsafe schema name is refused before connecting
+}
+
+func TestOpenUnreachableIsUnavailable(t *testing.T) {
+	is := is.New(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	// Port 1 on loopback refuses connections.
+	_, err := postgres.Open(ctx, "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=5", nil)
+	is.True(errors.Is(err, ports.ErrUnavailable)) // a server that cannot be reached is unavailable
+}
+
+func TestClosedStoreIsUnavailable(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := newStore(t)
+	s.Close()
+	_, err := s.Card(t.Context(), "card-1")
+	is.True(err != nil)
+	is.True(!errors.Is(err, ports.ErrNotFound)) // a closed store does not pretend the card is missing
 }
