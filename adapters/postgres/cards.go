@@ -313,9 +313,15 @@ func (s *Store) Card(ctx context.Context, id string) (ports.Card, error) {
 // The listings, one text per filter shape so that each prepared statement gets a plan that uses
 // its index (a generic plan of "$2 = ” OR user_id = $2" would use none).
 const (
-	listAllSQL        = `SELECT seq, version, data, photo FROM extprod_cards WHERE seq > $1 ORDER BY seq LIMIT $2`
-	listUserSQL       = `SELECT seq, version, data, photo FROM extprod_cards WHERE user_id = $3 AND seq > $1 ORDER BY seq LIMIT $2`
-	listStatesSQL     = `SELECT seq, version, data, photo FROM extprod_cards WHERE state = ANY($3) AND seq > $1 ORDER BY seq LIMIT $2`
+	listAllSQL  = `SELECT seq, version, data, photo FROM extprod_cards WHERE seq > $1 ORDER BY seq LIMIT $2`
+	listUserSQL = `SELECT seq, version, data, photo FROM extprod_cards WHERE user_id = $3 AND seq > $1 ORDER BY seq LIMIT $2`
+	// One scan per state, merged, so that the planner can take one range of the (state, seq)
+	// index per state where a state is rare, instead of walking the whole cursor order.
+	listStatesSQL = `SELECT c.seq, c.version, c.data, c.photo
+FROM (SELECT DISTINCT unnest($3::text[]) AS state) s,
+     LATERAL (SELECT seq, version, data, photo FROM extprod_cards
+              WHERE state = s.state AND seq > $1 ORDER BY seq LIMIT $2) c
+ORDER BY c.seq LIMIT $2`
 	listUserStatesSQL = `SELECT seq, version, data, photo FROM extprod_cards WHERE user_id = $3 AND state = ANY($4) AND seq > $1 ORDER BY seq LIMIT $2`
 )
 
