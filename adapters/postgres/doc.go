@@ -71,6 +71,16 @@
 // can be skipped by a listing in progress (not by the next one); the queue and the status sync
 // do not depend on listing cursors for correctness.
 //
+// # Tests
+//
+// The tests need a server: set EXTPROD_POSTGRES_URL (for example
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable). Without it they skip, except under
+// CI=true, where they use that URL and fail when no server answers. Each test works in a fresh
+// schema of its own and drops it when done, so tests run in parallel and leave nothing behind.
+// Some tests start copies of the test binary as child processes on the same schema (two
+// processes ordering for one user, two dispatchers, two outbox relays, processes killed with
+// SIGKILL).
+//
 // # Errors
 //
 // Errors wrap the ports' sentinels: [ports.ErrNotFound], [ports.ErrConflict],

@@ -39,7 +39,9 @@ type Config struct {
 	// connection's current schema (usually public, or what the DSN's search_path names).
 	Schema string
 	// MaxConns caps the pool. Zero: pgxpool's default (the greater of 4 and the number of CPUs),
-	// or pool_max_conns when the DSN names it.
+	// or pool_max_conns when the DSN names it. Writes wait for their commit's WAL flush, and
+	// PostgreSQL flushes the commits waiting at once together, so a host that orders from many
+	// requests at once should allow about as many connections as concurrent writers.
 	MaxConns int32
 	// MaxPage caps the page size of [Store.List]. Zero: [DefaultMaxPage].
 	MaxPage int
