@@ -49,21 +49,21 @@ INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, l
                            dispatch_started, provider_order_id, data, photo)
 SELECT id, user_id, state, 1, queued_at, not_before, lease_until, dispatch_started, provider_order_id, data, photo
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
-            $7::boolean[], $8::text[], $9::jsonb[], $10::bytea[])
+            $7::boolean[], $8::text[], $9::json[], $10::bytea[])
      WITH ORDINALITY AS t(id, user_id, state, queued_at, not_before, lease_until, dispatch_started,
                           provider_order_id, data, photo, ord)
 ORDER BY ord`
 
 const insertEventsSQL = `
 INSERT INTO extprod_events (id, at, data)
-SELECT id, at, data FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[]) WITH ORDINALITY AS t(id, at, data, ord)
+SELECT id, at, data FROM unnest($1::text[], $2::timestamptz[], $3::json[]) WITH ORDINALITY AS t(id, at, data, ord)
 ORDER BY ord
 ON CONFLICT (id) DO NOTHING`
 
 const insertNotificationsSQL = `
 INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
 SELECT id, at, not_before, tries, last_error, data
-FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[], $6::jsonb[])
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[], $6::json[])
      WITH ORDINALITY AS t(id, at, not_before, tries, last_error, data, ord)
 ORDER BY ord
 ON CONFLICT (id) DO NOTHING`
@@ -221,7 +221,7 @@ WITH ok AS (
 ), n AS (
     INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
     SELECT t.id, t.at, t.not_before, t.tries, t.last_error, t.data
-    FROM u, unnest($14::text[], $15::timestamptz[], $16::timestamptz[], $17::integer[], $18::text[], $19::jsonb[])
+    FROM u, unnest($14::text[], $15::timestamptz[], $16::timestamptz[], $17::integer[], $18::text[], $19::json[])
             WITH ORDINALITY AS t(id, at, not_before, tries, last_error, data, ord)
     ORDER BY t.ord
     ON CONFLICT (id) DO NOTHING
@@ -396,7 +396,7 @@ WITH due AS (
 )
 UPDATE extprod_cards c
 SET lease_until = $3, dispatch_started = true, version = c.version + 1,
-    data = c.data || jsonb_build_object('leaseUntil', $4::text, 'dispatchStarted', true)
+    data = (c.data::jsonb || jsonb_build_object('leaseUntil', $4::text, 'dispatchStarted', true))::json
 FROM due
 WHERE c.seq = due.seq
 RETURNING c.seq, c.queued_at, c.version, c.data, c.photo`

@@ -3,8 +3,9 @@
 -- costs stay flat as the tables grow (docs/use-case.md §8).
 
 -- Cards. seq is the creation order and the List cursor; the columns beside data are the ones
--- queries filter on and the ones a claim changes without rewriting the card (version,
--- lease_until, dispatch_started); data holds the rest of the card as JSON, photo the photo.
+-- queries filter on, copied from the card on every write; version is the compare-and-set token
+-- (the card's Version is read from it). data holds the card as JSON (type json: stored as
+-- written, no parsing into jsonb on every write; cast it to jsonb to query it), photo the photo.
 CREATE TABLE extprod_cards (
     seq               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id                text        NOT NULL UNIQUE,
@@ -16,7 +17,7 @@ CREATE TABLE extprod_cards (
     lease_until       timestamptz,
     dispatch_started  boolean     NOT NULL DEFAULT false,
     provider_order_id text,
-    data              jsonb       NOT NULL,
+    data              json        NOT NULL,
     photo             bytea
 );
 
@@ -73,7 +74,7 @@ CREATE TABLE extprod_events (
     seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id           text        NOT NULL UNIQUE,
     at           timestamptz NOT NULL,
-    data         jsonb       NOT NULL,
+    data         json        NOT NULL,
     lease_until  timestamptz,
     delivered_at timestamptz
 );
@@ -85,7 +86,7 @@ CREATE TABLE extprod_notifications (
     seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id          text        NOT NULL UNIQUE,
     at          timestamptz NOT NULL,
-    data        jsonb       NOT NULL,
+    data        json        NOT NULL,
     tries       integer     NOT NULL DEFAULT 0,
     last_error  text        NOT NULL DEFAULT '',
     not_before  timestamptz,
