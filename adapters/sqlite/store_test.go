@@ -173,17 +173,16 @@ func TestExclusiveAcrossHandles(t *testing.T) {
 	is.Equal(refused.Load(), int64(n-1))
 }
 
-// TestWritersWaitForTheLock proves that writers queue on the one writer connection: while the
-// test holds it, every racing Create is seen waiting (database/sql's wait count) before the
-// test lets them go; then exactly one exclusive creation wins.
+// TestWritersWaitForTheLock proves that writers queue for the one writer connection: while the
+// test holds it, every racing Create is seen queued before the test lets them go; then exactly
+// one exclusive creation wins, although they share transactions (group commit).
 func TestWritersWaitForTheLock(t *testing.T) {
 	is := is.New(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	s := openTest(t, "")
 	const n = 1000
-	hold, err := sqlite.WriterConn(ctx, s)
-	is.NoErr(err)
+	release := sqlite.HoldWriter(s)
 	var won, refused atomic.Int64
 	var g errgroup.Group
 	for i := range n {
@@ -201,13 +200,13 @@ func TestWritersWaitForTheLock(t *testing.T) {
 			return nil
 		})
 	}
-	for sqlite.WriterWaits(s) < n {
+	for sqlite.QueuedWrites(s) < n {
 		if ctx.Err() != nil {
-			t.Fatalf("only %d of %d writers waiting", sqlite.WriterWaits(s), n)
+			t.Fatalf("only %d of %d writers waiting", sqlite.QueuedWrites(s), n)
 		}
 		runtime.Gosched()
 	}
-	is.NoErr(hold.Close())
+	release()
 	is.NoErr(g.Wait())
 	is.Equal(won.Load(), int64(1))
 	is.Equal(refused.Load(), int64(n-1))

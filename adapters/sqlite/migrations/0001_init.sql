@@ -13,7 +13,10 @@ CREATE TABLE cards (
 	version           INTEGER NOT NULL,
 	queued_at         INTEGER NOT NULL,
 	due_at            INTEGER NOT NULL,   -- max(NotBefore, LeaseUntil): claimable from then on
-	data              BLOB    NOT NULL,
+	lease_until       INTEGER NOT NULL,   -- Card.LeaseUntil; a claim writes it here, not in data
+	dispatch_started  INTEGER NOT NULL,   -- Card.DispatchStarted; likewise
+	data              BLOB    NOT NULL,   -- the card as JSON; version, lease_until and
+	                                      -- dispatch_started above override its fields
 	photo             BLOB
 ) STRICT;
 -- Listing one user's cards in creation order.
@@ -37,7 +40,8 @@ CREATE TABLE outbox_events (
 	data         BLOB    NOT NULL
 ) STRICT;
 CREATE INDEX outbox_events_pending ON outbox_events (at, lease_until) WHERE delivered_at IS NULL;
-CREATE INDEX outbox_events_id ON outbox_events (id);
+-- EventsDelivered finds pending events by id: a partial index stays as small as the backlog.
+CREATE INDEX outbox_events_id ON outbox_events (id) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_events_delivered ON outbox_events (delivered_at) WHERE delivered_at IS NOT NULL;
 
 CREATE TABLE outbox_notifications (
@@ -52,7 +56,7 @@ CREATE TABLE outbox_notifications (
 	data        BLOB    NOT NULL
 ) STRICT;
 CREATE INDEX outbox_notifications_pending ON outbox_notifications (at, not_before, lease_until) WHERE sent_at IS NULL;
-CREATE INDEX outbox_notifications_id ON outbox_notifications (id);
+CREATE INDEX outbox_notifications_id ON outbox_notifications (id) WHERE sent_at IS NULL;
 CREATE INDEX outbox_notifications_sent ON outbox_notifications (sent_at) WHERE sent_at IS NOT NULL;
 
 -- The installed option script: at most one row.
