@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 )
 
+// restartFrames is the log size (in pages) past which the checkpointer makes the log restart.
+const restartFrames = 8192
+
 // checkpointer copies the write-ahead log back into the database file from a connection of its
 // own, so the writer connection (whose automatic checkpoint is off) never waits for it.
 type checkpointer struct {
@@ -36,9 +39,19 @@ func (c *checkpointer) loop() {
 		case <-c.quit:
 			return
 		case <-c.wake:
-			// A checkpoint that cannot finish now (readers on old frames) is simply tried again
-			// after the next commits; its errors change nothing that was committed.
-			_, _ = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+			// A checkpoint that cannot finish now is simply tried again after the next commits;
+			// its errors change nothing that was committed.
+			ctx := context.Background()
+			var busy, frames, done int
+			err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
+			// A passive checkpoint never blocks a writer, so under steady writes it may never
+			// catch up with the end of the log, and the log, which restarts only once it is
+			// fully copied, would grow without bound. Past restartFrames, a RESTART checkpoint
+			// copies the rest while holding new writers for that short while (they wait under
+			// their busy timeout), so the next write starts the log anew.
+			if err == nil && frames > restartFrames {
+				_, _ = c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+			}
 		}
 	}
 }

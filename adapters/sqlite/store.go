@@ -119,7 +119,8 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	}
 	writeQ.Add("_pragma", "journal_mode(WAL)")
 	writeQ.Add("_pragma", "synchronous(NORMAL)")
-	writeQ.Add("_pragma", "wal_autocheckpoint(0)")
+	writeQ.Add("_pragma", "wal_autocheckpoint(0)")        // the checkpointer's job (checkpoint.go)
+	writeQ.Add("_pragma", "journal_size_limit(67108864)") // a restarted log is cut back to 64 MiB
 	w, err := sql.Open("sqlite", path+"?"+writeQ.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
