@@ -36,7 +36,7 @@ type plan struct {
 // docs/use-case.md §2; a refused order creates nothing.
 func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions) (ports.Card, error) {
 	if o == nil {
-		o = &OrderOptions{}
+		return ports.Card{}, errNoOrderOptions
 	}
 	p, err := s.planOrder(ctx, userID, o, "", s.p.Options)
 	if err != nil {
@@ -48,7 +48,7 @@ func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions)
 // channelFor authorises actor to order for userID and returns the channel (docs/use-case.md §3).
 func channelFor(actor ports.Actor, userID string, batch bool) (ports.Channel, error) {
 	if actor.ID == "" {
-		return "", ErrUnauthenticated
+		return "", errNoActorID
 	}
 	switch {
 	case batch && actor.Has(ports.RoleOperator):
@@ -84,7 +84,7 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	}
 	p := plan{resolved: &r}
 	if !r.Options.Enabled {
-		return p, refuse(CodeUseCaseDisabled, "the Order card use case is disabled")
+		return p, useCaseDisabled()
 	}
 	if user.State != ports.UserActive {
 		return p, notActive(user.State)
@@ -115,7 +115,8 @@ func pickProductionType(o ports.Options, chosen string) (ports.ProductionType, e
 	case o.SelectProductionType && chosen == "":
 		return ports.ProductionType{}, refuse(CodeInvalidProductionType, "choose a production type")
 	case !o.SelectProductionType && chosen != "" && chosen != o.DefaultProductionType:
-		return ports.ProductionType{}, refuse(CodeInvalidProductionType, "production type %q cannot be chosen; %q is used", chosen, o.DefaultProductionType)
+		return ports.ProductionType{}, refuse(CodeInvalidProductionType,
+			"production type %q cannot be chosen: choosing production types is off (selectProductionType), so name none, or %q, the default", chosen, o.DefaultProductionType)
 	case chosen == "":
 		chosen = o.DefaultProductionType
 	}
@@ -274,7 +275,7 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	}
 	cards, err := s.p.Store.Create(ctx, created)
 	if errors.Is(err, ports.ErrOpenOrderExists) {
-		return ports.Card{}, orderExists()
+		return ports.Card{}, s.openOrderExists(ctx, c.UserID)
 	}
 	if err != nil {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
@@ -299,7 +300,7 @@ type Preview struct {
 // other refusal is the Preview's Refusal.
 func (s *Service) PreviewOrder(ctx context.Context, userID string, o *OrderOptions) (Preview, error) {
 	if o == nil {
-		o = &OrderOptions{}
+		return Preview{}, errNoOrderOptions
 	}
 	if _, err := channelFor(o.Actor, userID, false); err != nil {
 		return Preview{}, err
@@ -317,7 +318,7 @@ func (s *Service) preview(ctx context.Context, userID string, o *OrderOptions, c
 		if open, lerr := s.hasOpenOrder(ctx, userID); lerr != nil {
 			err = wrapErr(CodeInternal, lerr, "list cards")
 		} else if open {
-			err = orderExists()
+			err = s.openOrderExists(ctx, userID)
 		}
 	}
 	if err != nil {
@@ -428,7 +429,7 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 		return nil, wrapErr(CodeScriptFailed, err, "the option script failed")
 	}
 	if !r.Options.Enabled {
-		return nil, refuse(CodeUseCaseDisabled, "the Order card use case is disabled")
+		return nil, useCaseDisabled()
 	}
 	// docs/use-case.md §5: the type named, or the default; the operator's selection rule does not apply.
 	if productionType == "" {
@@ -466,4 +467,24 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 	}
 	_ = g.Wait()
 	return cards, nil
+}
+
+// errNoOrderOptions and errNoActorID refuse an order that does not say who orders.
+var (
+	errNoOrderOptions = refuse(CodeUnauthenticated, "no order options: pass &OrderOptions{Actor: ...} naming who orders")
+	errNoActorID      = refuse(CodeUnauthenticated, "the actor has no id: set OrderOptions.Actor.ID to who orders")
+)
+
+func useCaseDisabled() *Error {
+	return refuse(CodeUseCaseDisabled, "the Order card use case is disabled; an administrator enables it by setting enabled: true in the option script")
+}
+
+// openOrderExists refuses an order for a user with an open card order, naming that card (a card
+// id is no personal data) when it can be read.
+func (s *Service) openOrderExists(ctx context.Context, userID string) *Error {
+	page, err := s.p.Store.List(ctx, ports.CardFilter{UserID: userID, States: openStates, Limit: 1})
+	if err != nil || len(page.Cards) == 0 {
+		return orderExists()
+	}
+	return refuse(CodeOrderExists, "the user has an open card order, card %s (%s); one open order per user", page.Cards[0].ID, page.Cards[0].State)
 }

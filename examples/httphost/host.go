@@ -164,9 +164,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 		return err
 	}
 	h.scripts = scripts
+	// The HTTP API's idempotency records and the bureau events' dedup entries are purged by the
+	// Service's clean-up, which the relay runs (docs/use-case.md §8).
+	idem, dedup := &memory.Idempotency{}, &memory.EventDedup{}
 	svc, err := cardorder.New(cardorder.Ports{
 		Users: memory.NewUsers(sd.Users...), Store: h.store,
 		Provider: provider, Options: opts, Mailer: logMailer{log}, Audit: &memory.AuditLog{},
+		Idempotency: idem, Dedup: dedup,
 	}, &cardorder.Config{Logger: log})
 	if err != nil {
 		return err
@@ -175,11 +179,11 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 
 	var events http.Handler
 	if len(h.secret) > 0 {
-		if events, err = gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: h.secret, Applier: svc, Logger: log}); err != nil {
+		if events, err = gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: h.secret, Applier: svc, Dedup: dedup, Logger: log}); err != nil {
 			return err
 		}
 	}
-	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: sd.tokens(), Scripts: scripts, Events: events, Logger: log})
+	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: sd.tokens(), Scripts: scripts, Events: events, Idempotency: idem, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -215,14 +219,18 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serving", "addr", h.addr, "dispatch_interval", f.dispatchInterval.String(), "fake_bureau", h.fake != nil)
 
+	// The dispatcher runs the outbox relay (mail, audit events, clean-up) alongside; without
+	// it, the relay runs alone, so mail still leaves.
+	dctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
 	if f.dispatchInterval > 0 {
-		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		var wg sync.WaitGroup
 		d := svc.NewDispatcher(&cardorder.DispatcherConfig{Interval: f.dispatchInterval, AfterPass: hk.afterPass})
 		wg.Go(func() { _ = d.Run(dctx) })
-		// Stops after the server: a dispatch pass in flight finishes its cards.
-		stops = append(stops, func() { cancel(); wg.Wait(); log.Info("dispatcher stopped") })
+	} else {
+		wg.Go(func() { _ = svc.NewRelay(nil).Run(dctx) })
 	}
+	// Stops after the server: a dispatch pass in flight finishes its cards.
+	stops = append(stops, func() { stopJobs(); wg.Wait(); log.Info("background jobs stopped") })
 	if hk.ready != nil {
 		hk.ready(h)
 	}

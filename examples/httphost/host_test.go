@@ -401,7 +401,7 @@ func TestGracefulShutdown(t *testing.T) {
 	a := <-answered
 	is.Equal(a.status, http.StatusCreated)
 	is.NoErr(<-stopped)
-	is.True(strings.Contains(s.logs.String(), "dispatcher stopped"))
+	is.True(strings.Contains(s.logs.String(), "background jobs stopped"))
 }
 
 func newTestServer(t *testing.T, h http.Handler) string {
