@@ -65,6 +65,7 @@ func orderParallel(b *testing.B, svc *cardorder.Service, prefix string) {
 	b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
@@ -75,6 +76,7 @@ func orderParallel(b *testing.B, svc *cardorder.Service, prefix string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/order")
 }
 
 // BenchmarkOrderCard: Service.OrderCard with 16 concurrent callers for distinct users, queueing
@@ -104,6 +106,7 @@ func BenchmarkDispatch(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			ordered := 0
 			for ordered < b.N {
 				res, err := svc.DispatchQueued(ctx, 200)
@@ -116,6 +119,7 @@ func BenchmarkDispatch(b *testing.B) {
 				ordered += res.Ordered
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cards/s")
+			b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/card")
 		})
 	}
 }

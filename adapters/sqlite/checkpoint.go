@@ -8,7 +8,7 @@ import (
 )
 
 // restartFrames is the log size (in pages) past which the checkpointer makes the log restart.
-const restartFrames = 8192
+const restartFrames = 16384
 
 // checkpointer copies the write-ahead log back into the database file from a connection of its
 // own, so the writer connection (whose automatic checkpoint is off) never waits for it.

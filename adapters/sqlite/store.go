@@ -39,7 +39,7 @@ type Config struct {
 	MaxPage int
 	// CheckpointEvery is how many commits of this Store pass between two checkpoints of the
 	// write-ahead log, which a background connection runs (PASSIVE: it never blocks a writer or
-	// a reader); default 200. Writers never checkpoint themselves, so no write waits for the
+	// a reader); default 1000. Writers never checkpoint themselves, so no write waits for the
 	// checkpoint's fsync.
 	CheckpointEvery int
 }
@@ -61,7 +61,7 @@ func (c *Config) WithDefaults() Config {
 		out.MaxPage = 1000
 	}
 	if out.CheckpointEvery == 0 {
-		out.CheckpointEvery = 200
+		out.CheckpointEvery = 1000
 	}
 	return out
 }
@@ -120,7 +120,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	writeQ.Add("_pragma", "journal_mode(WAL)")
 	writeQ.Add("_pragma", "synchronous(NORMAL)")
 	writeQ.Add("_pragma", "wal_autocheckpoint(0)")        // the checkpointer's job (checkpoint.go)
-	writeQ.Add("_pragma", "journal_size_limit(67108864)") // a restarted log is cut back to 64 MiB
+	writeQ.Add("_pragma", "journal_size_limit(134217728)") // a restarted log is cut back to 128 MiB
 	w, err := sql.Open("sqlite", path+"?"+writeQ.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -211,3 +211,43 @@ func TestWritersWaitForTheLock(t *testing.T) {
 	is.Equal(won.Load(), int64(1))
 	is.Equal(refused.Load(), int64(n-1))
 }
+
+// TestGroupCommitIsolatesFailures: writes that share one transaction (queued while the writer
+// was busy) succeed or fail each on its own; a write whose context ended while it was queued is
+// not applied.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	is := is.New(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	s := openTest(t, "")
+	_, err := s.Create(ctx, ports.Creation{Cards: []ports.Card{testCard("taken", "u0", ports.StateOrdered)}})
+	is.NoErr(err)
+
+	release := sqlite.HoldWriter(s)
+	create := func(id string, ctx context.Context) <-chan error {
+		ch := make(chan error, 1)
+		go func() {
+			_, err := s.Create(ctx, ports.Creation{Cards: []ports.Card{testCard(id, "u-"+id, ports.StateOrdered)}})
+			ch <- err
+		}()
+		return ch
+	}
+	gone, giveUp := context.WithCancel(ctx)
+	a, dup, b, abandoned := create("a", ctx), create("taken", ctx), create("b", ctx), create("c", gone)
+	for sqlite.QueuedWrites(s) < 4 {
+		if ctx.Err() != nil {
+			t.Fatalf("only %d writes queued", sqlite.QueuedWrites(s))
+		}
+		runtime.Gosched()
+	}
+	giveUp()
+	is.True(errors.Is(<-abandoned, context.Canceled)) // the abandoned write returns at once
+	release()
+	is.NoErr(<-a)
+	is.True(<-dup != nil) // the duplicate id fails alone
+	is.NoErr(<-b)
+	for id, want := range map[string]bool{"a": true, "b": true, "c": false} {
+		_, err := s.Card(ctx, id)
+		is.Equal(err == nil, want) // stored exactly when its write succeeded
+	}
+}
