@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +21,8 @@ type cardRow struct {
 	open            int
 	providerOrderID sql.NullString
 	queuedAt, dueAt int64
+	leaseUntil      int64
+	dispatchStarted int
 	data            []byte
 	photo           []byte
 }
@@ -34,21 +38,42 @@ func encodeCard(c ports.Card) (cardRow, error) {
 		providerOrderID: sql.NullString{String: c.ProviderOrderID, Valid: c.ProviderOrderID != ""},
 		queuedAt:        ns(c.QueuedAt),
 		dueAt:           ns(due(c)),
+		leaseUntil:      ns(c.LeaseUntil),
 		data:            data,
 		photo:           c.Photo,
 	}
 	if c.State.Open() {
 		r.open = 1
 	}
+	if c.DispatchStarted {
+		r.dispatchStarted = 1
+	}
 	return r, nil
 }
 
-func decodeCard(data, photo []byte, version int64) (ports.Card, error) {
+// cardCols are the columns scanCard reads.
+const cardCols = `data, photo, version, lease_until, dispatch_started`
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanCard reads the cardCols of one row, after extra leading columns.
+func scanCard(r rowScanner, extra ...any) (ports.Card, error) {
+	var data, photo []byte
+	var version, leaseUntil int64
+	var started int
+	if err := r.Scan(append(extra, &data, &photo, &version, &leaseUntil, &started)...); err != nil {
+		return ports.Card{}, err
+	}
+	return decodeCard(data, photo, version, leaseUntil, started == 1)
+}
+
+func decodeCard(data, photo []byte, version, leaseUntil int64, started bool) (ports.Card, error) {
 	var c ports.Card
 	if err := json.Unmarshal(data, &c); err != nil {
 		return ports.Card{}, fmt.Errorf("decode card: %w", err)
 	}
-	c.Version = version
+	c.Version, c.LeaseUntil, c.DispatchStarted = version, fromNS(leaseUntil), started
 	if len(photo) > 0 {
 		c.Photo = photo
 	}
@@ -63,13 +88,13 @@ func due(c ports.Card) time.Time {
 	return c.NotBefore
 }
 
-const insertCard = `INSERT INTO cards (id, user_id, state, open, provider_order_id, version, queued_at, due_at, data, photo)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertCard = `INSERT INTO cards (id, user_id, state, open, provider_order_id, version, queued_at, due_at,
+	lease_until, dispatch_started, data, photo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // hasOpen reports whether user has an open card other than the one named except.
-func hasOpen(ctx context.Context, tx *sql.Tx, user, except string) (bool, error) {
+func hasOpen(ctx context.Context, tx *wtx, user, except string) (bool, error) {
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM cards WHERE user_id = ? AND open = 1 AND id <> ? LIMIT 1`, user, except).Scan(&one)
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM cards INDEXED BY cards_user WHERE user_id = ? AND open = 1 AND id <> ? LIMIT 1`, user, except).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -98,7 +123,7 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	if err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, "create cards", func(tx *sql.Tx) error {
+	err = s.write(ctx, "create cards", func(tx *wtx) error {
 		checked := map[string]bool{}
 		for i, card := range c.Cards {
 			if !c.Exclusive || card.UserID == "" {
@@ -123,7 +148,7 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		}
 		for i, r := range rows {
 			if _, err := tx.ExecContext(ctx, insertCard, c.Cards[i].ID, r.userID, r.state, r.open, r.providerOrderID,
-				1, r.queuedAt, r.dueAt, r.data, r.photo); err != nil {
+				1, r.queuedAt, r.dueAt, r.leaseUntil, r.dispatchStarted, r.data, r.photo); err != nil {
 				return fmt.Errorf("card %s: %w", c.Cards[i].ID, err)
 			}
 		}
@@ -154,10 +179,12 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 	if err != nil {
 		return ports.Card{}, err
 	}
-	err = s.write(ctx, "update card "+c.Card.ID, func(tx *sql.Tx) error {
+	err = s.write(ctx, "update card "+c.Card.ID, func(tx *wtx) error {
+		var old cardRow
 		var version int64
-		var user sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT version, user_id FROM cards WHERE id = ?`, c.Card.ID).Scan(&version, &user)
+		err := tx.QueryRowContext(ctx, `SELECT version, user_id, state, open, provider_order_id, queued_at, due_at,
+			lease_until, dispatch_started, photo FROM cards WHERE id = ?`, c.Card.ID).Scan(&version, &old.userID,
+			&old.state, &old.open, &old.providerOrderID, &old.queuedAt, &old.dueAt, &old.leaseUntil, &old.dispatchStarted, &old.photo)
 		if errors.Is(err, sql.ErrNoRows) {
 			return domainError{ports.ErrNotFound}
 		}
@@ -167,8 +194,8 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 		if version != c.Card.Version {
 			return domainError{ports.ErrConflict}
 		}
-		if c.Exclusive && user.String != "" {
-			open, err := hasOpen(ctx, tx, user.String, c.Card.ID)
+		if c.Exclusive && old.userID.String != "" {
+			open, err := hasOpen(ctx, tx, old.userID.String, c.Card.ID)
 			if err != nil {
 				return err
 			}
@@ -176,10 +203,26 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 				return domainError{ports.ErrOpenOrderExists}
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE cards SET user_id = ?, state = ?, open = ?, provider_order_id = ?,
-			version = ?, queued_at = ?, due_at = ?, data = ?, photo = ? WHERE id = ? AND version = ?`,
-			r.userID, r.state, r.open, r.providerOrderID, next.Version, r.queuedAt, r.dueAt, r.data, r.photo,
-			c.Card.ID, c.Card.Version); err != nil {
+		// Only the columns that change are set, so an update leaves the pages of the indexes
+		// it does not concern alone (each page written is one more WAL frame).
+		q := "UPDATE cards SET version = ?, data = ?"
+		args := []any{next.Version, r.data}
+		set := func(col string, changed bool, v any) {
+			if changed {
+				q += ", " + col + " = ?"
+				args = append(args, v)
+			}
+		}
+		set("user_id", old.userID != r.userID, r.userID)
+		set("state", old.state != r.state, r.state)
+		set("open", old.open != r.open, r.open)
+		set("provider_order_id", old.providerOrderID != r.providerOrderID, r.providerOrderID)
+		set("queued_at", old.queuedAt != r.queuedAt, r.queuedAt)
+		set("due_at", old.dueAt != r.dueAt, r.dueAt)
+		set("lease_until", old.leaseUntil != r.leaseUntil, r.leaseUntil)
+		set("dispatch_started", old.dispatchStarted != r.dispatchStarted, r.dispatchStarted)
+		set("photo", !bytes.Equal(old.photo, r.photo) || (old.photo == nil) != (r.photo == nil), r.photo)
+		if _, err := tx.ExecContext(ctx, q+" WHERE id = ? AND version = ?", append(args, c.Card.ID, c.Card.Version)...); err != nil {
 			return err
 		}
 		return insertOutbox(ctx, tx, events, notes)
@@ -192,16 +235,14 @@ func (s *Store) Update(ctx context.Context, c ports.Change) (ports.Card, error) 
 
 // Card implements [ports.CardStore].
 func (s *Store) Card(ctx context.Context, id string) (ports.Card, error) {
-	var data, photo []byte
-	var version int64
-	err := s.r.QueryRowContext(ctx, `SELECT data, photo, version FROM cards WHERE id = ?`, id).Scan(&data, &photo, &version)
+	c, err := scanCard(s.r.QueryRowContext(ctx, `SELECT `+cardCols+` FROM cards WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ports.Card{}, fmt.Errorf("sqlite: card %s: %w", id, ports.ErrNotFound)
 	}
 	if err != nil {
 		return ports.Card{}, dbErr(ctx, "card "+id, err)
 	}
-	return decodeCard(data, photo, version)
+	return c, nil
 }
 
 // List implements [ports.CardStore]. The cursor is the creation sequence (the rowid) of the last
@@ -214,7 +255,21 @@ func (s *Store) List(ctx context.Context, f ports.CardFilter) (ports.CardPage, e
 	}
 	var q strings.Builder
 	args := []any{f.After}
-	q.WriteString(`SELECT seq, data, photo, version FROM cards WHERE seq > ?`)
+	q.WriteString(`SELECT seq, ` + cardCols + ` FROM cards WHERE seq > ?`)
+	if f.UserID == "" && len(f.States) > 1 {
+		// Several states: SQLite would read every card of those states (cards_state) and sort
+		// them. Instead find where this page ends from each state's own index range, so a
+		// page costs the same with 10³ or 10⁶ cards.
+		end, err := s.pageEnd(ctx, f.States, f.After, limit+1)
+		if err != nil {
+			return ports.CardPage{}, err
+		}
+		if end == 0 {
+			return ports.CardPage{}, nil
+		}
+		q.WriteString(` AND seq <= ?`)
+		args = append(args, end)
+	}
 	if f.UserID != "" {
 		q.WriteString(` AND user_id = ?`)
 		args = append(args, f.UserID)
@@ -235,18 +290,14 @@ func (s *Store) List(ctx context.Context, f ports.CardFilter) (ports.CardPage, e
 	var page ports.CardPage
 	var last int64
 	for rows.Next() {
-		var seq, version int64
-		var data, photo []byte
-		if err := rows.Scan(&seq, &data, &photo, &version); err != nil {
-			return ports.CardPage{}, dbErr(ctx, "list cards", err)
-		}
 		if len(page.Cards) == limit {
 			page.Next = last
 			break
 		}
-		c, err := decodeCard(data, photo, version)
+		var seq int64
+		c, err := scanCard(rows, &seq)
 		if err != nil {
-			return ports.CardPage{}, err
+			return ports.CardPage{}, dbErr(ctx, "list cards", err)
 		}
 		page.Cards = append(page.Cards, c)
 		last = seq
@@ -257,6 +308,35 @@ func (s *Store) List(ctx context.Context, f ports.CardFilter) (ports.CardPage, e
 	return page, nil
 }
 
+// pageEnd returns the seq of the n-th card after after whose state is one of states, or the last
+// such card's when there are fewer; 0 when there is none.
+func (s *Store) pageEnd(ctx context.Context, states []ports.CardState, after int64, n int) (int64, error) {
+	var seqs []int64
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(states))) {
+		rows, err := s.r.QueryContext(ctx, `SELECT seq FROM cards WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`, string(st), after, n)
+		if err != nil {
+			return 0, dbErr(ctx, "list cards", err)
+		}
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return 0, dbErr(ctx, "list cards", err)
+			}
+			seqs = append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, dbErr(ctx, "list cards", err)
+		}
+	}
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	slices.Sort(seqs)
+	return seqs[min(n, len(seqs))-1], nil
+}
+
 // Claim implements [ports.Queue]: in one BEGIN IMMEDIATE transaction it reads the due processing
 // cards oldest QueuedAt first (the partial index cards_queue) and leases them. The write lock
 // makes a claim atomic across connections and processes: two claimers never get the same card.
@@ -265,42 +345,35 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 		return nil, ctx.Err()
 	}
 	var out []ports.Card
-	err := s.write(ctx, "claim", func(tx *sql.Tx) error {
+	err := s.write(ctx, "claim", func(tx *wtx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT data, photo, version FROM cards
+		rows, err := tx.QueryContext(ctx, `SELECT seq, `+cardCols+` FROM cards INDEXED BY cards_queue
 			WHERE state = 'processing' AND due_at <= ? ORDER BY queued_at, seq LIMIT ?`, ns(now), max)
 		if err != nil {
 			return err
 		}
+		var seqs []int64
 		for rows.Next() {
-			var data, photo []byte
-			var version int64
-			if err := rows.Scan(&data, &photo, &version); err != nil {
-				rows.Close()
-				return err
-			}
-			c, err := decodeCard(data, photo, version)
+			var seq int64
+			c, err := scanCard(rows, &seq)
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			out = append(out, c)
+			out, seqs = append(out, c), append(seqs, seq)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// The lease lives in columns of its own, so a claim rewrites no card data.
 		for i := range out {
 			c := &out[i]
 			c.DispatchStarted = true
 			c.LeaseUntil = now.Add(lease)
 			c.Version++
-			data, err := json.Marshal(c)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE cards SET version = ?, due_at = ?, data = ? WHERE id = ?`,
-				c.Version, ns(due(*c)), data, c.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE cards SET version = ?, due_at = ?, lease_until = ?, dispatch_started = 1
+				WHERE seq = ?`, c.Version, ns(due(*c)), ns(c.LeaseUntil), seqs[i]); err != nil {
 				return err
 			}
 		}
@@ -317,7 +390,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (ports.QueueStats, err
 	var st ports.QueueStats
 	var oldest sql.NullInt64
 	err := s.r.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(due_at <= ?), 0), min(queued_at)
-		FROM cards WHERE state = 'processing'`, ns(now)).Scan(&st.Depth, &st.Due, &oldest)
+		FROM cards INDEXED BY cards_queue WHERE state = 'processing'`, ns(now)).Scan(&st.Depth, &st.Due, &oldest)
 	if err != nil {
 		return ports.QueueStats{}, dbErr(ctx, "queue stats", err)
 	}

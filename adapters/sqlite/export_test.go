@@ -1,12 +1,10 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-)
+// HoldWriter takes the writer for the test, so writers queue, until release is called.
+func HoldWriter(s *Store) (release func()) {
+	s.q.leader <- struct{}{}
+	return func() { <-s.q.leader }
+}
 
-// WriterConn takes the store's one writer connection, so a test can make writers wait.
-func WriterConn(ctx context.Context, s *Store) (*sql.Conn, error) { return s.w.Conn(ctx) }
-
-// WriterWaits is how many times a caller waited for the writer connection.
-func WriterWaits(s *Store) int64 { return s.w.Stats().WaitCount }
+// QueuedWrites is how many writes wait for the writer.
+func QueuedWrites(s *Store) int64 { return s.q.queued.Load() }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -74,7 +73,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: migrations: %w", err)
 	}
-	return s.write(ctx, "migrate", func(tx *sql.Tx) error {
+	return s.write(ctx, "migrate", func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))) STRICT`); err != nil {
 			return err
@@ -87,7 +86,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return domainError{&SchemaTooNewError{Database: have, Code: latest}}
 		}
 		for _, m := range ms[have:] {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if err := tx.execScript(m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name); err != nil {

@@ -51,7 +51,7 @@ func encodeNotifications(notes []ports.Notification) ([]encodedNotification, err
 }
 
 // insertOutbox writes events and notifications in the caller's transaction.
-func insertOutbox(ctx context.Context, tx *sql.Tx, events []encodedEvent, notes []encodedNotification) error {
+func insertOutbox(ctx context.Context, tx *wtx, events []encodedEvent, notes []encodedNotification) error {
 	for _, e := range events {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_events (id, at, data) VALUES (?, ?, ?)`, e.id, e.at, e.data); err != nil {
 			return fmt.Errorf("audit event %s: %w", e.id, err)
@@ -75,7 +75,7 @@ func (s *Store) AddEvents(ctx context.Context, events []ports.AuditEvent) error 
 	if len(enc) == 0 {
 		return ctx.Err()
 	}
-	return s.write(ctx, "add audit events", func(tx *sql.Tx) error { return insertOutbox(ctx, tx, enc, nil) })
+	return s.write(ctx, "add audit events", func(tx *wtx) error { return insertOutbox(ctx, tx, enc, nil) })
 }
 
 // ClaimEvents implements [ports.Outbox]: one UPDATE … RETURNING under the write lock leases the
@@ -89,7 +89,7 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, max int, lease t
 		e   ports.AuditEvent
 	}
 	var got []claimed
-	err := s.write(ctx, "claim audit events", func(tx *sql.Tx) error {
+	err := s.write(ctx, "claim audit events", func(tx *wtx) error {
 		got = got[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox_events SET lease_until = ?
 			WHERE seq IN (SELECT seq FROM outbox_events WHERE delivered_at IS NULL AND lease_until <= ?
@@ -137,7 +137,7 @@ func (s *Store) EventsDelivered(ctx context.Context, ids []string, at time.Time)
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "mark audit events delivered", func(tx *sql.Tx) error {
+	return s.write(ctx, "mark audit events delivered", func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox_events SET delivered_at = ?, lease_until = 0
 			WHERE id IN (SELECT value FROM json_each(?)) AND delivered_at IS NULL`, ns(at), string(list))
 		return err
@@ -154,7 +154,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, max int, 
 		n   ports.Notification
 	}
 	var got []claimed
-	err := s.write(ctx, "claim notifications", func(tx *sql.Tx) error {
+	err := s.write(ctx, "claim notifications", func(tx *wtx) error {
 		got = got[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox_notifications SET lease_until = ?1, tries = tries + 1
 			WHERE seq IN (SELECT seq FROM outbox_notifications
@@ -199,7 +199,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, max int, 
 
 // NotificationSent implements [ports.Outbox].
 func (s *Store) NotificationSent(ctx context.Context, id string, at time.Time) error {
-	return s.write(ctx, "mark notification "+id+" sent", func(tx *sql.Tx) error {
+	return s.write(ctx, "mark notification "+id+" sent", func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox_notifications SET sent_at = ?, lease_until = 0
 			WHERE id = ? AND sent_at IS NULL`, ns(at), id)
 		return err
@@ -208,7 +208,7 @@ func (s *Store) NotificationSent(ctx context.Context, id string, at time.Time) e
 
 // NotificationFailed implements [ports.Outbox].
 func (s *Store) NotificationFailed(ctx context.Context, id string, reason string, retryAt time.Time) error {
-	return s.write(ctx, "mark notification "+id+" failed", func(tx *sql.Tx) error {
+	return s.write(ctx, "mark notification "+id+" failed", func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox_notifications SET last_error = ?, not_before = ?, lease_until = 0
 			WHERE id = ? AND sent_at IS NULL`, reason, ns(retryAt), id)
 		return err
@@ -222,7 +222,7 @@ func (s *Store) PurgeDelivered(ctx context.Context, before time.Time, max int) (
 		return 0, ctx.Err()
 	}
 	var n int
-	err := s.write(ctx, "purge delivered outbox entries", func(tx *sql.Tx) error {
+	err := s.write(ctx, "purge delivered outbox entries", func(tx *wtx) error {
 		n = 0
 		res, err := tx.ExecContext(ctx, `DELETE FROM outbox_events WHERE seq IN (SELECT seq FROM outbox_events
 			WHERE delivered_at IS NOT NULL AND delivered_at < ? LIMIT ?)`, ns(before), max)

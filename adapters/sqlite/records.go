@@ -28,7 +28,7 @@ func (s *Store) ReplaceScript(ctx context.Context, source, version, expectVersio
 	if version == "" {
 		return errors.New("sqlite: replace script: empty version")
 	}
-	return s.write(ctx, "replace option script", func(tx *sql.Tx) error {
+	return s.write(ctx, "replace option script", func(tx *wtx) error {
 		var have string
 		err := tx.QueryRowContext(ctx, `SELECT version FROM option_script WHERE one = 1`).Scan(&have)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -48,7 +48,7 @@ func (s *Store) ReplaceScript(ctx context.Context, source, version, expectVersio
 func (s *Store) Reserve(ctx context.Context, key, fingerprint string, now time.Time, hold time.Duration) (ports.IdempotencyRecord, bool, error) {
 	var rec ports.IdempotencyRecord
 	var reserved bool
-	err := s.write(ctx, "reserve idempotency key", func(tx *sql.Tx) error {
+	err := s.write(ctx, "reserve idempotency key", func(tx *wtx) error {
 		var done int
 		var expires int64
 		err := tx.QueryRowContext(ctx, `SELECT fingerprint, token, done, body, expires_at FROM idempotency WHERE key = ?`, key).
@@ -75,7 +75,7 @@ func (s *Store) Reserve(ctx context.Context, key, fingerprint string, now time.T
 
 // Complete implements [ports.IdempotencyStore].
 func (s *Store) Complete(ctx context.Context, key, token string, body []byte, expiresAt time.Time) error {
-	return s.write(ctx, "complete idempotency record", func(tx *sql.Tx) error {
+	return s.write(ctx, "complete idempotency record", func(tx *wtx) error {
 		if body == nil {
 			body = []byte{}
 		}
@@ -93,7 +93,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, body []byte, ex
 
 // Release implements [ports.IdempotencyStore].
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	return s.write(ctx, "release idempotency key", func(tx *sql.Tx) error {
+	return s.write(ctx, "release idempotency key", func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE key = ? AND token = ? AND done = 0`, key, token)
 		return err
 	})
@@ -110,7 +110,7 @@ func (s *Store) purge(ctx context.Context, op, query string, now time.Time, max 
 		return 0, ctx.Err()
 	}
 	var n int64
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.write(ctx, op, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, query, ns(now), max)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (s *Store) purge(ctx context.Context, op, query string, now time.Time, max 
 // BeginEvent implements [ports.EventDedup].
 func (s *Store) BeginEvent(ctx context.Context, id string, now time.Time, hold time.Duration) (ports.DedupState, error) {
 	var state ports.DedupState
-	err := s.write(ctx, "begin bureau event", func(tx *sql.Tx) error {
+	err := s.write(ctx, "begin bureau event", func(tx *wtx) error {
 		var done int
 		var expires int64
 		err := tx.QueryRowContext(ctx, `SELECT done, expires_at FROM event_dedup WHERE id = ?`, id).Scan(&done, &expires)
@@ -148,7 +148,7 @@ func (s *Store) BeginEvent(ctx context.Context, id string, now time.Time, hold t
 
 // FinishEvent implements [ports.EventDedup].
 func (s *Store) FinishEvent(ctx context.Context, id string, applied bool, keepUntil time.Time) error {
-	return s.write(ctx, "finish bureau event", func(tx *sql.Tx) error {
+	return s.write(ctx, "finish bureau event", func(tx *wtx) error {
 		var err error
 		if applied {
 			_, err = tx.ExecContext(ctx, `INSERT INTO event_dedup (id, done, expires_at) VALUES (?, 1, ?)
@@ -170,7 +170,7 @@ func (s *Store) PurgeEvents(ctx context.Context, now time.Time, max int) (int, e
 // expired or already the holder's.
 func (s *Store) AcquireLease(ctx context.Context, job, holder string, now time.Time, ttl time.Duration) (bool, error) {
 	var won bool
-	err := s.write(ctx, "acquire job lease "+job, func(tx *sql.Tx) error {
+	err := s.write(ctx, "acquire job lease "+job, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO job_leases (job, holder, until) VALUES (?1, ?2, ?3)
 			ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, until = excluded.until
 			WHERE job_leases.holder = excluded.holder OR job_leases.until <= ?4`, job, holder, ns(now.Add(ttl)), ns(now))
@@ -186,7 +186,7 @@ func (s *Store) AcquireLease(ctx context.Context, job, holder string, now time.T
 
 // ReleaseLease implements [ports.JobLeases].
 func (s *Store) ReleaseLease(ctx context.Context, job, holder string) error {
-	return s.write(ctx, "release job lease "+job, func(tx *sql.Tx) error {
+	return s.write(ctx, "release job lease "+job, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM job_leases WHERE job = ? AND holder = ?`, job, holder)
 		return err
 	})

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,11 @@ type Config struct {
 	ReadConns int
 	// MaxPage caps a [Store.List] page; default 1000.
 	MaxPage int
+	// CheckpointEvery is how many commits of this Store pass between two checkpoints of the
+	// write-ahead log, which a background connection runs (PASSIVE: it never blocks a writer or
+	// a reader); default 1000. Writers never checkpoint themselves, so no write waits for the
+	// checkpoint's fsync.
+	CheckpointEvery int
 }
 
 // WithDefaults returns a copy of c (nil is the zero Config) with every zero field set to its
@@ -54,6 +60,9 @@ func (c *Config) WithDefaults() Config {
 	if out.MaxPage == 0 {
 		out.MaxPage = 1000
 	}
+	if out.CheckpointEvery == 0 {
+		out.CheckpointEvery = 1000
+	}
 	return out
 }
 
@@ -65,6 +74,9 @@ func (c Config) validate() error {
 	if c.ReadConns < 0 {
 		errs = append(errs, errors.New("ReadConns is negative"))
 	}
+	if c.CheckpointEvery < 0 {
+		errs = append(errs, errors.New("CheckpointEvery is negative"))
+	}
 	if c.MaxPage < 0 {
 		errs = append(errs, errors.New("MaxPage is negative"))
 	}
@@ -75,9 +87,14 @@ func (c Config) validate() error {
 // records, bureau-event dedup and job leases, in one database file. It is safe for concurrent
 // use, and several processes may open the same file. Close it when done.
 type Store struct {
-	w   *sql.DB // the one writer connection; every transaction is BEGIN IMMEDIATE
-	r   *sql.DB // the reader pool (query_only)
-	cfg Config
+	w     *sql.DB // the one writer connection; every transaction is BEGIN IMMEDIATE
+	r     *sql.DB // the reader pool (query_only)
+	q     *writeQueue
+	wc    *sql.Conn            // w's one connection, held for the Store's life
+	stmts map[string]*sql.Stmt // prepared on wc; used by the batch leader only
+	cfg   Config
+
+	ckpt *checkpointer
 }
 
 // Open opens (creating it if need be) the database file at path and brings its schema up to date.
@@ -102,6 +119,8 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	}
 	writeQ.Add("_pragma", "journal_mode(WAL)")
 	writeQ.Add("_pragma", "synchronous(NORMAL)")
+	writeQ.Add("_pragma", "wal_autocheckpoint(0)")        // the checkpointer's job (checkpoint.go)
+	writeQ.Add("_pragma", "journal_size_limit(134217728)") // a restarted log is cut back to 128 MiB
 	w, err := sql.Open("sqlite", path+"?"+writeQ.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -110,15 +129,21 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, cfg: c}
+	s := &Store{w: w, q: newWriteQueue(), cfg: c, stmts: map[string]*sql.Stmt{}}
+	if s.wc, err = w.Conn(ctx); err != nil {
+		w.Close()
+		return nil, dbErr(ctx, "open "+path, err)
+	}
 	if err := s.migrate(ctx); err != nil {
+		s.wc.Close()
 		w.Close()
 		return nil, err
 	}
-	readQ := common
+	readQ := url.Values{"_pragma": slices.Clone(common["_pragma"])}
 	readQ.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", path+"?"+readQ.Encode())
 	if err != nil {
+		s.wc.Close()
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
@@ -126,29 +151,27 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	r.SetMaxIdleConns(c.ReadConns)
 	r.SetConnMaxIdleTime(0)
 	s.r = r
+	if s.ckpt, err = startCheckpointer(path+"?"+common.Encode(), c.CheckpointEvery); err != nil {
+		r.Close()
+		s.wc.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+	}
 	return s, nil
 }
 
-// Close closes the database. Calls after Close fail.
+// Close closes the database. Writes still queued and calls after Close fail with
+// [ports.ErrUnavailable]. Call it once.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// write runs fn in one BEGIN IMMEDIATE transaction on the writer connection and commits it when
-// fn returns nil.
-func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(ctx, op, err)
+	// Writes still queued wait for the leader token, which Close takes for good.
+	s.q.leader <- struct{}{}
+	s.q.close()
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return dbErr(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return dbErr(ctx, op, err)
-	}
-	return nil
+	errs = append(errs, s.ckpt.stop(), s.r.Close(), s.wc.Close(), s.w.Close())
+	return errors.Join(errs...)
 }
 
 // domainError marks an error fn returned on purpose (a sentinel of ports), so dbErr wraps it

@@ -173,17 +173,16 @@ func TestExclusiveAcrossHandles(t *testing.T) {
 	is.Equal(refused.Load(), int64(n-1))
 }
 
-// TestWritersWaitForTheLock proves that writers queue on the one writer connection: while the
-// test holds it, every racing Create is seen waiting (database/sql's wait count) before the
-// test lets them go; then exactly one exclusive creation wins.
+// TestWritersWaitForTheLock proves that writers queue for the one writer connection: while the
+// test holds it, every racing Create is seen queued before the test lets them go; then exactly
+// one exclusive creation wins, although they share transactions (group commit).
 func TestWritersWaitForTheLock(t *testing.T) {
 	is := is.New(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	s := openTest(t, "")
 	const n = 1000
-	hold, err := sqlite.WriterConn(ctx, s)
-	is.NoErr(err)
+	release := sqlite.HoldWriter(s)
 	var won, refused atomic.Int64
 	var g errgroup.Group
 	for i := range n {
@@ -201,14 +200,54 @@ func TestWritersWaitForTheLock(t *testing.T) {
 			return nil
 		})
 	}
-	for sqlite.WriterWaits(s) < n {
+	for sqlite.QueuedWrites(s) < n {
 		if ctx.Err() != nil {
-			t.Fatalf("only %d of %d writers waiting", sqlite.WriterWaits(s), n)
+			t.Fatalf("only %d of %d writers waiting", sqlite.QueuedWrites(s), n)
 		}
 		runtime.Gosched()
 	}
-	is.NoErr(hold.Close())
+	release()
 	is.NoErr(g.Wait())
 	is.Equal(won.Load(), int64(1))
 	is.Equal(refused.Load(), int64(n-1))
+}
+
+// TestGroupCommitIsolatesFailures: writes that share one transaction (queued while the writer
+// was busy) succeed or fail each on its own; a write whose context ended while it was queued is
+// not applied.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	is := is.New(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	s := openTest(t, "")
+	_, err := s.Create(ctx, ports.Creation{Cards: []ports.Card{testCard("taken", "u0", ports.StateOrdered)}})
+	is.NoErr(err)
+
+	release := sqlite.HoldWriter(s)
+	create := func(id string, ctx context.Context) <-chan error {
+		ch := make(chan error, 1)
+		go func() {
+			_, err := s.Create(ctx, ports.Creation{Cards: []ports.Card{testCard(id, "u-"+id, ports.StateOrdered)}})
+			ch <- err
+		}()
+		return ch
+	}
+	gone, giveUp := context.WithCancel(ctx)
+	a, dup, b, abandoned := create("a", ctx), create("taken", ctx), create("b", ctx), create("c", gone)
+	for sqlite.QueuedWrites(s) < 4 {
+		if ctx.Err() != nil {
+			t.Fatalf("only %d writes queued", sqlite.QueuedWrites(s))
+		}
+		runtime.Gosched()
+	}
+	giveUp()
+	is.True(errors.Is(<-abandoned, context.Canceled)) // the abandoned write returns at once
+	release()
+	is.NoErr(<-a)
+	is.True(<-dup != nil) // the duplicate id fails alone
+	is.NoErr(<-b)
+	for id, want := range map[string]bool{"a": true, "b": true, "c": false} {
+		_, err := s.Card(ctx, id)
+		is.Equal(err == nil, want) // stored exactly when its write succeeded
+	}
 }

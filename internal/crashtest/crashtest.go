@@ -76,7 +76,7 @@ type Config struct {
 	// Seed seeds the kill schedule and the fake bureau; default 1.
 	Seed uint64
 	// MaxKillDelay is the longest a child runs after it reported ready before it is killed; the
-	// delay is uniform in [0, MaxKillDelay). Default 400 ms.
+	// delay is uniform in [0, MaxKillDelay). Default 800 ms.
 	MaxKillDelay time.Duration
 	// Timeout bounds the whole test (every child included); default 5 minutes.
 	Timeout time.Duration
@@ -98,7 +98,7 @@ func (c Config) withDefaults() Config {
 		c.Seed = 1
 	}
 	if c.MaxKillDelay == 0 {
-		c.MaxKillDelay = 400 * time.Millisecond
+		c.MaxKillDelay = 800 * time.Millisecond
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Minute

@@ -13,19 +13,23 @@ CREATE TABLE cards (
 	version           INTEGER NOT NULL,
 	queued_at         INTEGER NOT NULL,
 	due_at            INTEGER NOT NULL,   -- max(NotBefore, LeaseUntil): claimable from then on
-	data              BLOB    NOT NULL,
+	lease_until       INTEGER NOT NULL,   -- Card.LeaseUntil; a claim writes it here, not in data
+	dispatch_started  INTEGER NOT NULL,   -- Card.DispatchStarted; likewise
+	data              BLOB    NOT NULL,   -- the card as JSON; version, lease_until and
+	                                      -- dispatch_started above override its fields
 	photo             BLOB
 ) STRICT;
--- Listing one user's cards in creation order.
+-- Listing one user's cards in creation order, and the one-open-order rule (does this user have
+-- an open card? A user has few cards, so the rule reads them rather than keep an index of its
+-- own that every state change would write).
 CREATE INDEX cards_user ON cards (user_id, seq) WHERE user_id IS NOT NULL;
--- The one-open-order rule: does this user have an open card?
-CREATE INDEX cards_user_open ON cards (user_id) WHERE open = 1;
 -- Listing by state in creation order (the status sync pages through ordered/in_production).
 CREATE INDEX cards_state ON cards (state, seq);
 -- Status lookups by bureau order id.
 CREATE INDEX cards_provider_order ON cards (provider_order_id) WHERE provider_order_id IS NOT NULL;
--- The queue: processing cards, oldest QueuedAt first, with when each is due.
-CREATE INDEX cards_queue ON cards (queued_at, due_at) WHERE state = 'processing';
+-- The queue: processing cards, oldest QueuedAt first (then creation), with when each is due;
+-- Claim and Stats name it (INDEXED BY), so the planner never sorts the queue.
+CREATE INDEX cards_queue ON cards (queued_at, seq, due_at) WHERE state = 'processing';
 
 -- The outbox: audit events and notifications, written in the transaction of their state change.
 CREATE TABLE outbox_events (
@@ -36,8 +40,9 @@ CREATE TABLE outbox_events (
 	delivered_at INTEGER,                 -- NULL while pending
 	data         BLOB    NOT NULL
 ) STRICT;
-CREATE INDEX outbox_events_pending ON outbox_events (at, lease_until) WHERE delivered_at IS NULL;
-CREATE INDEX outbox_events_id ON outbox_events (id);
+CREATE INDEX outbox_events_pending ON outbox_events (at) WHERE delivered_at IS NULL; -- (at, seq) order
+-- EventsDelivered finds pending events by id: a partial index stays as small as the backlog.
+CREATE INDEX outbox_events_id ON outbox_events (id) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_events_delivered ON outbox_events (delivered_at) WHERE delivered_at IS NOT NULL;
 
 CREATE TABLE outbox_notifications (
@@ -51,8 +56,8 @@ CREATE TABLE outbox_notifications (
 	sent_at     INTEGER,                  -- NULL while unsent
 	data        BLOB    NOT NULL
 ) STRICT;
-CREATE INDEX outbox_notifications_pending ON outbox_notifications (at, not_before, lease_until) WHERE sent_at IS NULL;
-CREATE INDEX outbox_notifications_id ON outbox_notifications (id);
+CREATE INDEX outbox_notifications_pending ON outbox_notifications (at) WHERE sent_at IS NULL;
+CREATE INDEX outbox_notifications_id ON outbox_notifications (id) WHERE sent_at IS NULL;
 CREATE INDEX outbox_notifications_sent ON outbox_notifications (sent_at) WHERE sent_at IS NOT NULL;
 
 -- The installed option script: at most one row.
