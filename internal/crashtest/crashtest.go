@@ -226,9 +226,7 @@ func parent(t *testing.T, cfg Config) {
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("kill child %d: %v", kill, err)
 		}
-		err := <-exited
-		var ee *exec.ExitError
-		if ws, ok := exitStatus(err, ee); !ok || ws.Signal() != syscall.SIGKILL {
+		if err := <-exited; !killed(err) {
 			t.Fatalf("child %d did not die of SIGKILL: %v\n%s", kill, err, out)
 		}
 		mails, _ := box.counts()
@@ -315,13 +313,14 @@ func startChild(ctx context.Context, t *testing.T, p childParams) (*exec.Cmd, *s
 	return cmd, out, exited
 }
 
-// exitStatus returns the wait status of a child that cmd.Wait reported as err.
-func exitStatus(err error, ee *exec.ExitError) (syscall.WaitStatus, bool) {
+// killed reports whether cmd.Wait's err says that the child died of SIGKILL.
+func killed(err error) bool {
+	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		return 0, false
+		return false
 	}
 	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ws, ok
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 func regexpQuote(s string) string {
