@@ -220,6 +220,7 @@ func New(p Ports, cfg *Config) (*Service, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("cardorder: %w", err)
 	}
+	c.Logger = slog.New(RequestLogHandler(c.Logger.Handler()))
 	return &Service{p: p, cfg: c, now: c.Clock.Now, log: c.Logger, validate: newValidator(),
 		wake: make(chan struct{}, 1)}, nil
 }

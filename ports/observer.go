@@ -16,6 +16,7 @@ const (
 	OpReject       Operation = "reject"        // a rejection
 	OpAbort        Operation = "abort"         // an abort
 	OpRepeat       Operation = "repeat"        // a repeat of a failed order
+	OpRefresh      Operation = "refresh"       // an operator's refresh of one card (refusals only)
 	OpDispatchPass Operation = "dispatch_pass" // one claim of queued cards and the bureau calls it causes
 	OpBureauCall   Operation = "bureau_call"   // one PlaceOrder or OrderStatus call (Span.Call says which)
 	OpStatusSync   Operation = "status_sync"   // one status sync pass
