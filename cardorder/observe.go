@@ -137,6 +137,10 @@ func (s *Service) RecordScriptInstall(ctx context.Context, admin ports.Actor, ve
 	return nil
 }
 
+// Observer returns Config.Observer (a no-op when none was set), so a driving adapter reports
+// its own operations (ports.OpAuthenticate) to the same observer.
+func (s *Service) Observer() ports.Observer { return s.cfg.Observer }
+
 // RequestLogHandler wraps h so that every record logged with a context that carries a
 // [ports.Request] gets its id as the attribute "request_id". The Service wraps its Logger with
 // it; a driving adapter can wrap its own.
