@@ -126,12 +126,6 @@ func (r *recorder) span(op ports.Operation) recSpan {
 	return recSpan{}
 }
 
-func (r *recorder) reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.spans, r.moves, r.notes, r.scripts = nil, nil, nil, nil
-}
-
 // observed is a world whose Service reports to a recorder and logs as JSON at Debug level.
 type observed struct {
 	*world
@@ -279,7 +273,7 @@ func (e limitError) ScriptLimit() string { return e.limit }
 type limitSource struct{ limit string }
 
 func (s limitSource) Resolve(context.Context, ports.OptionsRequest) (ports.Resolved, error) {
-	return ports.Resolved{}, fmt.Errorf("resolve: %w", limitError{s.limit})
+	return ports.Resolved{}, fmt.Errorf("resolve: %w", limitError(s))
 }
 
 // TestScriptLimitReported: a script run stopped by a limit is reported with that limit, on every
