@@ -110,8 +110,8 @@ func sanitizeMethod(m string) string {
 
 // ServeHTTP implements [http.Handler].
 //
-// Every request gets an id: the client's X-Request-Id when it is valid (1 to 128 letters, digits,
-// '-', '_', '.' or ':'), else a new random one. It is echoed in the X-Request-Id answer header,
+// Every request gets an id: the client's X-Request-Id when it is valid (1 to 128 letters, digits
+// or "-_.~:"; never "@", so no email address), else a new random one. It is echoed in the X-Request-Id answer header,
 // logged with every line about the request (request_id) and put, with the client's address
 // (the host of RemoteAddr), into the context as a [ports.Request], so the audit events the
 // request causes name their source (docs/use-case.md §9).
@@ -155,7 +155,7 @@ const maxRequestID = 128
 // requestID returns the client's request id when it is valid, else a new random one.
 func requestID(id string) string {
 	if id != "" && len(id) <= maxRequestID && !strings.ContainsFunc(id, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':')
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.~:", c))
 	}) {
 		return id
 	}
@@ -278,6 +278,9 @@ func (h *handler) authed(check rule, f actionFunc) http.Handler {
 		}
 		endAuth(ports.Outcome{})
 		if err := check(a, r); err != nil {
+			// The domain's permission rule, checked early: audited as the domain would.
+			h.svc.RecordRefusal(r.Context(), a, cardorder.Refusal{Code: cardorder.CodeForbidden, Reason: err.Error(),
+				CardID: pathID(r, "cardId"), UserID: pathID(r, "userId")})
 			h.fail(w, r, err)
 			return
 		}
@@ -285,6 +288,15 @@ func (h *handler) authed(check rule, f actionFunc) http.Handler {
 			h.fail(w, r, err)
 		}
 	})
+}
+
+// pathID is the path value name when it is short enough to be an id, else "" (it goes into an
+// audit event before the endpoint checked it).
+func pathID(r *http.Request, name string) string {
+	if v := r.PathValue(name); len(v) <= maxRequestID {
+		return v
+	}
+	return ""
 }
 
 // authFailed logs a failed authentication (never the token) and ends its span with code
