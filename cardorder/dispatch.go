@@ -26,6 +26,9 @@ func providerOrder(c ports.Card) ports.ProviderOrder {
 		LayoutID:          c.LayoutID,
 		CardHolderEmail:   c.Email,
 		Elements:          c.Elements,
+		Photo:             c.Photo,
+		DeliveryAddress:   c.DeliveryAddress,
+		CostCentre:        c.CostCentre,
 	}
 }
 
