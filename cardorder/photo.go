@@ -65,7 +65,7 @@ func isJPEGOrPNG(b []byte) bool {
 // bad collects the offending field.
 func photoCheck(l ports.Layout, f ports.LayoutField, hasPhoto bool, bad map[string]string) {
 	if f.Required && !hasPhoto {
-		bad[LayoutFieldPhoto] = "required by layout " + l.ID + ": the cardholder has no usable photo"
+		bad[LayoutFieldPhoto] = "required by layout " + l.ID
 	}
 }
 
