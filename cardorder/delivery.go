@@ -1,7 +1,10 @@
 package cardorder
 
 import (
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cardsaddon/extprod/ports"
@@ -83,4 +86,26 @@ func validCountryCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// maxFailureReason bounds a failure reason built from the bureau's words, in bytes.
+const maxFailureReason = 1000
+
+// rejectionReason is the failure reason of a card the bureau refused: its reason, then its
+// per-field reasons in name order ("invalid card data; costCentre: too long"), so an operator
+// sees which of the card's data to fix before a repeat. It is cut at maxFailureReason bytes.
+func rejectionReason(r *ports.RejectedError) string {
+	var b strings.Builder
+	b.WriteString(r.Reason)
+	for _, k := range slices.Sorted(maps.Keys(r.Fields)) {
+		b.WriteString("; ")
+		b.WriteString(k)
+		b.WriteString(": ")
+		b.WriteString(r.Fields[k])
+	}
+	out := b.String()
+	if len(out) > maxFailureReason {
+		out = strings.ToValidUTF8(out[:maxFailureReason], "")
+	}
+	return out
 }

@@ -80,8 +80,8 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 		ch, out = s.change(c, next, ports.StateOrdered, SystemActor, ""), outOrdered
 	case errors.As(perr, &rejected):
 		next := c
-		next.FailureReason = rejected.Reason
-		ch, out = s.change(c, next, ports.StateFailed, SystemActor, rejected.Reason), outFailed
+		next.FailureReason = rejectionReason(rejected)
+		ch, out = s.change(c, next, ports.StateFailed, SystemActor, next.FailureReason), outFailed
 	default:
 		next := c
 		next.LeaseUntil = time.Time{}
