@@ -27,6 +27,9 @@ func providerOrder(c ports.Card) ports.ProviderOrder {
 		LayoutID:          c.LayoutID,
 		CardHolderEmail:   c.Email,
 		Elements:          c.Elements,
+		Photo:             c.Photo,
+		DeliveryAddress:   c.DeliveryAddress,
+		CostCentre:        c.CostCentre,
 	}
 }
 
@@ -80,8 +83,8 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 		ch, out = s.change(c, next, ports.StateOrdered, SystemActor, ""), outOrdered
 	case errors.As(perr, &rejected):
 		next := c
-		next.FailureReason = rejected.Reason
-		ch, out = s.change(c, next, ports.StateFailed, SystemActor, rejected.Reason), outFailed
+		next.FailureReason = rejectionReason(rejected)
+		ch, out = s.change(c, next, ports.StateFailed, SystemActor, next.FailureReason), outFailed
 		// Not the bureau's reason: it may quote card data.
 		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: the bureau refused an order; the card failed",
 			slog.String("card", c.ID), slog.Int("status", rejected.Status))

@@ -21,6 +21,9 @@ func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reaso
 	}
 	next.State = to
 	next.UpdatedAt = now
+	if !keepsPhoto(to) {
+		next.Photo = nil // erased in the same write (photo.go)
+	}
 	next.History = append(slices.Clip(next.History), ports.HistoryEntry{State: to, At: now, Actor: actor})
 	if to == ports.StateProcessing {
 		next.QueuedAt = now
@@ -222,6 +225,9 @@ func (s *Service) Abort(ctx context.Context, actor ports.Actor, cardID string) (
 
 // Repeat re-orders a failed card with a new bureau idempotency key (attempt n+1), under the same
 // checks as a new order: the cardholder is active and the open-order rule of the card's options.
+// The cardholder's photo, erased when the card failed, is fetched again for the new attempt
+// (docs/use-case.md §3); a directory that cannot give it refuses the repeat with
+// directory_unavailable.
 func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID string) (_ ports.Card, err error) {
 	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpRepeat, CardID: cardID}, operator)
 	defer func() { end(err, one(err)) }()
@@ -235,7 +241,12 @@ func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID strin
 		if err := s.checkActive(ctx, c); err != nil {
 			return ports.Change{}, err
 		}
+		photo, err := s.repeatPhoto(ctx, c)
+		if err != nil {
+			return ports.Change{}, err
+		}
 		next := c
+		next.Photo = photo
 		next.Attempt++
 		next.FailureReason, next.ProviderOrderID = "", ""
 		next.CardNumber, next.ValidThru, next.Readouts = "", "", nil

@@ -109,6 +109,9 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	card.OrderedBy = o.Actor.ID
 	card.ProductionType, card.LayoutID = pt.ID, pt.LayoutID
 	card.Options, card.ScriptVersion = r.Options, r.ScriptVersion
+	if card.Photo, err = s.fetchPhoto(ctx, user); err != nil {
+		return p, err
+	}
 	if err := s.checkLayout(ctx, card); err != nil {
 		return p, err
 	}
@@ -169,7 +172,8 @@ const (
 const maxElement = 256
 
 // mapUserToCard is the user→card mapping (the vendor's CardsMapUserToCard): common name
-// "<given> <family>", UPN the user's UPN or else its email, then the script's overrides.
+// "<given> <family>", UPN the user's UPN or else its email, the user's cost centre and delivery
+// address, then the script's overrides. The photo is fetched apart (photo.go).
 func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Card, error) {
 	f := cardFields{GivenName: u.GivenName, FamilyName: u.FamilyName, CommonName: u.GivenName + " " + u.FamilyName, UPN: u.UPN, Email: u.Email}
 	if f.UPN == "" {
@@ -209,10 +213,12 @@ func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Ca
 			bad["elements."+k] = "longer than " + strconv.Itoa(maxElement)
 		}
 	}
+	card := ports.Card{CommonName: f.CommonName, UPN: f.UPN, Email: f.Email, Elements: elems}
+	mapDelivery(&card, u, ov, bad)
 	if len(bad) > 0 {
 		return ports.Card{}, &Error{Code: CodeInvalidCardData, Detail: "the mapped card data is not valid", Fields: bad}
 	}
-	return ports.Card{CommonName: f.CommonName, UPN: f.UPN, Email: f.Email, Elements: elems}, nil
+	return card, nil
 }
 
 func setIf(dst *string, v *string) {
@@ -247,6 +253,10 @@ func (s *Service) checkLayout(ctx context.Context, c ports.Card) error {
 	}
 	bad := map[string]string{}
 	for _, f := range l.Fields {
+		if f.Name == LayoutFieldPhoto {
+			photoCheck(l, f, len(c.Photo) > 0, bad)
+			continue
+		}
 		v := c.Elements[f.Name]
 		switch {
 		case f.Required && v == "":
@@ -296,8 +306,11 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 
 // Preview is what an order would do, computed without side effects.
 type Preview struct {
-	// Card is the card that would be created (no id, not stored); zero when refused.
+	// Card is the card that would be created (no id, not stored); zero when refused. It never
+	// holds the photo's bytes: HasPhoto says whether one would be sent.
 	Card ports.Card
+	// HasPhoto reports whether the order would send the cardholder's photo (docs/use-case.md §3).
+	HasPhoto bool
 	// Options are the options in force for this order; nil when they were not resolved (the
 	// script failed, or an earlier check refused: actor, own user, unknown user).
 	Options *ports.Options
@@ -340,6 +353,7 @@ func (s *Service) preview(ctx context.Context, userID string, o *OrderOptions, c
 		p.card.State = ports.StateRequested
 	}
 	p.card.Attempt = 1
+	pv.HasPhoto, p.card.Photo = len(p.card.Photo) > 0, nil
 	pv.Card = p.card
 	return pv
 }

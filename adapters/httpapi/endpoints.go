@@ -191,6 +191,7 @@ func (h *handler) previewOf(r *http.Request, pv cardorder.Preview) previewJSON {
 		return out
 	}
 	c := CardOf(pv.Card)
+	c.HasPhoto = pv.HasPhoto
 	out.Card = &c
 	return out
 }

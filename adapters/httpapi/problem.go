@@ -80,6 +80,7 @@ var codes = map[string]codeInfo{
 	string(cardorder.CodeScriptFailed):          {http.StatusInternalServerError, "Script failed"},
 	string(cardorder.CodeProviderError):         {http.StatusBadGateway, "Provider error"},
 	string(cardorder.CodeProviderUnavailable):   {http.StatusServiceUnavailable, "Provider unavailable"},
+	string(cardorder.CodeDirectoryUnavailable):  {http.StatusServiceUnavailable, "Directory unavailable"},
 	CodeMethodNotAllowed:                        {http.StatusMethodNotAllowed, "Method not allowed"},
 	CodeInternal:                                {http.StatusInternalServerError, "Internal error"},
 	CodeUnavailable:                             {http.StatusServiceUnavailable, "Unavailable"},
