@@ -61,7 +61,7 @@ func startStoppable(t *testing.T, hk hooks, args ...string) (*started, func() er
 	done := make(chan error, 1)
 	go func() {
 		hk.ready = func(h *host) { hostc <- h }
-		err := runWith(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), pw, logs, hk)
+		err := runWith(ctx, append([]string{"-addr", "127.0.0.1:0", "-store", "memory"}, args...), pw, logs, hk)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -421,7 +421,19 @@ func TestFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-store", "postgres://x"}, "no durable store"},
+		{[]string{"-store", "mysql://x"}, "want memory, sqlite:PATH or a postgres:// URL"},
+		{[]string{"-store", "postgres://u:hunter2@[::1"}, "does not parse"},
+		{[]string{"-scim-url", "http://dir.example"}, "go together"},
+		{[]string{"-smtp-from", "a@example.org"}, "need -smtp-addr"},
+		{[]string{"-approvers", "a@example.org"}, "need -smtp-addr"},
+		{[]string{"-smtp-addr", "mail.example:25"}, "needs -smtp-from"},
+		{[]string{"-smtp-addr", "mail.example:x", "-smtp-from", "a@example.org"}, "port"},
+		{[]string{"-smtp-addr", "mail.example", "-smtp-from", "a@example.org", "-smtp-tls", "ssl"}, "-smtp-tls"},
+		{[]string{"-smtp-addr", "mail.example", "-smtp-from", "a@example.org", "-smtp-user", "u"}, "go together"},
+		{[]string{"-oidc-issuer", "https://idp.example"}, "go together"},
+		{[]string{"-oidc-roles-claim", "keycloak"}, "needs -oidc-issuer"},
+		{[]string{"-log-format", "xml"}, "-log-format"},
+		{[]string{"-scim-url", "ftp://dir.example", "-scim-token", "t"}, "-scim-url"},
 		{[]string{"-nope"}, "flag provided but not defined"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"-dispatch-interval", "-1s"}, "must not be negative"},
@@ -434,7 +446,7 @@ func TestFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
-			err := runWith(t.Context(), tt.args, &out, io.Discard, hooks{})
+			err := runWith(t.Context(), append([]string{"-store", "memory"}, tt.args...), &out, io.Discard, hooks{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want %q", err, tt.want)
 			}
@@ -475,16 +487,16 @@ func TestBureauFlagsNeedURL(t *testing.T) {
 		{"-gocards-client-id", "id", "-gocards-client-secret", "secret", "-gocards-org", "org"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			_, err := parseFlags(args, io.Discard) // parsed only: a wrong answer cannot start a host
+			_, err := parseFlags(args, io.Discard, nil) // parsed only: a wrong answer cannot start a host
 			if err == nil || !strings.Contains(err.Error(), "need -gocards-url") {
 				t.Fatalf("err %v, want one naming -gocards-url", err)
 			}
 		})
 	}
 	// With the URL they are accepted, and the events secret alone needs no URL.
-	_, err := parseFlags([]string{"-gocards-url", "http://b.example", "-gocards-client-id", "id", "-gocards-client-secret", "s", "-gocards-org", "o"}, io.Discard)
+	_, err := parseFlags([]string{"-gocards-url", "http://b.example", "-gocards-client-id", "id", "-gocards-client-secret", "s", "-gocards-org", "o"}, io.Discard, nil)
 	is.New(t).NoErr(err)
-	_, err = parseFlags([]string{"-gocards-events-secret", "sh"}, io.Discard)
+	_, err = parseFlags([]string{"-gocards-events-secret", "sh"}, io.Discard, nil)
 	is.New(t).NoErr(err)
 }
 
