@@ -19,7 +19,6 @@ import (
 	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/cardorder"
 	"github.com/cardsaddon/extprod/options"
-	"github.com/cardsaddon/extprod/ports"
 )
 
 // demoEventsSecret signs the in-process fake bureau's status events when no secret is given.
@@ -52,7 +51,7 @@ type host struct {
 	backend *backend
 	fake    *gocardsfake.Server // nil with -gocards-url
 	secret  []byte              // the events secret; nil: no events endpoint
-	scripts ports.ScriptAdmin
+	engine  *options.Engine
 	bureau  *observedProvider
 }
 
@@ -76,8 +75,9 @@ type hooks struct {
 	wrapBureau func(http.Handler) http.Handler
 	// onShutdown is called when the graceful shutdown begins.
 	onShutdown func()
-	// stoppingJobs is called when the background jobs are told to stop (after the server).
-	stoppingJobs func()
+	// jobsStopping is called once the background jobs were told to stop (after the server),
+	// before the host waits for them.
+	jobsStopping func()
 }
 
 // runWith is run with the log destination and test hooks.
@@ -146,7 +146,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	if err != nil {
 		return err
 	}
-	h.scripts = engine
+	h.engine = engine
 	dir, usersFrom, err := users(f, sd, log)
 	if err != nil {
 		return err
@@ -230,10 +230,10 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	// Stops after the server and before the bureau and the store: a dispatch pass in flight
 	// finishes its cards and records their outcome.
 	stops = append(stops, func() {
-		if hk.stoppingJobs != nil {
-			hk.stoppingJobs()
-		}
 		stopJobs()
+		if hk.jobsStopping != nil {
+			hk.jobsStopping()
+		}
 		wg.Wait()
 		log.Info("background jobs stopped")
 	})

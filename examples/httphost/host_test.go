@@ -21,7 +21,6 @@ import (
 	"github.com/cardsaddon/extprod/adapters/gocards/gocardsfake"
 	"github.com/cardsaddon/extprod/adapters/httpapi"
 	"github.com/cardsaddon/extprod/cardorder"
-	"github.com/cardsaddon/extprod/internal/logbuf"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -30,7 +29,7 @@ type started struct {
 	t    *testing.T
 	url  string
 	h    *host
-	logs *logbuf.Buffer
+	logs *watchLog
 }
 
 // start runs the host with args on 127.0.0.1:0 and returns once it serves; the host stops (and
@@ -56,7 +55,7 @@ func startStoppable(t *testing.T, hk hooks, args ...string) (*started, func() er
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	logs := &logbuf.Buffer{}
+	logs := &watchLog{}
 	hostc := make(chan *host, 1)
 	done := make(chan error, 1)
 	go func() {
