@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/httpapi"
@@ -209,4 +212,52 @@ func TestShutdownFinishesDispatch(t *testing.T) {
 	is.Equal(c.State, ports.StateOrdered)
 	is.Equal(len(s.h.fake.Orders()), 1)
 	s.logs.waitFor(t, "msg=email", "kind=card_ordered", "card="+c.ID)
+}
+
+// TestPostgresStore: the same restart on PostgreSQL (EXTPROD_POSTGRES_URL), in a schema of its
+// own; the demo bureau keeps its orders in extprod-data/ under the working directory.
+func TestPostgresStore(t *testing.T) {
+	url := os.Getenv("EXTPROD_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true needs EXTPROD_POSTGRES_URL")
+		}
+		t.Skip("EXTPROD_POSTGRES_URL is not set")
+	}
+	is := is.New(t)
+	t.Chdir(t.TempDir())
+	ctx := t.Context()
+	schema := fmt.Sprintf("httphost_%d", time.Now().UnixNano())
+	conn, err := pgx.Connect(ctx, url)
+	is.NoErr(err)
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	is.NoErr(err)
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	store := url + sep + "search_path=" + schema
+
+	s, stop := startStoppable(t, hooks{}, "-store", store, "-dispatch-interval", "0")
+	is.True(strings.Contains(s.logs.String(), `store="postgres://`))
+	var c httpapi.Card
+	s.call("POST", "/v1/users/u1/card-orders", op, "").want(t, 201, &c)
+	r := s.call("GET", "/v1/admin/options-script", admin, "")
+	ours := strings.Replace(string(r.body), `label: "Standard card"`, `label: "Standard card (pg)"`, 1)
+	s.call("PUT", "/v1/admin/options-script", admin, ours, "If-Match", r.header.Get("ETag")).want(t, 204)
+	is.NoErr(stop())
+
+	afterPass, passed := passes()
+	s, stop = startStoppable(t, hooks{afterPass: afterPass}, "-store", store, "-dispatch-interval", "10ms")
+	defer func() { is.NoErr(stop()) }()
+	c = s.waitState(c.ID, ports.StateOrdered, passed)
+	s.logs.waitFor(t, "msg=email", "kind=card_ordered", "card="+c.ID)
+	r = s.call("GET", "/v1/admin/options-script", admin, "")
+	is.Equal(string(r.body), ours)
+	_, err = os.Stat(filepath.Join(defaultDataDir, fakeFile))
+	is.NoErr(err)
 }

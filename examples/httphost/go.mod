@@ -9,6 +9,7 @@ require (
 	github.com/cardsaddon/extprod/adapters/scim v0.0.0-00010101000000-000000000000
 	github.com/cardsaddon/extprod/adapters/smtp v0.0.0-00010101000000-000000000000
 	github.com/cardsaddon/extprod/adapters/sqlite v0.0.0-00010101000000-000000000000
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/matryer/is v1.4.1
 )
 
@@ -27,7 +28,6 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/leodido/go-urn v1.5.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect

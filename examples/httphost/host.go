@@ -75,6 +75,9 @@ type hooks struct {
 	wrapBureau func(http.Handler) http.Handler
 	// onShutdown is called when the graceful shutdown begins.
 	onShutdown func()
+	// scriptLimits, when not zero, replace the option scripts' default limits (tests under the
+	// race detector on a loaded machine need a longer time limit).
+	scriptLimits options.Limits
 	// jobsStopping is called once the background jobs were told to stop (after the server),
 	// before the host waits for them.
 	jobsStopping func()
@@ -116,7 +119,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 			return fmt.Errorf("-script: %w", err)
 		}
 		script = string(b)
-		if _, err := options.Load(script, options.Limits{}); err != nil {
+		if _, err := options.Load(script, hk.scriptLimits); err != nil {
 			return fmt.Errorf("-script: %w", err)
 		}
 	}
@@ -142,7 +145,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 		return err
 	}
 	h.bureau = newObservedProvider(provider)
-	engine, err := newOptions(ctx, be.scripts, script, f.scriptFile != "", log)
+	engine, err := newOptions(ctx, be.scripts, hk.scriptLimits, script, f.scriptFile != "", log)
 	if err != nil {
 		return err
 	}

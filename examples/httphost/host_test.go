@@ -21,6 +21,7 @@ import (
 	"github.com/cardsaddon/extprod/adapters/gocards/gocardsfake"
 	"github.com/cardsaddon/extprod/adapters/httpapi"
 	"github.com/cardsaddon/extprod/cardorder"
+	"github.com/cardsaddon/extprod/options"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -60,6 +61,7 @@ func startStoppable(t *testing.T, hk hooks, args ...string) (*started, func() er
 	done := make(chan error, 1)
 	go func() {
 		hk.ready = func(h *host) { hostc <- h }
+		hk.scriptLimits = testLimits
 		err := runWith(ctx, append([]string{"-addr", "127.0.0.1:0", "-store", "memory"}, args...), pw, logs, hk)
 		pw.CloseWithError(err)
 		done <- err
@@ -148,6 +150,10 @@ func (a answer) want(t *testing.T, status int, codeOrV ...any) {
 		}
 	}
 }
+
+// testLimits give the option scripts a time limit that the race detector on a loaded machine
+// does not exceed; the other limits stay the defaults.
+var testLimits = options.Limits{TimeLimit: 5 * time.Second}
 
 const (
 	op, op2, ap, admin, self = "t-op", "t-op2", "t-ap", "t-admin", "t-self"
@@ -445,7 +451,7 @@ func TestFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
-			err := runWith(t.Context(), append([]string{"-store", "memory"}, tt.args...), &out, io.Discard, hooks{})
+			err := runWith(t.Context(), append([]string{"-store", "memory"}, tt.args...), &out, io.Discard, hooks{scriptLimits: testLimits})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want %q", err, tt.want)
 			}

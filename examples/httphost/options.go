@@ -20,14 +20,14 @@ var demoScript string
 // holds no script yet (the first start), it installs src (the demo script when empty); later
 // the store's script stays in force, changed only through the admin API, and src is ignored.
 // The engine is both the domain's options source and the script endpoints' ports.ScriptAdmin.
-func newOptions(ctx context.Context, store ports.ScriptStore, src string, fromFlag bool, log *slog.Logger) (*options.Engine, error) {
+func newOptions(ctx context.Context, store ports.ScriptStore, lim options.Limits, src string, fromFlag bool, log *slog.Logger) (*options.Engine, error) {
 	_, stored, err := store.Script(ctx)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("option script: %w", err)
 	}
-	e, err := options.NewEngine(ctx, store, nil)
+	e, err := options.NewEngine(ctx, store, &options.EngineConfig{Limits: lim})
 	if err != nil {
 		return nil, err
 	}

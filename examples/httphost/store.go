@@ -166,13 +166,14 @@ func openBackend(ctx context.Context, spec storeSpec) (*backend, error) {
 		}
 		d, closeFn = s, func() { _ = s.Close() }
 	case "postgres":
-		b.dataDir = defaultDataDir
-		if err := os.MkdirAll(b.dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("data folder: %w", err)
-		}
 		s, err := postgres.Open(ctx, spec.dsn, nil)
 		if err != nil {
 			return nil, fmt.Errorf("-store %s: %w", spec, scrub(err, secretsOf(spec.dsn)))
+		}
+		b.dataDir = defaultDataDir
+		if err := os.MkdirAll(b.dataDir, 0o700); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("data folder: %w", err)
 		}
 		d, closeFn = s, s.Close
 	default:
