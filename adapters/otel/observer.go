@@ -24,15 +24,15 @@ const ScopeName = "github.com/cardsaddon/extprod/adapters/otel"
 // The attribute keys of this package's spans and metrics, beside the semantic conventions'
 // error.type (see the package documentation for which carries which).
 const (
-	AttrOperation    = attribute.Key("extprod.operation")          // ports.Operation
-	AttrChannel      = attribute.Key("extprod.channel")            // ports.Channel
-	AttrCardID       = attribute.Key("extprod.card.id")            // a card's random id (spans only)
-	AttrCards        = attribute.Key("extprod.cards")              // cards an operation touched (spans only)
-	AttrStateFrom    = attribute.Key("extprod.card.state.from")    // ports.CardState
-	AttrStateTo      = attribute.Key("extprod.card.state.to")      // ports.CardState
-	AttrNotification = attribute.Key("extprod.notification.kind")  // ports.NotificationKind
-	AttrScriptLimit  = attribute.Key("extprod.script.limit")       // time, depth, size, memory
-	AttrOutboxEntry  = attribute.Key("extprod.outbox.entry")       // notification or audit_event
+	AttrOperation    = attribute.Key("extprod.operation")         // ports.Operation
+	AttrChannel      = attribute.Key("extprod.channel")           // ports.Channel
+	AttrCardID       = attribute.Key("extprod.card.id")           // a card's random id (spans only)
+	AttrCards        = attribute.Key("extprod.cards")             // cards an operation touched (spans only)
+	AttrStateFrom    = attribute.Key("extprod.card.state.from")   // ports.CardState
+	AttrStateTo      = attribute.Key("extprod.card.state.to")     // ports.CardState
+	AttrNotification = attribute.Key("extprod.notification.kind") // ports.NotificationKind
+	AttrScriptLimit  = attribute.Key("extprod.script.limit")      // time, depth, size, memory
+	AttrOutboxEntry  = attribute.Key("extprod.outbox.entry")      // notification or audit_event
 )
 
 // Config configures an [Observer]. Its zero value uses the global providers of
