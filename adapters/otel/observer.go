@@ -28,6 +28,7 @@ const (
 	AttrChannel      = attribute.Key("extprod.channel")           // ports.Channel
 	AttrCardID       = attribute.Key("extprod.card.id")           // a card's random id (spans only)
 	AttrCards        = attribute.Key("extprod.cards")             // cards an operation touched (spans only)
+	AttrBureauCall   = attribute.Key("extprod.bureau.call")       // ports.BureauCall
 	AttrStateFrom    = attribute.Key("extprod.card.state.from")   // ports.CardState
 	AttrStateTo      = attribute.Key("extprod.card.state.to")     // ports.CardState
 	AttrNotification = attribute.Key("extprod.notification.kind") // ports.NotificationKind
@@ -109,7 +110,7 @@ func New(cfg *Config) (*Observer, error) {
 		names:  map[ports.Operation]string{},
 	}
 	for _, op := range []ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpReject, ports.OpAbort,
-		ports.OpRepeat, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver} {
+		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver} {
 		o.names[op] = "extprod." + string(op)
 	}
 	// Latencies of in-process work and bureau calls: 1 ms to 30 s.
@@ -134,7 +135,7 @@ func New(cfg *Config) (*Observer, error) {
 		metric.WithDescription("Card state changes written, by from state, to state and channel."))
 	must(err)
 	o.bureauErrors, err = o.meter.Int64Counter("extprod.bureau.errors", metric.WithUnit("{error}"),
-		metric.WithDescription("Failed bureau calls, by error kind (unavailable, rejected, unauthorized, protocol)."))
+		metric.WithDescription("Failed bureau calls, by call and error kind (unavailable, rejected, unauthorized, not_found, protocol)."))
 	must(err)
 	o.notifications, err = o.meter.Int64Counter("extprod.notifications", metric.WithUnit("{notification}"),
 		metric.WithDescription("Notification delivery attempts, by kind and outcome (error.type absent: sent)."))
@@ -155,7 +156,10 @@ func New(cfg *Config) (*Observer, error) {
 	return o, nil
 }
 
-var _ ports.Observer = (*Observer)(nil)
+var (
+	_ ports.Observer      = (*Observer)(nil)
+	_ ports.TraceParenter = (*Observer)(nil)
+)
 
 // attrKey identifies one attribute set of one instrument; its measurement option is built once.
 type attrKey struct {
@@ -200,13 +204,16 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	if !ok {
 		name = "extprod.operation"
 	}
-	attrs := make([]attribute.KeyValue, 0, 3)
+	attrs := make([]attribute.KeyValue, 0, 4)
 	attrs = append(attrs, AttrOperation.String(string(s.Op)))
 	if s.Channel != "" {
 		attrs = append(attrs, AttrChannel.String(string(s.Channel)))
 	}
 	if s.CardID != "" {
 		attrs = append(attrs, AttrCardID.String(s.CardID))
+	}
+	if s.Call != "" {
+		attrs = append(attrs, AttrBureauCall.String(string(s.Call)))
 	}
 	opts := []trace.SpanStartOption{trace.WithAttributes(attrs...)}
 	if len(s.Links) > 0 {
@@ -247,8 +254,9 @@ func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, 
 		}))
 	case ports.OpBureauCall:
 		if code != "" {
-			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, b: code}, func() []attribute.KeyValue {
-				return withError(nil, code)
+			call := string(s.Call)
+			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
+				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
 			}))
 		}
 	}
@@ -292,17 +300,12 @@ func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch p
 	}))
 }
 
-// NotificationDone implements [ports.Observer]: it counts the delivery attempt; a failed one
-// has error.type "failed" ("unavailable" when err is [ports.ErrUnavailable]). The error's text
-// is never recorded: it may name a recipient.
-func (o *Observer) NotificationDone(ctx context.Context, kind ports.NotificationKind, err error) {
+// NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
+// has error.type "not_sent".
+func (o *Observer) NotificationDone(ctx context.Context, kind ports.NotificationKind, sent bool) {
 	code := ""
-	switch {
-	case err == nil:
-	case errors.Is(err, ports.ErrUnavailable):
-		code = "unavailable"
-	default:
-		code = "failed"
+	if !sent {
+		code = "not_sent"
 	}
 	o.notifications.Add(ctx, 1, o.set(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
 		return withError([]attribute.KeyValue{AttrNotification.String(string(kind))}, code)
