@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -34,10 +35,16 @@ type plan struct {
 // bureau order reached: ordered, processing (outcome unknown; the dispatcher retries it) or failed
 // (the bureau refused, with its reason). Refusals are *Error values, checked in the order of
 // docs/use-case.md §2; a refused order creates nothing.
-func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions) (ports.Card, error) {
+func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions) (_ ports.Card, err error) {
 	if o == nil {
 		return ports.Card{}, errNoOrderOptions
 	}
+	ch, _ := channelFor(o.Actor, userID, false)
+	ctx, end := s.cfg.Observer.Start(ctx, ports.Span{Op: ports.OpOrder, Channel: ch})
+	defer func() {
+		s.refused(ctx, ports.OpOrder, o.Actor, "", userID, err)
+		end(ports.Outcome{Code: string(CodeOf(err)), Cards: one(err)})
+	}()
 	p, err := s.planOrder(ctx, userID, o, "", s.p.Options)
 	if err != nil {
 		return ports.Card{}, err
@@ -78,7 +85,7 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	if err != nil {
 		return plan{}, wrapErr(CodeInternal, err, "read the user")
 	}
-	r, err := src.Resolve(ctx, ports.OptionsRequest{User: &user, Actor: o.Actor, Channel: ch})
+	r, err := s.resolve(ctx, src, ports.OptionsRequest{User: &user, Actor: o.Actor, Channel: ch})
 	if err != nil {
 		return plan{}, wrapErr(CodeScriptFailed, err, "the option script failed")
 	}
@@ -262,11 +269,13 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	c.ID = s.cfg.IDs.NewID()
 	c.Attempt = 1
 	c.CreatedAt = now
+	c.TraceParent = s.traceParent(ctx)
 	to := ports.StateProcessing
 	if c.Options.ApprovalStep && !c.Temporary {
 		to = ports.StateRequested
 	}
 	ch := s.change(ports.Card{}, c, to, c.OrderedBy, "")
+	s.stamp(ctx, &ch.Event)
 	created := ports.Creation{
 		Cards:         []ports.Card{ch.Card},
 		Exclusive:     c.UserID != "" && !c.Options.AllowMultipleCardOrders,
@@ -280,6 +289,7 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	if err != nil {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
 	}
+	s.moved(ctx, ch.Event, c.Channel)
 	s.written(ctx, created.Events, created.Notifications)
 	return s.sendIfDirect(ctx, cards[0]), nil
 }
@@ -387,7 +397,10 @@ type BatchResult struct {
 // on its own: one user's refusal never hides or undoes another's card. Results are in the order
 // of userIDs. An actor without the operator role is refused as a whole. At most
 // Config.DispatchConcurrency orders run at once (a batch with queueing off calls the bureau).
-func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []string, productionType string) ([]BatchResult, error) {
+func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []string, productionType string) (_ []BatchResult, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpOrder, Channel: ports.ChannelBatch}, actor)
+	var placed atomic.Int64
+	defer func() { end(err, int(placed.Load())) }()
 	if err := require(actor, ports.RoleOperator, "a batch order"); err != nil {
 		return nil, err
 	}
@@ -402,6 +415,10 @@ func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []s
 			if err == nil {
 				c, err = s.place(ctx, p)
 			}
+			if err == nil {
+				placed.Add(1)
+			}
+			s.refused(ctx, ports.OpOrder, actor, "", id, err)
 			out[i] = BatchResult{UserID: id, Card: c, Err: err}
 			return nil
 		})
@@ -417,14 +434,22 @@ const MaxTemporaryCards = 9
 // TempCardsAddonExtProdProcOrder), all or none. Their card data carries no personal elements, only
 // TEMPORARY=true and a SEQUENCE number. productionType names any configured type (whether or not
 // operators may select types); empty means the default.
-func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, amount int, productionType string) ([]ports.Card, error) {
+func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, amount int, productionType string) (_ []ports.Card, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpOrder, Channel: ports.ChannelTemporary}, actor)
+	defer func() {
+		if err == nil {
+			end(nil, amount)
+		} else {
+			end(err, 0)
+		}
+	}()
 	if err := require(actor, ports.RoleOperator, "ordering temporary cards"); err != nil {
 		return nil, err
 	}
 	if amount < 1 || amount > MaxTemporaryCards {
 		return nil, refuse(CodeInvalidAmount, "order 1 to %d temporary cards, not %d", MaxTemporaryCards, amount)
 	}
-	r, err := s.p.Options.Resolve(ctx, ports.OptionsRequest{Actor: actor, Channel: ports.ChannelTemporary})
+	r, err := s.resolve(ctx, s.p.Options, ports.OptionsRequest{Actor: actor, Channel: ports.ChannelTemporary})
 	if err != nil {
 		return nil, wrapErr(CodeScriptFailed, err, "the option script failed")
 	}
@@ -445,19 +470,23 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 		c := ports.Card{
 			ID: s.cfg.IDs.NewID(), Temporary: true, Sequence: i, Channel: ports.ChannelTemporary,
 			ProductionType: pt.ID, LayoutID: pt.LayoutID, OrderedBy: actor.ID,
-			Options: r.Options, ScriptVersion: r.ScriptVersion, Attempt: 1, CreatedAt: now,
+			Options: r.Options, ScriptVersion: r.ScriptVersion, Attempt: 1, CreatedAt: now, TraceParent: s.traceParent(ctx),
 			Elements: map[string]string{ElemTemporary: "true", ElemSequence: strconv.Itoa(i)},
 		}
 		if err := s.checkLayout(ctx, c); err != nil {
 			return nil, err
 		}
 		ch := s.change(ports.Card{}, c, ports.StateProcessing, actor.ID, "")
+		s.stamp(ctx, &ch.Event)
 		created.Cards = append(created.Cards, ch.Card)
 		created.Events = append(created.Events, ch.Event)
 	}
 	cards, err := s.p.Store.Create(ctx, created)
 	if err != nil {
 		return nil, wrapErr(CodeInternal, err, "store temporary cards")
+	}
+	for _, e := range created.Events {
+		s.moved(ctx, e, ports.ChannelTemporary)
 	}
 	s.written(ctx, created.Events, nil)
 	var g errgroup.Group

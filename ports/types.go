@@ -277,6 +277,12 @@ const (
 	AuditScriptInstalled AuditKind = "script_installed"
 )
 
+// The outcomes of an audit event ([AuditEvent.Outcome]).
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
 // AuditEvent records one thing that happened: a state change of a card, a refusal, a script
 // install. It carries what an audit trail needs (NIST SP 800-53 AU-3): what (Kind, From, To,
 // Code), when (At), where (Instance), the source (RequestID, ClientAddress), the outcome
