@@ -53,6 +53,8 @@ type host struct {
 	secret  []byte              // the events secret; nil: no events endpoint
 	engine  *options.Engine
 	bureau  *observedProvider
+	// metricsAddr is where /metrics is served alone (-metrics-addr); "" when not.
+	metricsAddr string
 }
 
 // run runs the host until ctx ends, then shuts it down gracefully. Its first line on stdout is
@@ -98,9 +100,6 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 		log.Warn("-gocards-url without -gocards-events-secret: POST /v1/gocards/events is not served; " +
 			"cards advance only by refresh and status sync")
 	}
-	if f.metrics {
-		return errors.New("-metrics: not available yet in this build (the metrics adapter is not wired)")
-	}
 
 	seedBytes := demoSeed
 	if f.seedFile != "" {
@@ -140,6 +139,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	}
 	stops = append(stops, be.close)
 	h := &host{backend: be}
+	var met *metrics
+	if f.metrics {
+		if met, err = newMetrics(); err != nil {
+			return err
+		}
+		stops = append(stops, met.stop)
+	}
 	provider, err := h.startBureau(ctx, f, log, hk.wrapBureau, &stops)
 	if err != nil {
 		return err
@@ -162,16 +168,28 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	if err != nil {
 		return err
 	}
+	cfg := &cardorder.Config{Logger: log}
+	if met != nil {
+		cfg.Observer = met.obs
+		auth = met.obs.Authenticator(auth)
+	}
 	// The HTTP API's idempotency records and the bureau events' dedup entries are purged by the
 	// Service's clean-up, which the relay runs (docs/use-case.md §8).
 	svc, err := cardorder.New(cardorder.Ports{
 		Users: dir, Store: be.store, Provider: h.bureau, Options: engine, Mailer: mail, Audit: &memory.AuditLog{},
 		Leases: be.leases, Idempotency: be.idem, Dedup: be.dedup,
-	}, &cardorder.Config{Logger: log})
+	}, cfg)
 	if err != nil {
 		return err
 	}
 	h.svc = svc
+	if met != nil {
+		reg, err := met.obs.ObserveStats(svc)
+		if err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
+		stops = append(stops, func() { _ = reg.Unregister() })
+	}
 
 	var events http.Handler
 	if len(h.secret) > 0 {
@@ -185,6 +203,22 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", readyz(be.ping, engine.Healthy, h.bureau))
+	switch {
+	case met == nil:
+	case f.metricsAddr != "":
+		addr, stop, err := serveMetrics(f.metricsAddr, met.handler, log)
+		if err != nil {
+			return err
+		}
+		stops = append(stops, stop)
+		h.metricsAddr = addr
+		log.Info("metrics", "addr", addr)
+	default:
+		mux.Handle("GET /metrics", met.handler)
+	}
+	if met != nil {
+		api = met.obs.Handler(api, "extprod.api")
+	}
 	mux.Handle("/", api)
 
 	ln, err := net.Listen("tcp", f.addr)

@@ -37,6 +37,8 @@
 //	-oidc-issuer URL -oidc-audience AUD  sign-in with OpenID Connect
 //	-oidc-roles-claim POINTER    JSON Pointer, or keycloak, zitadel, plain (default /roles)
 //	-log-format text|json        (default text)
+//	-metrics                     serve /metrics (Prometheus) beside the API
+//	-metrics-addr ADDR           serve /metrics alone on ADDR (implies -metrics)
 //
 // Try it:
 //

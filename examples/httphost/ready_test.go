@@ -96,3 +96,24 @@ func TestReadyzMemory(t *testing.T) {
 	is.True(rb.Ready)
 	is.True(s.call("POST", "/readyz", "", "").status >= 400)
 }
+
+// -metrics serves /metrics (Prometheus, no authentication) beside the API; -metrics-addr serves
+// it alone on another address, and the API's address then has none.
+func TestMetrics(t *testing.T) {
+	is := is.New(t)
+	s := start(t, "-dispatch-interval", "0", "-metrics")
+	s.call("POST", "/v1/users/u1/card-orders", op, "").want(t, 201)
+	r := s.call("GET", "/metrics", "", "")
+	r.want(t, 200)
+	t.Logf("%.600s", r.body)
+	is.True(strings.Contains(string(r.body), `extprod_orders_total{`))
+	is.True(strings.Contains(string(r.body), "extprod_queue_depth"))
+
+	s = start(t, "-dispatch-interval", "0", "-metrics-addr", "127.0.0.1:0")
+	is.True(s.h.metricsAddr != "")
+	s.call("GET", "/metrics", "", "").want(t, 404, "not_found") // not on the API's address
+	res, err := http.Get("http://" + s.h.metricsAddr + "/metrics")
+	is.NoErr(err)
+	defer res.Body.Close()
+	is.Equal(res.StatusCode, 200)
+}
