@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -203,4 +204,21 @@ func (r *smtpRelay) session(conn net.Conn) {
 			say("250 ok")
 		}
 	}
+}
+
+// -log-format json writes one JSON object per line, naming the store.
+func TestJSONLogs(t *testing.T) {
+	is := is.New(t)
+	s := start(t, "-dispatch-interval", "0", "-log-format", "json")
+	s.call("POST", "/v1/users/u1/card-orders", op, "").want(t, 201)
+	serving := false
+	for line := range strings.SplitSeq(strings.TrimSpace(s.logs.String()), "\n") {
+		var rec map[string]any
+		is.NoErr(json.Unmarshal([]byte(line), &rec))
+		if rec["msg"] == "serving" {
+			serving = true
+			is.Equal(rec["store"], "memory")
+		}
+	}
+	is.True(serving)
 }
