@@ -1,0 +1,324 @@
+package otel
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	otelglobal "go.opentelemetry.io/otel"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// ScopeName is the instrumentation scope of every span and instrument this package makes.
+const ScopeName = "github.com/cardsaddon/extprod/adapters/otel"
+
+// The attribute keys of this package's spans and metrics, beside the semantic conventions'
+// error.type (see the package documentation for which carries which).
+const (
+	AttrOperation    = attribute.Key("extprod.operation")         // ports.Operation
+	AttrChannel      = attribute.Key("extprod.channel")           // ports.Channel
+	AttrCardID       = attribute.Key("extprod.card.id")           // a card's random id (spans only)
+	AttrCards        = attribute.Key("extprod.cards")             // cards an operation touched (spans only)
+	AttrBureauCall   = attribute.Key("extprod.bureau.call")       // ports.BureauCall
+	AttrStateFrom    = attribute.Key("extprod.card.state.from")   // ports.CardState
+	AttrStateTo      = attribute.Key("extprod.card.state.to")     // ports.CardState
+	AttrNotification = attribute.Key("extprod.notification.kind") // ports.NotificationKind
+	AttrScriptLimit  = attribute.Key("extprod.script.limit")      // time, depth, size, memory
+	AttrOutboxEntry  = attribute.Key("extprod.outbox.entry")      // notification or audit_event
+)
+
+// Config configures an [Observer]. Its zero value uses the global providers of
+// go.opentelemetry.io/otel and the W3C trace-context propagator; a nil *Config is the zero
+// value.
+type Config struct {
+	// TracerProvider makes the spans; default otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the instruments; default otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+	// Propagator reads the trace contexts of [ports.Span].Links and writes the one
+	// [Observer.TraceParent] returns, and is given to the HTTP wrappers; default
+	// propagation.TraceContext{} (W3C traceparent and tracestate).
+	Propagator propagation.TextMapPropagator
+	// Clock gives the time the oldest-queued age is measured against; default the wall clock.
+	Clock ports.Clock
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Observer implements [ports.Observer] with OpenTelemetry spans and metrics. Build it with
+// [New]; it is safe for concurrent use.
+type Observer struct {
+	tp    trace.TracerProvider
+	mp    metric.MeterProvider
+	prop  propagation.TextMapPropagator
+	clock ports.Clock
+
+	tracer trace.Tracer
+	meter  metric.Meter
+
+	orders           metric.Int64Counter
+	opDuration       metric.Float64Histogram
+	dispatchDuration metric.Float64Histogram
+	transitions      metric.Int64Counter
+	bureauErrors     metric.Int64Counter
+	notifications    metric.Int64Counter
+	scriptDuration   metric.Float64Histogram
+	scriptLimits     metric.Int64Counter
+	authFailures     metric.Int64Counter
+
+	names map[ports.Operation]string // span names, fixed at New
+	sets  sync.Map                   // attrKey → metric.MeasurementOption, built once per value
+}
+
+// ErrConfig reports an unusable [Config] or a provider that refused an instrument.
+var ErrConfig = errors.New("otel: invalid configuration")
+
+// New returns an Observer over cfg's providers, with every instrument of the package
+// documentation created.
+func New(cfg *Config) (*Observer, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otelglobal.GetTracerProvider()
+	}
+	if c.MeterProvider == nil {
+		c.MeterProvider = otelglobal.GetMeterProvider()
+	}
+	if c.Propagator == nil {
+		c.Propagator = propagation.TraceContext{}
+	}
+	if c.Clock == nil {
+		c.Clock = wallClock{}
+	}
+	o := &Observer{
+		tp: c.TracerProvider, mp: c.MeterProvider, prop: c.Propagator, clock: c.Clock,
+		tracer: c.TracerProvider.Tracer(ScopeName),
+		meter:  c.MeterProvider.Meter(ScopeName),
+		names:  map[ports.Operation]string{},
+	}
+	for _, op := range []ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpReject, ports.OpAbort,
+		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver} {
+		o.names[op] = "extprod." + string(op)
+	}
+	// Latencies of in-process work and bureau calls: 1 ms to 30 s.
+	buckets := metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+	var errs []error
+	must := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	o.orders, err = o.meter.Int64Counter("extprod.orders", metric.WithUnit("{order}"),
+		metric.WithDescription("Card orders asked for, by channel and outcome (error.type absent: accepted)."))
+	must(err)
+	o.opDuration, err = o.meter.Float64Histogram("extprod.operation.duration", metric.WithUnit("s"), buckets,
+		metric.WithDescription("Duration of each domain operation, by operation and outcome."))
+	must(err)
+	o.dispatchDuration, err = o.meter.Float64Histogram("extprod.dispatch.duration", metric.WithUnit("s"), buckets,
+		metric.WithDescription("Duration of one dispatch pass: the claim and the bureau calls it causes."))
+	must(err)
+	o.transitions, err = o.meter.Int64Counter("extprod.card.transitions", metric.WithUnit("{transition}"),
+		metric.WithDescription("Card state changes written, by from state, to state and channel."))
+	must(err)
+	o.bureauErrors, err = o.meter.Int64Counter("extprod.bureau.errors", metric.WithUnit("{error}"),
+		metric.WithDescription("Failed bureau calls, by call and error kind (unavailable, rejected, unauthorized, not_found, protocol)."))
+	must(err)
+	o.notifications, err = o.meter.Int64Counter("extprod.notifications", metric.WithUnit("{notification}"),
+		metric.WithDescription("Notification delivery attempts, by kind and outcome (error.type absent: sent)."))
+	must(err)
+	o.scriptDuration, err = o.meter.Float64Histogram("extprod.script.duration", metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+		metric.WithDescription("Duration of one run of the option script."))
+	must(err)
+	o.scriptLimits, err = o.meter.Int64Counter("extprod.script.limit_hits", metric.WithUnit("{run}"),
+		metric.WithDescription("Option-script runs stopped by a limit, by limit (time, depth, size, memory)."))
+	must(err)
+	o.authFailures, err = o.meter.Int64Counter("extprod.auth.failures", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests whose bearer token was not accepted, by error.type (unauthenticated, unavailable)."))
+	must(err)
+	if len(errs) > 0 {
+		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
+	}
+	return o, nil
+}
+
+var (
+	_ ports.Observer      = (*Observer)(nil)
+	_ ports.TraceParenter = (*Observer)(nil)
+)
+
+// attrKey identifies one attribute set of one instrument; its measurement option is built once.
+type attrKey struct {
+	inst       uint8
+	a, b, c, d string
+}
+
+const (
+	instOrders uint8 = iota
+	instOp
+	instDispatch
+	instTransition
+	instBureau
+	instNotification
+	instScriptLimit
+	instAuth
+)
+
+// set returns the measurement option of k, built by mk on first use. The values are of small,
+// fixed sets (operations, channels, states, error codes), so the cache stays small.
+func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) metric.MeasurementOption {
+	if v, ok := o.sets.Load(k); ok {
+		return v.(metric.MeasurementOption)
+	}
+	v, _ := o.sets.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(mk()...)))
+	return v.(metric.MeasurementOption)
+}
+
+// withError appends error.type when code is not empty.
+func withError(kv []attribute.KeyValue, code string) []attribute.KeyValue {
+	if code != "" {
+		kv = append(kv, semconv.ErrorTypeKey.String(code))
+	}
+	return kv
+}
+
+// Start implements [ports.Observer]: it starts a span named "extprod.<operation>" (a child of
+// ctx's span, linked to the trace contexts of s.Links) and returns the function that ends it and
+// records the operation's metrics.
+func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, func(ports.Outcome)) {
+	name, ok := o.names[s.Op]
+	if !ok {
+		name = "extprod.operation"
+	}
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, AttrOperation.String(string(s.Op)))
+	if s.Channel != "" {
+		attrs = append(attrs, AttrChannel.String(string(s.Channel)))
+	}
+	if s.CardID != "" {
+		attrs = append(attrs, AttrCardID.String(s.CardID))
+	}
+	if s.Call != "" {
+		attrs = append(attrs, AttrBureauCall.String(string(s.Call)))
+	}
+	opts := []trace.SpanStartOption{trace.WithAttributes(attrs...)}
+	if len(s.Links) > 0 {
+		opts = append(opts, trace.WithLinks(o.links(ctx, s.Links)...))
+	}
+	start := time.Now()
+	ctx, span := o.tracer.Start(ctx, name, opts...)
+	return ctx, func(out ports.Outcome) {
+		took := time.Since(start).Seconds()
+		if span.IsRecording() {
+			if out.Cards > 0 {
+				span.SetAttributes(AttrCards.Int(out.Cards))
+			}
+			if out.Code != "" {
+				span.SetAttributes(semconv.ErrorTypeKey.String(out.Code))
+				span.SetStatus(codes.Error, out.Code)
+			}
+		}
+		span.End()
+		o.record(context.WithoutCancel(ctx), s, out, took)
+	}
+}
+
+// record adds an ended operation to the metrics.
+func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, took float64) {
+	op, code, ch := string(s.Op), out.Code, string(s.Channel)
+	o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
+		return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
+	}))
+	switch s.Op {
+	case ports.OpOrder:
+		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
+			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
+		}))
+	case ports.OpDispatchPass:
+		o.dispatchDuration.Record(ctx, took, o.set(attrKey{inst: instDispatch, b: code}, func() []attribute.KeyValue {
+			return withError(nil, code)
+		}))
+	case ports.OpBureauCall:
+		if code != "" {
+			call := string(s.Call)
+			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
+				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
+			}))
+		}
+	}
+}
+
+// links turns W3C trace contexts into span links; a malformed or empty one is skipped.
+func (o *Observer) links(ctx context.Context, tps []string) []trace.Link {
+	ls := make([]trace.Link, 0, len(tps))
+	for _, tp := range tps {
+		if tp == "" {
+			continue
+		}
+		sc := trace.SpanContextFromContext(o.prop.Extract(ctx, propagation.MapCarrier{"traceparent": tp}))
+		if sc.IsValid() {
+			ls = append(ls, trace.Link{SpanContext: sc})
+		}
+	}
+	return ls
+}
+
+// TraceParent returns the W3C trace context (a traceparent header value) of ctx's span, for a
+// card to store ([ports.Card].TraceParent) so its later dispatch can link to the order's trace;
+// empty when ctx carries no valid span.
+func (o *Observer) TraceParent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	o.prop.Inject(ctx, c)
+	return c["traceparent"]
+}
+
+// CardMoved implements [ports.Observer]: it counts the transition.
+func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch ports.Channel) {
+	o.transitions.Add(ctx, 1, o.set(attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}, func() []attribute.KeyValue {
+		kv := []attribute.KeyValue{AttrStateFrom.String(string(from)), AttrStateTo.String(string(to))}
+		if ch != "" {
+			kv = append(kv, AttrChannel.String(string(ch)))
+		}
+		return kv
+	}))
+}
+
+// NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
+// has error.type "not_sent".
+func (o *Observer) NotificationDone(ctx context.Context, kind ports.NotificationKind, sent bool) {
+	code := ""
+	if !sent {
+		code = "not_sent"
+	}
+	o.notifications.Add(ctx, 1, o.set(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
+		return withError([]attribute.KeyValue{AttrNotification.String(string(kind))}, code)
+	}))
+}
+
+// ScriptEvaluated implements [ports.Observer]: it records the run's duration and counts a limit
+// hit.
+func (o *Observer) ScriptEvaluated(ctx context.Context, took time.Duration, limit string) {
+	o.scriptDuration.Record(ctx, took.Seconds())
+	if limit != "" {
+		o.scriptLimits.Add(ctx, 1, o.set(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{AttrScriptLimit.String(limit)}
+		}))
+	}
+}
