@@ -68,6 +68,34 @@ FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5:
 ORDER BY ord
 ON CONFLICT (id) DO NOTHING`
 
+// The statements of a creation of one card, one event or one notification (the common case:
+// every order), which spare the server the array parameters, unnest and the sort of the
+// statements above.
+const (
+	insertCardSQL = `
+INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
+                           dispatch_started, provider_order_id, data, photo)
+VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10)`
+	// insertOwnCardSQL inserts the card of an exclusive creation after lockUserSQL: it refuses
+	// (SQLSTATE EXO01, failing the transaction) when the user has an open card. Its snapshot is
+	// taken after the lock was granted, so it sees the card of the previous holder
+	// (migrations/0002_refuse_open_order.sql).
+	insertOwnCardSQL = `
+INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
+                           dispatch_started, provider_order_id, data, photo)
+SELECT $1::text, $2::text, $3::text, 1, $4::timestamptz, $5::timestamptz, $6::timestamptz, $7::boolean,
+       $8::text, $9::json, $10::bytea
+WHERE CASE WHEN EXISTS (SELECT 1 FROM extprod_cards
+                        WHERE user_id = $2 AND state IN ('requested', 'processing', 'ordered', 'in_production'))
+           THEN extprod_refuse_open_order() ELSE true END`
+	// lockUserSQL takes the per-user lock of extprod_open_order_free for one user.
+	lockUserSQL        = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
+	insertEventSQL     = `INSERT INTO extprod_events (id, at, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`
+	insertNotification = `
+INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`
+)
+
 // guardSQL takes the locks of the one-open-order rule and fails the transaction with SQLSTATE
 // EXO01 when one of the users has an open card (migrations/0001_init.sql).
 const guardSQL = `SELECT extprod_open_order_guard($1, $2, NULL)`
@@ -89,7 +117,11 @@ func (r *eventRows) add(e *ports.AuditEvent) error {
 }
 
 func (r *eventRows) queue(b *pgx.Batch) {
-	if len(r.ids) > 0 {
+	switch len(r.ids) {
+	case 0:
+	case 1:
+		b.Queue(insertEventSQL, r.ids[0], r.ats[0], r.data[0])
+	default:
 		b.Queue(insertEventsSQL, r.ids, r.ats, r.data)
 	}
 }
@@ -126,7 +158,11 @@ func (r *notificationRows) add(n *ports.Notification) error {
 }
 
 func (r *notificationRows) queue(b *pgx.Batch) {
-	if len(r.ids) > 0 {
+	switch len(r.ids) {
+	case 0:
+	case 1:
+		b.Queue(insertNotification, r.ids[0], r.ats[0], r.notBefore[0], r.tries[0], r.lastErrors[0], r.data[0])
+	default:
 		b.Queue(insertNotificationsSQL, r.ids, r.ats, r.notBefore, r.tries, r.lastErrors, r.data)
 	}
 }
@@ -142,6 +178,60 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		return nil, nil
 	}
 	b := &pgx.Batch{}
+	var (
+		out []ports.Card
+		err error
+	)
+	if len(c.Cards) == 1 {
+		var card ports.Card
+		if card, err = s.queueCard(b, c.Cards[0], c.Exclusive); err != nil {
+			return nil, err
+		}
+		out = []ports.Card{card}
+	} else if out, err = s.queueCards(b, c); err != nil {
+		return nil, err
+	}
+	var ev eventRows
+	for i := range c.Events {
+		if err := ev.add(&c.Events[i]); err != nil {
+			return nil, err
+		}
+	}
+	ev.queue(b)
+	var nr notificationRows
+	for i := range c.Notifications {
+		if err := nr.add(&c.Notifications[i]); err != nil {
+			return nil, err
+		}
+	}
+	nr.queue(b)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("create %d cards (first %s): %w", len(out), c.Cards[0].ID, mapErr(err))
+	}
+	return out, nil
+}
+
+// queueCard queues the creation of one card: with exclusive (and a user), the user's lock and
+// then the insert that refuses when the user has an open card; else a plain insert.
+func (s *Store) queueCard(b *pgx.Batch, card ports.Card, exclusive bool) (ports.Card, error) {
+	card.Version = 1
+	d, err := encodeCard(&card)
+	if err != nil {
+		return ports.Card{}, err
+	}
+	sql := insertCardSQL
+	if exclusive && card.UserID != "" {
+		b.Queue(lockUserSQL, s.lockClass, card.UserID)
+		sql = insertOwnCardSQL
+	}
+	b.Queue(sql, card.ID, text(card.UserID), string(card.State), ts(card.QueuedAt), ts(card.NotBefore), ts(card.LeaseUntil),
+		card.DispatchStarted, text(card.ProviderOrderID), d, card.Photo)
+	return card, nil
+}
+
+// queueCards queues the creation of several cards: with Exclusive, the open-order guard of
+// their users first, then one insert of all cards.
+func (s *Store) queueCards(b *pgx.Batch, c ports.Creation) ([]ports.Card, error) {
 	if c.Exclusive {
 		var users []string
 		for i, card := range c.Cards {
@@ -181,23 +271,6 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		out[i] = card
 	}
 	b.Queue(insertCardsSQL, ids, users, states, queued, nb, leases, started, orderIDs, data, photos)
-	var ev eventRows
-	for i := range c.Events {
-		if err := ev.add(&c.Events[i]); err != nil {
-			return nil, err
-		}
-	}
-	ev.queue(b)
-	var nr notificationRows
-	for i := range c.Notifications {
-		if err := nr.add(&c.Notifications[i]); err != nil {
-			return nil, err
-		}
-	}
-	nr.queue(b)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("create %d cards (first %s): %w", n, c.Cards[0].ID, mapErr(err))
-	}
 	return out, nil
 }
 
