@@ -22,8 +22,9 @@ const benchConns = 16
 
 // BenchmarkOrderCard orders cards for distinct users through cardorder.Service over the
 // PostgreSQL store, 16 callers at once (b.SetParallelism(8) on 2 CPUs): the default options with
-// the use case enabled (queueing on, one open order per user). Each order is the open-order
-// pre-check (one List) and one exclusive Create (one pipelined batch). Besides the rate it
+// the use case enabled (queueing on, one open order per user). Each order is one exclusive
+// Create (one pipelined batch: the user's lock, the guarded card insert, its audit event, and
+// the commit). Besides the rate it
 // reports the CPU time per order of this process and of the PostgreSQL server, which say what
 // 2 dedicated cores would sustain when the machine is shared.
 func BenchmarkOrderCard(b *testing.B) {

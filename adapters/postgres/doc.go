@@ -31,7 +31,11 @@
 // batch starts with extprod_open_order_guard, which calls it and fails the transaction with a
 // SQLSTATE of its own (mapped to [ports.ErrOpenOrderExists]) so that the inserts queued after it
 // write nothing; with Change.Exclusive the update statement calls it in a CTE and updates only
-// when it answers true. The lock is held until the transaction commits, so the next exclusive
+// when it answers true. A creation of one card (every order) does the same without PL/pgSQL on
+// its way, which costs the server less: a plain statement takes the same per-user lock, and the
+// card's insert, whose snapshot is taken after the lock was granted, inserts only when the user
+// has no open card and otherwise calls extprod_refuse_open_order, which raises that SQLSTATE
+// (migrations/0002_refuse_open_order.sql). The lock is held until the transaction commits, so the next exclusive
 // writer for that user — in this process or another — waits for it and then sees its card.
 // Advisory locks were chosen over a per-user lock row because they write nothing (no row per
 // user, no dead tuples), and over a constraint because no index can say "refuse if any open
