@@ -68,28 +68,9 @@ FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5:
 ORDER BY ord
 ON CONFLICT (id) DO NOTHING`
 
-// The statements of a creation of one card, one event or one notification (the common case:
-// every order), which spare the server the array parameters, unnest and the sort of the
-// statements above.
+// The statements of one event or one notification (the common case), which spare the server
+// the array parameters, unnest and the sort of the statements above.
 const (
-	insertCardSQL = `
-INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
-                           dispatch_started, provider_order_id, data, photo)
-VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10)`
-	// insertOwnCardSQL inserts the card of an exclusive creation after lockUserSQL: it refuses
-	// (SQLSTATE EXO01, failing the transaction) when the user has an open card. Its snapshot is
-	// taken after the lock was granted, so it sees the card of the previous holder
-	// (migrations/0002_refuse_open_order.sql).
-	insertOwnCardSQL = `
-INSERT INTO extprod_cards (id, user_id, state, version, queued_at, not_before, lease_until,
-                           dispatch_started, provider_order_id, data, photo)
-SELECT $1::text, $2::text, $3::text, 1, $4::timestamptz, $5::timestamptz, $6::timestamptz, $7::boolean,
-       $8::text, $9::json, $10::bytea
-WHERE CASE WHEN EXISTS (SELECT 1 FROM extprod_cards
-                        WHERE user_id = $2 AND state IN ('requested', 'processing', 'ordered', 'in_production'))
-           THEN extprod_refuse_open_order() ELSE true END`
-	// lockUserSQL takes the per-user lock of extprod_open_order_free for one user.
-	lockUserSQL        = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
 	insertEventSQL     = `INSERT INTO extprod_events (id, at, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`
 	insertNotification = `
 INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
@@ -170,9 +151,8 @@ func (r *notificationRows) queue(b *pgx.Batch) {
 // Create implements [ports.CardStore]. The whole creation is one pipelined batch, one round
 // trip, that PostgreSQL runs as one implicit transaction: the open-order guard of each user
 // (with Exclusive), the cards, their events and notifications. Any failure rolls all of it back.
-// A creation of one card (every order) uses single-row statements and a guard without PL/pgSQL
-// (queueCard), which cost the server about a fifth less than the general statements
-// (BENCHMARKS.md).
+// A creation of one card (every order) shares its transaction with the other one-card
+// creations waiting at the same moment (createOne).
 func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -180,18 +160,12 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	if len(c.Cards) == 0 {
 		return nil, nil
 	}
+	if len(c.Cards) == 1 && len(c.Events) == 1 && len(c.Notifications) == 0 {
+		return s.createOne(ctx, c)
+	}
 	b := &pgx.Batch{}
-	var (
-		out []ports.Card
-		err error
-	)
-	if len(c.Cards) == 1 {
-		var card ports.Card
-		if card, err = s.queueCard(b, c.Cards[0], c.Exclusive); err != nil {
-			return nil, err
-		}
-		out = []ports.Card{card}
-	} else if out, err = s.queueCards(b, c); err != nil {
+	out, err := s.queueCards(b, c)
+	if err != nil {
 		return nil, err
 	}
 	var ev eventRows
@@ -212,24 +186,6 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		return nil, fmt.Errorf("create %d cards (first %s): %w", len(out), c.Cards[0].ID, mapErr(err))
 	}
 	return out, nil
-}
-
-// queueCard queues the creation of one card: with exclusive (and a user), the user's lock and
-// then the insert that refuses when the user has an open card; else a plain insert.
-func (s *Store) queueCard(b *pgx.Batch, card ports.Card, exclusive bool) (ports.Card, error) {
-	card.Version = 1
-	d, err := encodeCard(&card)
-	if err != nil {
-		return ports.Card{}, err
-	}
-	sql := insertCardSQL
-	if exclusive && card.UserID != "" {
-		b.Queue(lockUserSQL, s.lockClass, card.UserID)
-		sql = insertOwnCardSQL
-	}
-	b.Queue(sql, card.ID, text(card.UserID), string(card.State), ts(card.QueuedAt), ts(card.NotBefore), ts(card.LeaseUntil),
-		card.DispatchStarted, text(card.ProviderOrderID), d, card.Photo)
-	return card, nil
 }
 
 // queueCards queues the creation of several cards: with Exclusive, the open-order guard of
