@@ -173,8 +173,7 @@ func (e *SchemaTooNewError) Error() string {
 // Is makes errors.Is(err, ErrSchemaTooNew) true for every *SchemaTooNewError.
 func (e *SchemaTooNewError) Is(target error) bool { return target == ErrSchemaTooNew }
 
-// sqlstateOpenOrder is the SQLSTATE extprod_open_order_guard (migrations/0001_init.sql) and
-// extprod_refuse_open_order (migrations/0002_refuse_open_order.sql) raise.
+// sqlstateOpenOrder is the SQLSTATE extprod_open_order_guard raises (migrations/0001_init.sql).
 const sqlstateOpenOrder = "EXO01"
 
 // mapErr maps a driver error to the ports' sentinels, keeping the original in the chain:
