@@ -14,21 +14,22 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 )
 
-// Creations of one card — every order — are gathered into shared transactions: the creations
-// that wait at the same moment are written by one pipelined batch and committed together, so
-// that they share the round trip, the commit and its WAL flush, which cost the server and this
-// process more than the inserts themselves (BENCHMARKS.md). Nothing waits for company: a
-// creation that finds a writer free is written at once, alone; creations that arrive while all
-// writers are busy queue up and go together when the next writer is free.
+// Creations of one card with one audit event and no notifications — every order — are
+// gathered into shared transactions: the creations that wait at the same moment are written by
+// one pipelined batch and committed together, so that they share the round trip, the commit and
+// its WAL flush, which cost the server and this process more than the inserts themselves
+// (BENCHMARKS.md). Nothing waits for company: a creation that finds a writer free is written at
+// once, alone; creations that arrive while all writers are busy queue up and go together when
+// the next writer is free.
 //
 // Each creation keeps its own outcome. The batch starts by taking the per-user locks of every
 // exclusive creation in it (extprod_lock_users, sorted, so two batches cannot deadlock); then
 // each card's statement inserts the card only when its user has no open card (for an exclusive
-// creation) and, reading the inserted row, its events and notifications, and answers whether it
-// inserted. A refused order so writes nothing and fails alone, and a later creation for the same
-// user in the same batch sees an earlier one's card. When the batch fails on the server (a card
-// id already stored), nothing of it was committed and each creation is written again alone, so
-// only the faulty one fails.
+// creation) and, reading the inserted row, its event, and answers whether it inserted. A refused
+// order so writes nothing and fails alone, and a later creation for the same user in the same
+// batch sees an earlier one's card. When the batch fails on the server (a card id already
+// stored), nothing of it was committed and each creation is written again alone, so only the
+// faulty one fails. A creation whose caller gives up while it still waits is dropped.
 const (
 	// maxGroup caps the creations of one shared transaction.
 	maxGroup = 32

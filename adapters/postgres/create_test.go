@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -108,4 +109,39 @@ func TestSharedCreationTransaction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSharedCreationAbandoned: a creation whose caller gives up while it waits for a writer is
+// dropped, not written later.
+func TestSharedCreationAbandoned(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	store := newStore(t)
+	creation := func(id, user string) ports.Creation {
+		return ports.Creation{Cards: []ports.Card{benchCard(id, user, base)}, Exclusive: true,
+			Events: []ports.AuditEvent{{ID: "ev-" + id, CardID: id, To: ports.StateProcessing, At: base}}}
+	}
+	queued, release := store.HoldWriters()
+	ctx, cancel := context.WithCancel(t.Context())
+	result := make(chan error, 1)
+	go func() {
+		_, err := store.Create(ctx, creation("c1", "u1"))
+		result <- err
+	}()
+	for queued() == 0 { // the creation waits for a writer
+		select {
+		case err := <-result:
+			t.Fatalf("the creation ended (%v) while every writer was held", err)
+		default:
+		}
+	}
+	cancel()
+	is.True(errors.Is(<-result, context.Canceled)) // the caller gave up
+	release()
+
+	// The next creation finds a writer free; the abandoned one is not written with it.
+	_, err := store.Create(t.Context(), creation("c2", "u1"))
+	is.NoErr(err) // u1 has no open card: c1 was dropped
+	_, err = store.Card(t.Context(), "c1")
+	is.True(errors.Is(err, ports.ErrNotFound))
 }

@@ -36,3 +36,16 @@ func (s *Store) WriteGroup(cs []ports.Creation) ([]error, error) {
 	}
 	return outs, nil
 }
+
+// HoldWriters takes every writer of shared creation transactions, so that creations queue up
+// until release is called; queued reports how many wait.
+func (s *Store) HoldWriters() (queued func() int, release func()) {
+	for range cap(s.groups.writers) {
+		s.groups.writers <- struct{}{}
+	}
+	return func() int { return len(s.groups.queue) }, func() {
+		for range cap(s.groups.writers) {
+			<-s.groups.writers
+		}
+	}
+}
