@@ -151,8 +151,8 @@ func (r *notificationRows) queue(b *pgx.Batch) {
 // Create implements [ports.CardStore]. The whole creation is one pipelined batch, one round
 // trip, that PostgreSQL runs as one implicit transaction: the open-order guard of each user
 // (with Exclusive), the cards, their events and notifications. Any failure rolls all of it back.
-// A creation of one card (every order) shares its transaction with the other one-card
-// creations waiting at the same moment (createOne).
+// A creation of one card with one audit event and no notifications (every order) shares its
+// transaction with the other such creations waiting at the same moment (createOne).
 func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -188,8 +188,9 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	return out, nil
 }
 
-// queueCards queues the creation of several cards: with Exclusive, the open-order guard of
-// their users first, then one insert of all cards.
+// queueCards queues the cards of a creation that does not share a transaction (several cards,
+// or one with other than one event and no notifications): with Exclusive, the open-order guard
+// of their users first, then one insert of all cards.
 func (s *Store) queueCards(b *pgx.Batch, c ports.Creation) ([]ports.Card, error) {
 	if c.Exclusive {
 		var users []string

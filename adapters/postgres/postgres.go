@@ -40,8 +40,8 @@ type Config struct {
 	Schema string
 	// MaxConns caps the pool. Zero: pgxpool's default (the greater of 4 and the number of CPUs),
 	// or pool_max_conns when the DSN names it. A quarter of them (at least one) write the
-	// creations of single cards (every order), which share transactions when they arrive
-	// together (Store.Create); the others serve every other read and write.
+	// creations of one card with its audit event (every order), which share transactions when
+	// they arrive together (Store.Create); the others serve every other read and write.
 	MaxConns int32
 	// MaxPage caps the page size of [Store.List]. Zero: [DefaultMaxPage].
 	MaxPage int
