@@ -64,8 +64,8 @@ type endWaiter struct {
 }
 
 func (w *endWaiter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (w *endWaiter) Shutdown(context.Context) error                 { return nil }
-func (w *endWaiter) ForceFlush(context.Context) error               { return nil }
+func (w *endWaiter) Shutdown(context.Context) error                  { return nil }
+func (w *endWaiter) ForceFlush(context.Context) error                { return nil }
 func (w *endWaiter) OnEnd(s sdktrace.ReadOnlySpan) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -141,8 +141,8 @@ func TestMetricsOfAScriptedRun(t *testing.T) {
 
 	want := map[string]map[string]float64{
 		"extprod.orders": {
-			"extprod.channel=operator ":                          3,
-			"error.type=order_exists extprod.channel=operator ": 1,
+			"extprod.channel=operator ":                              3,
+			"error.type=order_exists extprod.channel=operator ":      1,
 			"error.type=" + limitCode + " extprod.channel=operator ": 1,
 		},
 		"extprod.bureau.errors":     {"error.type=unavailable extprod.bureau.call=place_order ": 3},

@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -44,9 +45,9 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	// MeterProvider makes the instruments; default otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
-	// Propagator reads the trace contexts of [ports.Span].Links and writes the one
-	// [Observer.TraceParent] returns, and is given to the HTTP wrappers; default
-	// propagation.TraceContext{} (W3C traceparent and tracestate).
+	// Propagator carries the trace context in the HTTP requests [Observer.Handler] and
+	// [Observer.Transport] serve and send; default propagation.TraceContext{} (W3C traceparent
+	// and tracestate). The trace context a card stores is W3C's in any case.
 	Propagator propagation.TextMapPropagator
 	// Clock gives the time the oldest-queued age is measured against; default the wall clock.
 	Clock ports.Clock
@@ -77,8 +78,9 @@ type Observer struct {
 	scriptLimits     metric.Int64Counter
 	authFailures     metric.Int64Counter
 
-	names map[ports.Operation]string // span names, fixed at New
-	sets  sync.Map                   // attrKey → metric.MeasurementOption, built once per value
+	names  map[ports.Operation]string // span names, fixed at New
+	sets   sync.Map                   // attrKey → metric.MeasurementOption, built once per value
+	starts sync.Map                   // startKey → trace.SpanStartOption
 }
 
 // ErrConfig reports an unusable [Config] or a provider that refused an instrument.
@@ -204,23 +206,19 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	if !ok {
 		name = "extprod.operation"
 	}
-	attrs := make([]attribute.KeyValue, 0, 4)
-	attrs = append(attrs, AttrOperation.String(string(s.Op)))
-	if s.Channel != "" {
-		attrs = append(attrs, AttrChannel.String(string(s.Channel)))
+	var opts [2]trace.SpanStartOption
+	n := 1
+	if s.CardID == "" {
+		opts[0] = o.startAttrs(s) // the common case of an order: built once per operation and channel
+	} else {
+		opts[0] = trace.WithAttributes(spanAttrs(s)...)
 	}
-	if s.CardID != "" {
-		attrs = append(attrs, AttrCardID.String(s.CardID))
-	}
-	if s.Call != "" {
-		attrs = append(attrs, AttrBureauCall.String(string(s.Call)))
-	}
-	opts := []trace.SpanStartOption{trace.WithAttributes(attrs...)}
 	if len(s.Links) > 0 {
-		opts = append(opts, trace.WithLinks(o.links(ctx, s.Links)...))
+		opts[1] = trace.WithLinks(links(s.Links)...)
+		n = 2
 	}
 	start := time.Now()
-	ctx, span := o.tracer.Start(ctx, name, opts...)
+	ctx, span := o.tracer.Start(ctx, name, opts[:n]...)
 	return ctx, func(out ports.Outcome) {
 		took := time.Since(start).Seconds()
 		if span.IsRecording() {
@@ -233,8 +231,41 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 			}
 		}
 		span.End()
-		o.record(context.WithoutCancel(ctx), s, out, took)
+		o.record(ctx, s, out, took)
 	}
+}
+
+// spanAttrs are the attributes a span starts with.
+func spanAttrs(s ports.Span) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, AttrOperation.String(string(s.Op)))
+	if s.Channel != "" {
+		attrs = append(attrs, AttrChannel.String(string(s.Channel)))
+	}
+	if s.CardID != "" {
+		attrs = append(attrs, AttrCardID.String(s.CardID))
+	}
+	if s.Call != "" {
+		attrs = append(attrs, AttrBureauCall.String(string(s.Call)))
+	}
+	return attrs
+}
+
+// startKey identifies the start attributes of a span that concerns no one card.
+type startKey struct {
+	op   ports.Operation
+	ch   ports.Channel
+	call ports.BureauCall
+}
+
+// startAttrs returns the start option of a span without a card id, built once per kind.
+func (o *Observer) startAttrs(s ports.Span) trace.SpanStartOption {
+	k := startKey{s.Op, s.Channel, s.Call}
+	if v, ok := o.starts.Load(k); ok {
+		return v.(trace.SpanStartOption)
+	}
+	v, _ := o.starts.LoadOrStore(k, trace.WithAttributes(spanAttrs(s)...))
+	return v.(trace.SpanStartOption)
 }
 
 // record adds an ended operation to the metrics.
@@ -263,30 +294,48 @@ func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, 
 }
 
 // links turns W3C trace contexts into span links; a malformed or empty one is skipped.
-func (o *Observer) links(ctx context.Context, tps []string) []trace.Link {
+func links(tps []string) []trace.Link {
 	ls := make([]trace.Link, 0, len(tps))
 	for _, tp := range tps {
-		if tp == "" {
-			continue
-		}
-		sc := trace.SpanContextFromContext(o.prop.Extract(ctx, propagation.MapCarrier{"traceparent": tp}))
-		if sc.IsValid() {
+		if sc, ok := parseTraceParent(tp); ok {
 			ls = append(ls, trace.Link{SpanContext: sc})
 		}
 	}
 	return ls
 }
 
-// TraceParent returns the W3C trace context (a traceparent header value) of ctx's span, for a
-// card to store ([ports.Card].TraceParent) so its later dispatch can link to the order's trace;
-// empty when ctx carries no valid span.
+// parseTraceParent reads a W3C traceparent of version 00: "00-<32 hex>-<16 hex>-<2 hex>".
+func parseTraceParent(tp string) (trace.SpanContext, bool) {
+	if len(tp) != 55 || tp[:3] != "00-" || tp[35] != '-' || tp[52] != '-' {
+		return trace.SpanContext{}, false
+	}
+	tid, err1 := trace.TraceIDFromHex(tp[3:35])
+	sid, err2 := trace.SpanIDFromHex(tp[36:52])
+	flags, err3 := hex.DecodeString(tp[53:55])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return trace.SpanContext{}, false
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]), Remote: true})
+	return sc, sc.IsValid()
+}
+
+// TraceParent implements [ports.TraceParenter]: the W3C trace context (a traceparent value,
+// version 00) of ctx's span, for a card to store ([ports.Card].TraceParent) so its later dispatch
+// can link to the order's trace; empty when ctx carries no valid span.
 func (o *Observer) TraceParent(ctx context.Context) string {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
 		return ""
 	}
-	c := propagation.MapCarrier{}
-	o.prop.Inject(ctx, c)
-	return c["traceparent"]
+	var b [55]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
+	return string(b[:])
 }
 
 // CardMoved implements [ports.Observer]: it counts the transition.
