@@ -27,7 +27,7 @@ func (o *Observer) AuthFailed(ctx context.Context, err error) {
 	}
 	o.authFailures.Add(context.WithoutCancel(ctx), 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
 		return withError(nil, code)
-	}))
+	}).add...)
 }
 
 // Authenticator returns a to the letter, counting each failure with [Observer.AuthFailed]. It

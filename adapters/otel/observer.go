@@ -180,14 +180,22 @@ const (
 	instAuth
 )
 
-// set returns the measurement option of k, built by mk on first use. The values are of small,
-// fixed sets (operations, channels, states, error codes), so the cache stays small.
-func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) metric.MeasurementOption {
+// measure holds the options of one attribute set as the slices Add and Record take, so
+// recording a measurement allocates nothing.
+type measure struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// set returns the options of k, built by mk on first use. The values are of small, fixed sets
+// (operations, channels, states, error codes), so the cache stays small.
+func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) *measure {
 	if v, ok := o.sets.Load(k); ok {
-		return v.(metric.MeasurementOption)
+		return v.(*measure)
 	}
-	v, _ := o.sets.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(mk()...)))
-	return v.(metric.MeasurementOption)
+	opt := metric.WithAttributeSet(attribute.NewSet(mk()...))
+	v, _ := o.sets.LoadOrStore(k, &measure{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}})
+	return v.(*measure)
 }
 
 // withError appends error.type when code is not empty.
@@ -206,20 +214,18 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	if !ok {
 		name = "extprod.operation"
 	}
-	var opts [2]trace.SpanStartOption
-	n := 1
-	if s.CardID == "" {
-		opts[0] = o.startAttrs(s) // the common case of an order: built once per operation and channel
-	} else {
-		opts[0] = trace.WithAttributes(spanAttrs(s)...)
-	}
-	if len(s.Links) > 0 {
-		opts[1] = trace.WithLinks(links(s.Links)...)
-		n = 2
+	var opts []trace.SpanStartOption
+	switch {
+	case s.CardID == "" && len(s.Links) == 0:
+		opts = o.startOpts(s) // the common case of an order: built once per operation and channel
+	case len(s.Links) == 0:
+		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)}
+	default:
+		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...), trace.WithLinks(links(s.Links)...)}
 	}
 	start := time.Now()
-	ctx, span := o.tracer.Start(ctx, name, opts[:n]...)
-	return ctx, func(out ports.Outcome) {
+	sctx, span := o.tracer.Start(ctx, name, opts...)
+	return sctx, func(out ports.Outcome) {
 		took := time.Since(start).Seconds()
 		if span.IsRecording() {
 			if out.Cards > 0 {
@@ -231,7 +237,7 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 			}
 		}
 		span.End()
-		o.record(ctx, s, out, took)
+		o.record(sctx, s, out, took)
 	}
 }
 
@@ -258,14 +264,15 @@ type startKey struct {
 	call ports.BureauCall
 }
 
-// startAttrs returns the start option of a span without a card id, built once per kind.
-func (o *Observer) startAttrs(s ports.Span) trace.SpanStartOption {
+// startOpts returns the start options of a span without a card id or links, built once per
+// kind.
+func (o *Observer) startOpts(s ports.Span) []trace.SpanStartOption {
 	k := startKey{s.Op, s.Channel, s.Call}
 	if v, ok := o.starts.Load(k); ok {
-		return v.(trace.SpanStartOption)
+		return v.([]trace.SpanStartOption)
 	}
-	v, _ := o.starts.LoadOrStore(k, trace.WithAttributes(spanAttrs(s)...))
-	return v.(trace.SpanStartOption)
+	v, _ := o.starts.LoadOrStore(k, []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)})
+	return v.([]trace.SpanStartOption)
 }
 
 // record adds an ended operation to the metrics.
@@ -273,22 +280,22 @@ func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, 
 	op, code, ch := string(s.Op), out.Code, string(s.Channel)
 	o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
 		return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
-	}))
+	}).rec...)
 	switch s.Op {
 	case ports.OpOrder:
 		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
-		}))
+		}).add...)
 	case ports.OpDispatchPass:
 		o.dispatchDuration.Record(ctx, took, o.set(attrKey{inst: instDispatch, b: code}, func() []attribute.KeyValue {
 			return withError(nil, code)
-		}))
+		}).rec...)
 	case ports.OpBureauCall:
 		if code != "" {
 			call := string(s.Call)
 			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
 				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
-			}))
+			}).add...)
 		}
 	}
 }
@@ -321,10 +328,12 @@ func parseTraceParent(tp string) (trace.SpanContext, bool) {
 
 // TraceParent implements [ports.TraceParenter]: the W3C trace context (a traceparent value,
 // version 00) of ctx's span, for a card to store ([ports.Card].TraceParent) so its later dispatch
-// can link to the order's trace; empty when ctx carries no valid span.
+// can link to the order's trace; empty when ctx carries no span or one that is not sampled (a
+// link to a trace that was never recorded leads nowhere, and the order does not pay for
+// formatting it).
 func (o *Observer) TraceParent(ctx context.Context) string {
 	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
+	if !sc.IsValid() || !sc.IsSampled() {
 		return ""
 	}
 	var b [55]byte
@@ -346,7 +355,7 @@ func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch p
 			kv = append(kv, AttrChannel.String(string(ch)))
 		}
 		return kv
-	}))
+	}).add...)
 }
 
 // NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
@@ -358,7 +367,7 @@ func (o *Observer) NotificationDone(ctx context.Context, kind ports.Notification
 	}
 	o.notifications.Add(ctx, 1, o.set(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
 		return withError([]attribute.KeyValue{AttrNotification.String(string(kind))}, code)
-	}))
+	}).add...)
 }
 
 // ScriptEvaluated implements [ports.Observer]: it records the run's duration and counts a limit
@@ -368,6 +377,6 @@ func (o *Observer) ScriptEvaluated(ctx context.Context, took time.Duration, limi
 	if limit != "" {
 		o.scriptLimits.Add(ctx, 1, o.set(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrScriptLimit.String(limit)}
-		}))
+		}).add...)
 	}
 }

@@ -160,3 +160,14 @@ func TestPrometheusHandler(t *testing.T) {
 	is.Equal(resp.StatusCode, http.StatusOK)
 	is.True(strings.Contains(string(body), `extprod_orders_total{extprod_channel="operator"`)) // the order, by channel
 }
+
+// TestTraceParentOfUnsampledSpan: a span the sampler dropped gives no trace context to store.
+func TestTraceParentOfUnsampledSpan(t *testing.T) {
+	is := is.New(t)
+	obs, err := otel.New(&otel.Config{TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))})
+	is.NoErr(err)
+	ctx, end := obs.Start(context.Background(), ports.Span{Op: ports.OpOrder})
+	defer end(ports.Outcome{})
+	is.True(trace.SpanContextFromContext(ctx).IsValid())
+	is.Equal(obs.TraceParent(ctx), "")
+}
