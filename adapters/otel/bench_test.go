@@ -137,6 +137,8 @@ func BenchmarkOrderCardHooks(b *testing.B) {
 func BenchmarkObserverPerOrder(b *testing.B) {
 	obs := benchObserver(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))
 	b.ReportAllocs()
+	cpu := processCPU()
+	defer func() { b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			ctx, end := obs.Start(context.Background(), ports.Span{Op: ports.OpOrder, Channel: ports.ChannelOperator})

@@ -56,7 +56,7 @@
 //
 //	instrument                   kind              unit            attributes
 //	extprod.orders               counter           {order}         extprod.channel, error.type
-//	extprod.operation.duration   histogram         s               extprod.operation, error.type
+//	extprod.operation.duration   histogram         s               extprod.operation, error.type (all but order)
 //	extprod.dispatch.duration    histogram         s               error.type (one dispatch pass)
 //	extprod.card.transitions     counter           {transition}    extprod.card.state.from, extprod.card.state.to, extprod.channel
 //	extprod.bureau.errors        counter           {error}         extprod.bureau.call, error.type (the kind)
@@ -69,7 +69,9 @@
 //	extprod.queue.oldest_age     observable gauge  s               (none)
 //	extprod.outbox.pending       observable gauge  {entry}         extprod.outbox.entry (notification, audit_event)
 //
-// error.type is absent on success. The gauges need [Observer.ObserveStats]; the
+// error.type is absent on success. An order's duration is not in extprod.operation.duration:
+// OrderCard is the hot path, its count and outcome are extprod.orders', and its latency is the
+// HTTP request's (http.server.request.duration). The gauges need [Observer.ObserveStats]; the
 // authentication counter needs [Observer.Authenticator] or [Observer.AuthFailed]. otelhttp adds
 // http.server.request.duration and http.client.request.duration.
 //

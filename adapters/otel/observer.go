@@ -278,9 +278,11 @@ func (o *Observer) startOpts(s ports.Span) []trace.SpanStartOption {
 // record adds an ended operation to the metrics.
 func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, took float64) {
 	op, code, ch := string(s.Op), out.Code, string(s.Channel)
-	o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
-		return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
-	}).rec...)
+	if s.Op != ports.OpOrder { // an order's count and outcome are extprod.orders'; its latency the request's
+		o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
+			return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
+		}).rec...)
+	}
 	switch s.Op {
 	case ports.OpOrder:
 		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
