@@ -91,21 +91,45 @@ func (s *Service) refused(ctx context.Context, op ports.Operation, actor ports.A
 	case code == "":
 		return
 	case code == CodeInternal:
+		// Not the cause: a store's or directory's words may name a user. The caller has it.
 		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: operation failed", slog.String("op", string(op)),
-			slog.String("card", cardID), slog.String("err", err.Error()))
+			slog.String("card", cardID), slog.String("code", string(code)))
 		return
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "cardorder: refused", slog.String("op", string(op)),
-		slog.String("code", string(code)), slog.String("card", cardID))
-	if actor.ID == "" || !audited(code) {
-		return
-	}
-	e := ports.AuditEvent{ID: s.cfg.IDs.NewID(), Kind: ports.AuditRefused, CardID: cardID, UserID: userID,
-		Actor: actor.ID, Code: string(code), Outcome: ports.OutcomeFailure, At: s.now()}
+	r := Refusal{Code: code, CardID: cardID, UserID: userID}
 	if de := (*Error)(nil); errors.As(err, &de) {
-		e.Reason = de.Detail
+		r.Reason = de.Detail
 	}
-	_ = s.addEvent(ctx, e)
+	s.refusal(ctx, op, actor, r)
+}
+
+// refusal logs r and writes its audit event when it is one.
+func (s *Service) refusal(ctx context.Context, op ports.Operation, actor ports.Actor, r Refusal) {
+	s.log.LogAttrs(ctx, slog.LevelInfo, "cardorder: refused", slog.String("op", string(op)),
+		slog.String("code", string(r.Code)), slog.String("card", r.CardID))
+	if actor.ID == "" || !audited(r.Code) {
+		return
+	}
+	_ = s.addEvent(ctx, ports.AuditEvent{ID: s.cfg.IDs.NewID(), Kind: ports.AuditRefused, CardID: r.CardID,
+		UserID: r.UserID, Actor: actor.ID, Code: string(r.Code), Outcome: ports.OutcomeFailure, Reason: r.Reason, At: s.now()})
+}
+
+// Refusal is a refusal a driving adapter made by a domain rule before calling the Service (the
+// HTTP API checks roles before it reads a request body).
+type Refusal struct {
+	Code   Code
+	Reason string // why, without personal data
+	CardID string // the card acted on, if any
+	UserID string // the user ordered for, if any
+}
+
+// RecordRefusal logs a refusal of an authenticated actor that a driving adapter made on the
+// domain's behalf and, when it is one the domain audits (forbidden, invalid_state,
+// order_exists), writes its audit event, as the Service does for its own refusals
+// (docs/use-case.md §9). An actor without an id is logged only: failed authentication is never
+// audited.
+func (s *Service) RecordRefusal(ctx context.Context, actor ports.Actor, r Refusal) {
+	s.refusal(ctx, "", actor, r)
 }
 
 // addEvent writes an audit event that changes no card to the outbox; a failure is logged, never
@@ -136,6 +160,10 @@ func (s *Service) RecordScriptInstall(ctx context.Context, admin ports.Actor, ve
 	}
 	return nil
 }
+
+// Observer returns Config.Observer (a no-op when none was set), so a driving adapter reports
+// its own operations (ports.OpAuthenticate) to the same observer.
+func (s *Service) Observer() ports.Observer { return s.cfg.Observer }
 
 // RequestLogHandler wraps h so that every record logged with a context that carries a
 // [ports.Request] gets its id as the attribute "request_id". The Service wraps its Logger with

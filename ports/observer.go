@@ -22,6 +22,9 @@ const (
 	OpStatusSync   Operation = "status_sync"   // one status sync pass
 	OpStatusUpdate Operation = "status_update" // one bureau status applied to a card
 	OpDeliver      Operation = "deliver"       // one outbox relay pass
+	// OpAuthenticate is one authentication by a driving adapter (the HTTP API); a failure ends
+	// with Code "unauthenticated", so an observer counts failed authentications.
+	OpAuthenticate Operation = "authenticate"
 )
 
 // BureauCall names the bureau method of an [OpBureauCall].

@@ -591,6 +591,11 @@ func (h *handler) putScript(w http.ResponseWriter, r *http.Request, a ports.Acto
 	if err != nil {
 		return scriptError(r, err)
 	}
+	if err := h.svc.RecordScriptInstall(r.Context(), a, version); err != nil {
+		// The script is installed either way; the outbox could not take its audit event.
+		h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: script installed but its audit event not written",
+			slog.String("route", r.Pattern), slog.String("err", err.Error()))
+	}
 	w.Header().Set("ETag", strconv.Quote(version))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
