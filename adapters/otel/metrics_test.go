@@ -38,20 +38,14 @@ func (s *countingSource) Resolve(ctx context.Context, r ports.OptionsRequest) (p
 	return cardorder.StaticOptions(s.opts).Resolve(ctx, r)
 }
 
-// point is one data point: its attributes (as "key=value" pairs) and its value.
-type point struct {
-	Attrs string
-	Value float64
-}
-
-// points flattens a metric's data points (sums and gauges: the value; histograms: the count).
+// points flattens a metric's data points, keyed by their attributes as "key=value " pairs (sums and gauges: the value; histograms: the count).
 func points(t *testing.T, m metricdata.Metrics) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
 	key := func(s attribute.Set) string {
 		k := ""
 		for _, kv := range s.ToSlice() {
-			k += string(kv.Key) + "=" + kv.Value.Emit() + " "
+			k += string(kv.Key) + "=" + kv.Value.String() + " "
 		}
 		return k
 	}

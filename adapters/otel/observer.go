@@ -166,7 +166,7 @@ var (
 // attrKey identifies one attribute set of one instrument; its measurement option is built once.
 type attrKey struct {
 	inst       uint8
-	a, b, c, d string
+	a, b, c string
 }
 
 const (
