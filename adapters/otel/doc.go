@@ -17,7 +17,7 @@
 //	client, err := gocards.New(gocards.Config{..., HTTPClient: &http.Client{Transport: obs.Transport(nil)}})
 //	svc, err := cardorder.New(ports, &cardorder.Config{Observer: obs})
 //	reg, err := obs.ObserveStats(svc) // queue and outbox gauges
-//	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: obs.Authenticator(auth)})
+//	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: auth})
 //	http.Handle("/", obs.Handler(api, "extprod.api"))
 //
 // Package otelprom builds a MeterProvider with a Prometheus /metrics handler in one call.
@@ -44,6 +44,7 @@
 //	extprod.status_sync       one status sync pass         extprod.operation, extprod.cards
 //	extprod.status_update     one bureau status            extprod.operation, extprod.card.id
 //	extprod.deliver           one outbox relay pass        extprod.operation, extprod.cards
+//	extprod.authenticate      one request's authentication extprod.operation
 //
 // A failed operation has status Error and error.type: the domain's error code (order_exists,
 // forbidden, …) or, for a bureau call, the error kind (unavailable, rejected, unauthorized,
@@ -63,7 +64,7 @@
 //	extprod.notifications        counter           {notification}  extprod.notification.kind, error.type (not_sent)
 //	extprod.script.duration      histogram         s               (none)
 //	extprod.script.limit_hits    counter           {run}           extprod.script.limit (time, depth, size, memory)
-//	extprod.auth.failures        counter           {request}       error.type (unauthenticated, unavailable, error)
+//	extprod.auth.failures        counter           {request}       error.type (unauthenticated, auth_unavailable, …)
 //	extprod.queue.depth          observable gauge  {card}          (none)
 //	extprod.queue.due            observable gauge  {card}          (none)
 //	extprod.queue.oldest_age     observable gauge  s               (none)

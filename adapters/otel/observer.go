@@ -112,7 +112,7 @@ func New(cfg *Config) (*Observer, error) {
 		names:  map[ports.Operation]string{},
 	}
 	for _, op := range []ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpReject, ports.OpAbort,
-		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver} {
+		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate} {
 		o.names[op] = "extprod." + string(op)
 	}
 	// Latencies of in-process work and bureau calls: 1 ms to 30 s.
@@ -150,7 +150,7 @@ func New(cfg *Config) (*Observer, error) {
 		metric.WithDescription("Option-script runs stopped by a limit, by limit (time, depth, size, memory)."))
 	must(err)
 	o.authFailures, err = o.meter.Int64Counter("extprod.auth.failures", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests whose bearer token was not accepted, by error.type (unauthenticated, unavailable)."))
+		metric.WithDescription("Requests whose credentials were not accepted, by error.type (unauthenticated, auth_unavailable, …)."))
 	must(err)
 	if len(errs) > 0 {
 		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
@@ -165,7 +165,7 @@ var (
 
 // attrKey identifies one attribute set of one instrument; its measurement option is built once.
 type attrKey struct {
-	inst       uint8
+	inst    uint8
 	a, b, c string
 }
 
@@ -288,6 +288,12 @@ func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, 
 		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
 		}).add...)
+	case ports.OpAuthenticate:
+		if code != "" {
+			o.authFailures.Add(ctx, 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
+				return withError(nil, code)
+			}).add...)
+		}
 	case ports.OpDispatchPass:
 		o.dispatchDuration.Record(ctx, took, o.set(attrKey{inst: instDispatch, b: code}, func() []attribute.KeyValue {
 			return withError(nil, code)
