@@ -11,8 +11,12 @@ import (
 
 // AuthFailed counts one request whose credentials were not accepted in extprod.auth.failures:
 // error.type "unauthenticated" for [ports.ErrUnauthenticated], "unavailable" for
-// [ports.ErrUnavailable], else "error". A nil err counts nothing. For hosts that authenticate
-// outside a [ports.Authenticator]; otherwise wrap it with [Observer.Authenticator].
+// [ports.ErrUnavailable], else "error". A nil err counts nothing.
+//
+// The HTTP API already reports every authentication to the Observer ([ports.OpAuthenticate]:
+// error.type "unauthenticated" or "auth_unavailable"), which counts its failures; AuthFailed
+// and [Observer.Authenticator] are for a host's own driving adapters, which do not. Do not wrap
+// the HTTP API's authenticator too: each failure would count twice.
 func (o *Observer) AuthFailed(ctx context.Context, err error) {
 	var code string
 	switch {
@@ -27,7 +31,7 @@ func (o *Observer) AuthFailed(ctx context.Context, err error) {
 	}
 	o.authFailures.Add(context.WithoutCancel(ctx), 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
 		return withError(nil, code)
-	}))
+	}).add...)
 }
 
 // Authenticator returns a to the letter, counting each failure with [Observer.AuthFailed]. It

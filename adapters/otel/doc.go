@@ -17,7 +17,7 @@
 //	client, err := gocards.New(gocards.Config{..., HTTPClient: &http.Client{Transport: obs.Transport(nil)}})
 //	svc, err := cardorder.New(ports, &cardorder.Config{Observer: obs})
 //	reg, err := obs.ObserveStats(svc) // queue and outbox gauges
-//	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: obs.Authenticator(auth)})
+//	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: auth})
 //	http.Handle("/", obs.Handler(api, "extprod.api"))
 //
 // Package otelprom builds a MeterProvider with a Prometheus /metrics handler in one call.
@@ -44,6 +44,7 @@
 //	extprod.status_sync       one status sync pass         extprod.operation, extprod.cards
 //	extprod.status_update     one bureau status            extprod.operation, extprod.card.id
 //	extprod.deliver           one outbox relay pass        extprod.operation, extprod.cards
+//	extprod.authenticate      one request's authentication extprod.operation
 //
 // A failed operation has status Error and error.type: the domain's error code (order_exists,
 // forbidden, …) or, for a bureau call, the error kind (unavailable, rejected, unauthorized,
@@ -56,20 +57,22 @@
 //
 //	instrument                   kind              unit            attributes
 //	extprod.orders               counter           {order}         extprod.channel, error.type
-//	extprod.operation.duration   histogram         s               extprod.operation, error.type
+//	extprod.operation.duration   histogram         s               extprod.operation, error.type (all but order)
 //	extprod.dispatch.duration    histogram         s               error.type (one dispatch pass)
 //	extprod.card.transitions     counter           {transition}    extprod.card.state.from, extprod.card.state.to, extprod.channel
 //	extprod.bureau.errors        counter           {error}         extprod.bureau.call, error.type (the kind)
 //	extprod.notifications        counter           {notification}  extprod.notification.kind, error.type (not_sent)
 //	extprod.script.duration      histogram         s               (none)
 //	extprod.script.limit_hits    counter           {run}           extprod.script.limit (time, depth, size, memory)
-//	extprod.auth.failures        counter           {request}       error.type (unauthenticated, unavailable, error)
+//	extprod.auth.failures        counter           {request}       error.type (unauthenticated, auth_unavailable, …)
 //	extprod.queue.depth          observable gauge  {card}          (none)
 //	extprod.queue.due            observable gauge  {card}          (none)
 //	extprod.queue.oldest_age     observable gauge  s               (none)
 //	extprod.outbox.pending       observable gauge  {entry}         extprod.outbox.entry (notification, audit_event)
 //
-// error.type is absent on success. The gauges need [Observer.ObserveStats]; the
+// error.type is absent on success. An order's duration is not in extprod.operation.duration:
+// OrderCard is the hot path, its count and outcome are extprod.orders', and its latency is the
+// HTTP request's (http.server.request.duration). The gauges need [Observer.ObserveStats]; the
 // authentication counter needs [Observer.Authenticator] or [Observer.AuthFailed]. otelhttp adds
 // http.server.request.duration and http.client.request.duration.
 //

@@ -64,17 +64,18 @@ type endWaiter struct {
 }
 
 func (w *endWaiter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (w *endWaiter) Shutdown(context.Context) error                 { return nil }
-func (w *endWaiter) ForceFlush(context.Context) error               { return nil }
+func (w *endWaiter) Shutdown(context.Context) error                  { return nil }
+func (w *endWaiter) ForceFlush(context.Context) error                { return nil }
 func (w *endWaiter) OnEnd(s sdktrace.ReadOnlySpan) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.ended[s.Name()]++
+	w.ended["kind:"+s.SpanKind().String()]++
 	close(w.changed)
 	w.changed = make(chan struct{})
 }
 
-// wait returns once n spans named name have ended, failing the test after 10 seconds.
+// wait returns once n spans named name (or, for "kind:server", of that kind) have ended, failing the test after 10 seconds.
 func (w *endWaiter) wait(t *testing.T, name string, n int) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
@@ -134,7 +135,7 @@ func newRig(t *testing.T, opts ports.Options, src ports.OptionsSource) *rig {
 		t.Fatal(err)
 	}
 	api, err := httpapi.New(httpapi.Config{Service: r.svc, Clock: r.clock,
-		Auth: obs.Authenticator(httpapi.StaticTokens{operatorToken: operator})})
+		Auth: httpapi.StaticTokens{operatorToken: operator}}) // the API reports its authentications itself
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,8 @@ var personal = map[attribute.Key]bool{
 }
 
 // Handler wraps h (the operator API, httpapi.New's handler) with otelhttp: a server span per
-// request named operation (continuing the caller's trace from its traceparent header), and the
-// http.server.* metrics. The span carries method, scheme, server address and port, status code
+// request (continuing the caller's trace from its traceparent header; otelhttp names it by the
+// method, operation being its fallback), and the http.server.* metrics. The span carries method, scheme, server address and port, status code
 // and error.type, never the caller's address, user agent or the path (which names users).
 func (o *Observer) Handler(h http.Handler, operation string) http.Handler {
 	return otelhttp.NewHandler(h, operation,

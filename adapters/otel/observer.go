@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -44,9 +45,9 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	// MeterProvider makes the instruments; default otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
-	// Propagator reads the trace contexts of [ports.Span].Links and writes the one
-	// [Observer.TraceParent] returns, and is given to the HTTP wrappers; default
-	// propagation.TraceContext{} (W3C traceparent and tracestate).
+	// Propagator carries the trace context in the HTTP requests [Observer.Handler] and
+	// [Observer.Transport] serve and send; default propagation.TraceContext{} (W3C traceparent
+	// and tracestate). The trace context a card stores is W3C's in any case.
 	Propagator propagation.TextMapPropagator
 	// Clock gives the time the oldest-queued age is measured against; default the wall clock.
 	Clock ports.Clock
@@ -77,8 +78,9 @@ type Observer struct {
 	scriptLimits     metric.Int64Counter
 	authFailures     metric.Int64Counter
 
-	names map[ports.Operation]string // span names, fixed at New
-	sets  sync.Map                   // attrKey → metric.MeasurementOption, built once per value
+	names  map[ports.Operation]string // span names, fixed at New
+	sets   sync.Map                   // attrKey → metric.MeasurementOption, built once per value
+	starts sync.Map                   // startKey → trace.SpanStartOption
 }
 
 // ErrConfig reports an unusable [Config] or a provider that refused an instrument.
@@ -110,7 +112,7 @@ func New(cfg *Config) (*Observer, error) {
 		names:  map[ports.Operation]string{},
 	}
 	for _, op := range []ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpReject, ports.OpAbort,
-		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver} {
+		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate} {
 		o.names[op] = "extprod." + string(op)
 	}
 	// Latencies of in-process work and bureau calls: 1 ms to 30 s.
@@ -148,7 +150,7 @@ func New(cfg *Config) (*Observer, error) {
 		metric.WithDescription("Option-script runs stopped by a limit, by limit (time, depth, size, memory)."))
 	must(err)
 	o.authFailures, err = o.meter.Int64Counter("extprod.auth.failures", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests whose bearer token was not accepted, by error.type (unauthenticated, unavailable)."))
+		metric.WithDescription("Requests whose credentials were not accepted, by error.type (unauthenticated, auth_unavailable, …)."))
 	must(err)
 	if len(errs) > 0 {
 		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
@@ -163,8 +165,8 @@ var (
 
 // attrKey identifies one attribute set of one instrument; its measurement option is built once.
 type attrKey struct {
-	inst       uint8
-	a, b, c, d string
+	inst    uint8
+	a, b, c string
 }
 
 const (
@@ -178,14 +180,22 @@ const (
 	instAuth
 )
 
-// set returns the measurement option of k, built by mk on first use. The values are of small,
-// fixed sets (operations, channels, states, error codes), so the cache stays small.
-func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) metric.MeasurementOption {
+// measure holds the options of one attribute set as the slices Add and Record take, so
+// recording a measurement allocates nothing.
+type measure struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// set returns the options of k, built by mk on first use. The values are of small, fixed sets
+// (operations, channels, states, error codes), so the cache stays small.
+func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) *measure {
 	if v, ok := o.sets.Load(k); ok {
-		return v.(metric.MeasurementOption)
+		return v.(*measure)
 	}
-	v, _ := o.sets.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(mk()...)))
-	return v.(metric.MeasurementOption)
+	opt := metric.WithAttributeSet(attribute.NewSet(mk()...))
+	v, _ := o.sets.LoadOrStore(k, &measure{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}})
+	return v.(*measure)
 }
 
 // withError appends error.type when code is not empty.
@@ -204,24 +214,18 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	if !ok {
 		name = "extprod.operation"
 	}
-	attrs := make([]attribute.KeyValue, 0, 4)
-	attrs = append(attrs, AttrOperation.String(string(s.Op)))
-	if s.Channel != "" {
-		attrs = append(attrs, AttrChannel.String(string(s.Channel)))
-	}
-	if s.CardID != "" {
-		attrs = append(attrs, AttrCardID.String(s.CardID))
-	}
-	if s.Call != "" {
-		attrs = append(attrs, AttrBureauCall.String(string(s.Call)))
-	}
-	opts := []trace.SpanStartOption{trace.WithAttributes(attrs...)}
-	if len(s.Links) > 0 {
-		opts = append(opts, trace.WithLinks(o.links(ctx, s.Links)...))
+	var opts []trace.SpanStartOption
+	switch {
+	case s.CardID == "" && len(s.Links) == 0:
+		opts = o.startOpts(s) // the common case of an order: built once per operation and channel
+	case len(s.Links) == 0:
+		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)}
+	default:
+		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...), trace.WithLinks(links(s.Links)...)}
 	}
 	start := time.Now()
-	ctx, span := o.tracer.Start(ctx, name, opts...)
-	return ctx, func(out ports.Outcome) {
+	sctx, span := o.tracer.Start(ctx, name, opts...)
+	return sctx, func(out ports.Outcome) {
 		took := time.Since(start).Seconds()
 		if span.IsRecording() {
 			if out.Cards > 0 {
@@ -233,60 +237,122 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 			}
 		}
 		span.End()
-		o.record(context.WithoutCancel(ctx), s, out, took)
+		o.record(sctx, s, out, took)
 	}
+}
+
+// spanAttrs are the attributes a span starts with.
+func spanAttrs(s ports.Span) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, AttrOperation.String(string(s.Op)))
+	if s.Channel != "" {
+		attrs = append(attrs, AttrChannel.String(string(s.Channel)))
+	}
+	if s.CardID != "" {
+		attrs = append(attrs, AttrCardID.String(s.CardID))
+	}
+	if s.Call != "" {
+		attrs = append(attrs, AttrBureauCall.String(string(s.Call)))
+	}
+	return attrs
+}
+
+// startKey identifies the start attributes of a span that concerns no one card.
+type startKey struct {
+	op   ports.Operation
+	ch   ports.Channel
+	call ports.BureauCall
+}
+
+// startOpts returns the start options of a span without a card id or links, built once per
+// kind.
+func (o *Observer) startOpts(s ports.Span) []trace.SpanStartOption {
+	k := startKey{s.Op, s.Channel, s.Call}
+	if v, ok := o.starts.Load(k); ok {
+		return v.([]trace.SpanStartOption)
+	}
+	v, _ := o.starts.LoadOrStore(k, []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)})
+	return v.([]trace.SpanStartOption)
 }
 
 // record adds an ended operation to the metrics.
 func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, took float64) {
 	op, code, ch := string(s.Op), out.Code, string(s.Channel)
-	o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
-		return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
-	}))
+	if s.Op != ports.OpOrder { // an order's count and outcome are extprod.orders'; its latency the request's
+		o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
+			return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
+		}).rec...)
+	}
 	switch s.Op {
 	case ports.OpOrder:
 		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
-		}))
+		}).add...)
+	case ports.OpAuthenticate:
+		if code != "" {
+			o.authFailures.Add(ctx, 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
+				return withError(nil, code)
+			}).add...)
+		}
 	case ports.OpDispatchPass:
 		o.dispatchDuration.Record(ctx, took, o.set(attrKey{inst: instDispatch, b: code}, func() []attribute.KeyValue {
 			return withError(nil, code)
-		}))
+		}).rec...)
 	case ports.OpBureauCall:
 		if code != "" {
 			call := string(s.Call)
 			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
 				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
-			}))
+			}).add...)
 		}
 	}
 }
 
 // links turns W3C trace contexts into span links; a malformed or empty one is skipped.
-func (o *Observer) links(ctx context.Context, tps []string) []trace.Link {
+func links(tps []string) []trace.Link {
 	ls := make([]trace.Link, 0, len(tps))
 	for _, tp := range tps {
-		if tp == "" {
-			continue
-		}
-		sc := trace.SpanContextFromContext(o.prop.Extract(ctx, propagation.MapCarrier{"traceparent": tp}))
-		if sc.IsValid() {
+		if sc, ok := parseTraceParent(tp); ok {
 			ls = append(ls, trace.Link{SpanContext: sc})
 		}
 	}
 	return ls
 }
 
-// TraceParent returns the W3C trace context (a traceparent header value) of ctx's span, for a
-// card to store ([ports.Card].TraceParent) so its later dispatch can link to the order's trace;
-// empty when ctx carries no valid span.
+// parseTraceParent reads a W3C traceparent of version 00: "00-<32 hex>-<16 hex>-<2 hex>".
+func parseTraceParent(tp string) (trace.SpanContext, bool) {
+	if len(tp) != 55 || tp[:3] != "00-" || tp[35] != '-' || tp[52] != '-' {
+		return trace.SpanContext{}, false
+	}
+	tid, err1 := trace.TraceIDFromHex(tp[3:35])
+	sid, err2 := trace.SpanIDFromHex(tp[36:52])
+	flags, err3 := hex.DecodeString(tp[53:55])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return trace.SpanContext{}, false
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]), Remote: true})
+	return sc, sc.IsValid()
+}
+
+// TraceParent implements [ports.TraceParenter]: the W3C trace context (a traceparent value,
+// version 00) of ctx's span, for a card to store ([ports.Card].TraceParent) so its later dispatch
+// can link to the order's trace; empty when ctx carries no span or one that is not sampled (a
+// link to a trace that was never recorded leads nowhere, and the order does not pay for
+// formatting it).
 func (o *Observer) TraceParent(ctx context.Context) string {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() || !sc.IsSampled() {
 		return ""
 	}
-	c := propagation.MapCarrier{}
-	o.prop.Inject(ctx, c)
-	return c["traceparent"]
+	var b [55]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
+	return string(b[:])
 }
 
 // CardMoved implements [ports.Observer]: it counts the transition.
@@ -297,7 +363,7 @@ func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch p
 			kv = append(kv, AttrChannel.String(string(ch)))
 		}
 		return kv
-	}))
+	}).add...)
 }
 
 // NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
@@ -309,7 +375,7 @@ func (o *Observer) NotificationDone(ctx context.Context, kind ports.Notification
 	}
 	o.notifications.Add(ctx, 1, o.set(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
 		return withError([]attribute.KeyValue{AttrNotification.String(string(kind))}, code)
-	}))
+	}).add...)
 }
 
 // ScriptEvaluated implements [ports.Observer]: it records the run's duration and counts a limit
@@ -319,6 +385,6 @@ func (o *Observer) ScriptEvaluated(ctx context.Context, took time.Duration, limi
 	if limit != "" {
 		o.scriptLimits.Add(ctx, 1, o.set(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrScriptLimit.String(limit)}
-		}))
+		}).add...)
 	}
 }

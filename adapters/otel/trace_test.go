@@ -55,20 +55,20 @@ func TestOrderTracedAcrossTheDispatcher(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(res.Ordered, 1)
 
-	// otelhttp names the server span by the route the operator API matched.
-	const route = "POST /v1/users/{userId}/card-orders"
-	r.ends.wait(t, route, 1)
+	r.ends.wait(t, "kind:server", 1)
 	spans := byName(r.spans.Ended())
-	is.Equal(len(spans[route]), 1)
+	is.Equal(len(spans["POST"]), 1) // otelhttp names the server span by the method
 	is.Equal(len(spans["extprod.order"]), 1)
 	is.Equal(len(spans["extprod.dispatch_pass"]), 1)
 	is.Equal(len(spans["extprod.bureau_call"]), 1)
-	server, order, pass, call := spans[route][0], spans["extprod.order"][0], spans["extprod.dispatch_pass"][0], spans["extprod.bureau_call"][0]
+	server, order, pass, call := spans["POST"][0], spans["extprod.order"][0], spans["extprod.dispatch_pass"][0], spans["extprod.bureau_call"][0]
 
 	is.Equal(server.SpanKind(), trace.SpanKindServer)
 	is.True(!server.Parent().IsValid())
 	is.Equal(order.Parent().SpanID(), server.SpanContext().SpanID()) // the order is the request's child
 	is.Equal(order.SpanContext().TraceID(), server.SpanContext().TraceID())
+	is.Equal(len(spans["extprod.authenticate"]), 1) // the API's authentication, the request's child too
+	is.Equal(spans["extprod.authenticate"][0].Parent().SpanID(), server.SpanContext().SpanID())
 	ch, _ := attr(order, "extprod.channel")
 	is.Equal(ch.AsString(), string(ports.ChannelOperator))
 
@@ -117,8 +117,8 @@ func TestOrderTracedAcrossTheDispatcher(t *testing.T) {
 	for _, s := range r.spans.Ended() {
 		for _, kv := range s.Attributes() {
 			for _, p := range personalData {
-				if strings.Contains(kv.Value.Emit(), p) {
-					t.Errorf("span %s: attribute %s = %q holds personal data", s.Name(), kv.Key, kv.Value.Emit())
+				if strings.Contains(kv.Value.String(), p) {
+					t.Errorf("span %s: attribute %s = %q holds personal data", s.Name(), kv.Key, kv.Value.String())
 				}
 			}
 			if kv.Key == "client.address" || kv.Key == "network.peer.address" || kv.Key == "user_agent.original" || kv.Key == "url.path" {
