@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/internal/modeltest"
