@@ -222,7 +222,10 @@ func newHarness(ctx context.Context, t *testing.T, cfg Config) *harness {
 		scripts = ss
 	}
 	clock := memory.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
-	eng, err := options.NewEngine(ctx, scripts, &options.EngineConfig{RefreshInterval: -1, Clock: clock})
+	// A generous time limit: the script's limits are not under test, and a loaded machine under
+	// -race can take longer than the default 50 ms for an honest script.
+	eng, err := options.NewEngine(ctx, scripts, &options.EngineConfig{RefreshInterval: -1, Clock: clock,
+		Limits: options.Limits{TimeLimit: 10 * time.Second}})
 	if err != nil {
 		t.Fatalf("modeltest: options engine: %v", err)
 	}
