@@ -30,7 +30,13 @@ func (e *fieldErr) Error() string { return e.path + ": " + e.msg }
 
 var productionTypeNames = []string{"id", "layoutId", "label"}
 
-var overrideNames = []string{"commonName", "upn", "email", "elements"}
+var overrideNames = []string{"commonName", "upn", "email", "elements", "costCentre", "deliveryAddress"}
+
+var addressNames = []string{"recipient", "addressOne", "addressTwo", "postalCode", "city", "countryCode"}
+
+// photoNames are result names that would set the card's photo: mapUserToCard may not (the photo
+// is the directory's, docs/option-script.md).
+var photoNames = []string{"photo", "photoUrl", "photoURL", "hasPhoto", "picture", "image"}
 
 // Bounds checked before reading arrays and maps; validator/v10 checks the same again.
 const (
@@ -54,6 +60,18 @@ type overridesDoc struct {
 	UPN        *string           `json:"upn" validate:"omitnil,max=256"`
 	Email      *string           `json:"email" validate:"omitnil,max=256"`
 	Elements   map[string]string `json:"elements" validate:"max=64,dive,keys,notblank,max=64,endkeys,max=1024"`
+	CostCentre *string           `json:"costCentre" validate:"omitnil,max=64"`
+	// DeliveryAddress is validated as addressDoc.
+	DeliveryAddress *addressDoc `json:"deliveryAddress" validate:"omitnil"`
+}
+
+type addressDoc struct {
+	Recipient   string `json:"recipient" validate:"max=256"`
+	AddressOne  string `json:"addressOne" validate:"notblank,max=256"`
+	AddressTwo  string `json:"addressTwo" validate:"max=256"`
+	PostalCode  string `json:"postalCode" validate:"notblank,max=32"`
+	City        string `json:"city" validate:"notblank,max=128"`
+	CountryCode string `json:"countryCode" validate:"len=2,alpha,uppercase"`
 }
 
 // validate is the package's one validator instance, built on first use.
@@ -329,6 +347,13 @@ func validateOptions(o ports.Options) *fieldErr {
 // decodeOverrides reads and validates what mapUserToCard returned.
 func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldErr) {
 	const path = "mapUserToCard()"
+	if o, ok := v.(*goja.Object); ok && kindOf(v) == "object" {
+		for _, k := range photoNames {
+			if has, err := sb.hasOwn(o, sb.vm.ToValue(k)); err == nil && has.ToBoolean() {
+				return nil, &fieldErr{path: join(path, k), msg: "mapUserToCard may not set the photo (the card carries the directory's photo)"}
+			}
+		}
+	}
 	obj, have, fe := plainObject(v, path, overrideNames, false, "field")
 	if fe != nil {
 		return nil, fe
@@ -337,7 +362,7 @@ func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldEr
 	for _, f := range []struct {
 		key string
 		dst **string
-	}{{"commonName", &doc.CommonName}, {"upn", &doc.UPN}, {"email", &doc.Email}} {
+	}{{"commonName", &doc.CommonName}, {"upn", &doc.UPN}, {"email", &doc.Email}, {"costCentre", &doc.CostCentre}} {
 		if !have[f.key] {
 			continue
 		}
@@ -370,6 +395,30 @@ func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldEr
 			doc.Elements[k] = s
 		}
 	}
+	if have["deliveryAddress"] {
+		av, _ := sb.field(obj, path, "deliveryAddress")
+		ap := path + ".deliveryAddress"
+		ao, haveA, fe := plainObject(av, ap, addressNames, false, "address field")
+		if fe != nil {
+			return nil, fe
+		}
+		a := &addressDoc{}
+		for _, f := range []struct {
+			key string
+			dst *string
+		}{{"recipient", &a.Recipient}, {"addressOne", &a.AddressOne}, {"addressTwo", &a.AddressTwo},
+			{"postalCode", &a.PostalCode}, {"city", &a.City}, {"countryCode", &a.CountryCode}} {
+			if !haveA[f.key] {
+				continue
+			}
+			s, fe := sb.stringField(ao, ap, f.key)
+			if fe != nil {
+				return nil, fe
+			}
+			*f.dst = s
+		}
+		doc.DeliveryAddress = a
+	}
 	if err := validate().Struct(doc); err != nil {
 		fe := validationErr(err, path+".")
 		if i := strings.Index(fe.path, ".elements["); i >= 0 {
@@ -377,7 +426,12 @@ func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldEr
 		}
 		return nil, fe
 	}
-	return &ports.CardOverrides{CommonName: doc.CommonName, UPN: doc.UPN, Email: doc.Email, Elements: doc.Elements}, nil
+	ov := &ports.CardOverrides{CommonName: doc.CommonName, UPN: doc.UPN, Email: doc.Email, Elements: doc.Elements, CostCentre: doc.CostCentre}
+	if a := doc.DeliveryAddress; a != nil {
+		ov.DeliveryAddress = &ports.Address{Recipient: a.Recipient, AddressOne: a.AddressOne, AddressTwo: a.AddressTwo,
+			PostalCode: a.PostalCode, City: a.City, CountryCode: a.CountryCode}
+	}
+	return ov, nil
 }
 
 // suggest returns the known name closest to s, if it is close (a typo).

@@ -293,7 +293,8 @@
 
 	// 8. The frozen ctx of resolve and its user, built from copies of the order's data (called
 	// from Go, script.go: request). u is null or [id, state, givenName, familyName, email, upn,
-	// organisation, department, employeeNumber, [attribute name, value, ...]].
+	// organisation, department, employeeNumber, [attribute name, value, ...], costCentre,
+	// null or [recipient, addressOne, addressTwo, postalCode, city, countryCode], hasPhoto].
 	var freezeO = O.freeze;
 	h.makeRequest = function (u, actorId, roles, channel) {
 		var user = null;
@@ -303,8 +304,11 @@
 				if (kv[i] === "__proto__") defineO(attrs, kv[i], { value: kv[i + 1], enumerable: true });
 				else attrs[kv[i]] = kv[i + 1];
 			}
+			var a = u[11], addr = null;
+			if (a !== null) addr = freezeO({ recipient: a[0], addressOne: a[1], addressTwo: a[2], postalCode: a[3], city: a[4], countryCode: a[5] });
 			user = freezeO({ id: u[0], state: u[1], givenName: u[2], familyName: u[3], email: u[4], upn: u[5],
-				organisation: u[6], department: u[7], employeeNumber: u[8], attributes: freezeO(attrs) });
+				organisation: u[6], department: u[7], employeeNumber: u[8], costCentre: u[10],
+				deliveryAddress: addr, hasPhoto: u[12], attributes: freezeO(attrs) });
 		}
 		return [freezeO({ user: user, actor: freezeO({ id: actorId, roles: freezeO(roles) }), channel: channel }), user];
 	};

@@ -230,7 +230,9 @@ func sampleRequest(ch ports.Channel) ports.OptionsRequest {
 	user := &ports.User{
 		ID: "sample-user", State: ports.UserActive, GivenName: "Sam", FamilyName: "Sample",
 		Email: "sam.sample@example.org", UPN: "sam.sample@example.org", Organisation: "Example Org",
-		Department: "Sample Department", EmployeeNumber: "000000",
+		Department: "Sample Department", EmployeeNumber: "000000", CostCentre: "0000",
+		DeliveryAddress: &ports.Address{Recipient: "Sam Sample", AddressOne: "1 Sample Street", PostalCode: "0000",
+			City: "Sampletown", CountryCode: "GB"},
 		Attributes: map[string]string{"costCentre": "0000"},
 	}
 	actor := ports.Actor{ID: "sample-operator", Roles: []ports.Role{ports.RoleOperator}}
@@ -449,8 +451,13 @@ func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value, 
 		for _, k := range keys {
 			kv = append(kv, k, u.Attributes[k])
 		}
+		var addr any // null: no delivery address
+		if a := u.DeliveryAddress; a != nil {
+			addr = vm.NewArray(a.Recipient, a.AddressOne, a.AddressTwo, a.PostalCode, a.City, a.CountryCode)
+		}
+		// The photo itself never goes in: only whether there is one.
 		args[0] = vm.NewArray(u.ID, string(u.State), u.GivenName, u.FamilyName, u.Email, u.UPN,
-			u.Organisation, u.Department, u.EmployeeNumber, vm.NewArray(kv...))
+			u.Organisation, u.Department, u.EmployeeNumber, vm.NewArray(kv...), u.CostCentre, addr, u.PhotoURL != "")
 	}
 	// One call of the prelude's makeRequest (sandbox.js) builds the frozen objects.
 	v, err := sb.makeRequest(goja.Undefined(), args...)

@@ -161,6 +161,10 @@ type CardOverrides struct {
 	UPN        *string
 	Email      *string
 	Elements   map[string]string
+	// CostCentre replaces the user's cost centre for this card.
+	CostCentre *string
+	// DeliveryAddress replaces where the bureau sends this card.
+	DeliveryAddress *Address
 }
 
 // OptionsRequest is what an options source sees for one order: a copy of the cardholder (nil for
