@@ -507,7 +507,8 @@ function resolve(ctx) {
     var u = ctx.user, keys = Object.keys(u).sort().join();
     if (keys !== "attributes,costCentre,deliveryAddress,department,email,employeeNumber,familyName,givenName,hasPhoto,id,organisation,state,upn")
       throw new Error("keys: " + keys);
-    if (!Object.isFrozen(u) || (u.deliveryAddress !== null && !Object.isFrozen(u.deliveryAddress))) throw new Error("not frozen");
+    try { u.id = "x"; throw new Error("writable"); } catch (e) { if (!(e instanceof TypeError)) throw e; }
+    if (u.deliveryAddress !== null) { try { u.deliveryAddress.city = "x"; throw new Error("writable"); } catch (e) { if (!(e instanceof TypeError)) throw e; } }
   }
   return options;
 }

@@ -64,6 +64,7 @@ type Script struct {
 	hasResolve   bool
 	hasMap       bool
 	tbl          []Option      // the table of options the script is read against (table.go)
+	tblNames     []string      // the names of tbl
 	defaulted    []string      // optional options the script left out (the defaults it used)
 	opts         ports.Options // the global options, validated at load
 	// loadErr is set on a stored script that does not load (Engine): every order fails.
@@ -145,13 +146,13 @@ func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 		return nil, se
 	}
 	sum := sha256.Sum256([]byte(src))
-	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl}
+	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl, tblNames: names(tbl)}
 
 	// The top level and the global options.
 	bg := context.Background()
 	err = s.eval(bg, nil, ErrInvalidScript, "", func(sb *sandbox, st *evalState, g globals) error {
 		s.hasResolve, s.hasMap = g.resolve != nil, g.mapUserToCard != nil
-		opts, defaulted, fe := sb.decodeOptions(g.options, s.tbl)
+		opts, defaulted, fe := sb.decodeOptions(g.options, s.tbl, s.tblNames, nil)
 		if fe != nil {
 			return fe
 		}
@@ -296,7 +297,7 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 			if err != nil {
 				return err
 			}
-			opts, dflt, fe := sb.decodeOptions(v, s.tbl)
+			opts, dflt, fe := sb.decodeOptions(v, s.tbl, s.tblNames, s.opts.ProductionTypes)
 			if fe != nil {
 				fe.path = "resolve()." + fe.path
 				return fe
@@ -432,41 +433,6 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 
 // drainProgram is an empty program: running it at the top level runs the queued promise jobs.
 var drainProgram = sync.OnceValue(func() *goja.Program { return goja.MustCompile("drain.js", "", true) })
-
-// request builds the frozen, read-only ctx object of resolve and its user.
-func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value, err error) {
-	vm := sb.vm
-	roles := make([]any, len(r.Actor.Roles))
-	for i, role := range r.Actor.Roles {
-		roles[i] = string(role)
-	}
-	args := []goja.Value{goja.Null(), vm.ToValue(r.Actor.ID), vm.NewArray(roles...), vm.ToValue(string(r.Channel))}
-	if u := r.User; u != nil {
-		keys := make([]string, 0, len(u.Attributes))
-		for k := range u.Attributes {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		kv := make([]any, 0, 2*len(keys))
-		for _, k := range keys {
-			kv = append(kv, k, u.Attributes[k])
-		}
-		var addr any // null: no delivery address
-		if a := u.DeliveryAddress; a != nil {
-			addr = vm.NewArray(a.Recipient, a.AddressOne, a.AddressTwo, a.PostalCode, a.City, a.CountryCode)
-		}
-		// The photo itself never goes in: only whether there is one.
-		args[0] = vm.NewArray(u.ID, string(u.State), u.GivenName, u.FamilyName, u.Email, u.UPN,
-			u.Organisation, u.Department, u.EmployeeNumber, vm.NewArray(kv...), u.CostCentre, addr, u.PhotoURL != "")
-	}
-	// One call of the prelude's makeRequest (sandbox.js) builds the frozen objects.
-	v, err := sb.makeRequest(goja.Undefined(), args...)
-	if err != nil {
-		return nil, nil, err // the time limit or the context, already
-	}
-	pair := v.(*goja.Object)
-	return pair.Get("0"), pair.Get("1"), nil
-}
 
 // standardErrors are the error names an order-time message may show (a script-chosen name could
 // carry data).
