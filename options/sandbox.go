@@ -42,6 +42,9 @@ type sandbox struct {
 	// uses counts evaluations; broken is set when the runtime must not be used again.
 	uses   int
 	broken bool
+	// lastPrg and lastTop are the last script run here and its top-level function (topLevel).
+	lastPrg *goja.Program
+	lastTop goja.Callable
 	// timer is the time limit of the running evaluation (nil between evaluations).
 	timer *limitTimer
 	// makeRequest is the prelude's builder of the frozen ctx (script.go, sandbox.js).

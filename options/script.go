@@ -364,13 +364,9 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 					return err
 				}
 			}
-			fv, err := sb.vm.RunProgram(s.prg)
+			top, err := sb.topLevel(s.prg)
 			if err != nil {
 				return err
-			}
-			top, ok := goja.AssertFunction(fv)
-			if !ok {
-				return errors.New("options: the wrapped script is not a function")
 			}
 			gv, err := top(goja.Undefined())
 			if err != nil {
@@ -429,6 +425,26 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 	}
 	// A Go panic in the engine.
 	return &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
+}
+
+// topLevel returns the function that runs prg's wrapped top level in this runtime. The function
+// object is kept for the next evaluation of the same script on this runtime: each call runs the
+// top level afresh (its declarations are that call's locals), and no script can reach the
+// function object itself (strict mode: no arguments.callee, no caller).
+func (sb *sandbox) topLevel(prg *goja.Program) (goja.Callable, error) {
+	if sb.lastPrg == prg {
+		return sb.lastTop, nil
+	}
+	fv, err := sb.vm.RunProgram(prg)
+	if err != nil {
+		return nil, err
+	}
+	top, ok := goja.AssertFunction(fv)
+	if !ok {
+		return nil, errors.New("options: the wrapped script is not a function")
+	}
+	sb.lastPrg, sb.lastTop = prg, top
+	return top, nil
 }
 
 // drainProgram is an empty program: running it at the top level runs the queued promise jobs.
