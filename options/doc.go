@@ -70,7 +70,8 @@
 //     is replaced after a stopped run, an engine failure, or 10,000 evaluations.
 //
 //   - No host objects: no require, console, process, timers or file system; the only input is
-//     the frozen ctx (or user) argument, built from copies. eval, the Function constructors
+//     the read-only ctx (or user) argument, a view of the order's data made for this
+//     evaluation (writes throw a TypeError; Object.freeze on it throws too). eval, the Function constructors
 //     (also of generators and async functions), Proxy, ArrayBuffer, DataView, the typed arrays,
 //     WeakRef, FinalizationRegistry and String.raw are removed. Source-map comments are ignored.
 //

@@ -47,8 +47,6 @@ type sandbox struct {
 	lastTop goja.Callable
 	// timer is the time limit of the running evaluation (nil between evaluations).
 	timer *limitTimer
-	// makeRequest is the prelude's builder of the frozen ctx (script.go, sandbox.js).
-	makeRequest goja.Callable
 	// hasOwn is the intrinsic Object.prototype.hasOwnProperty.call (decode.go).
 	hasOwn func(o *goja.Object, key goja.Value) (goja.Value, error)
 	// rangeError is the intrinsic RangeError constructor, captured before the script runs.
@@ -91,9 +89,6 @@ func newSandbox(lim Limits) (*sandbox, error) {
 	h := sb.helpers()
 	if _, err := install(goja.Undefined(), h); err != nil {
 		return nil, fmt.Errorf("options: sandbox prelude: %w", err)
-	}
-	if sb.makeRequest, ok = goja.AssertFunction(h.Get("makeRequest")); !ok {
-		return nil, errors.New("options: sandbox prelude has no makeRequest")
 	}
 	if err := sb.harden(h); err != nil {
 		return nil, err

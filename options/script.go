@@ -336,8 +336,8 @@ type globals struct {
 
 type evalState struct {
 	phase   string
-	ctxObj  goja.Value // the frozen ctx of resolve
-	userObj goja.Value // the frozen ctx.user
+	ctxObj  goja.Value // the read-only ctx of resolve (request.go)
+	userObj goja.Value // the read-only ctx.user
 }
 
 // eval takes a slot and a hardened runtime from the pool, builds the frozen inputs for r (if
