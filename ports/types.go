@@ -156,14 +156,16 @@ func (o Options) ProductionType(id string) (ProductionType, bool) {
 
 // CardOverrides are the fields an administrator's mapUserToCard returned; each non-nil field
 // replaces the default mapping's value, and each Elements entry replaces or adds one element.
+// The photo cannot be overridden: it is always the directory's (docs/use-case.md §3).
 type CardOverrides struct {
 	CommonName *string
 	UPN        *string
 	Email      *string
 	Elements   map[string]string
-	// CostCentre replaces the user's cost centre for this card.
+	// CostCentre replaces the user's cost centre; an empty string sends none.
 	CostCentre *string
-	// DeliveryAddress replaces where the bureau sends this card.
+	// DeliveryAddress replaces the user's delivery address; an all-empty Address sends none (the
+	// bureau account's default applies). An empty Recipient becomes the card's common name.
 	DeliveryAddress *Address
 }
 
