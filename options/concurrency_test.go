@@ -3,10 +3,7 @@ package options
 import (
 	"context"
 	"errors"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,26 +159,6 @@ func TestHonestScriptUnderLoad(t *testing.T) {
 	}
 	wg.Wait()
 	if p := firstErr.Load(); p != nil {
-		// The limit is wall-clock (docs/option-script.md): when other processes keep this
-		// machine's CPUs oversubscribed, the OS itself can stop this process for longer than
-		// the limit, which nothing inside it controls. Only then is a failure not this
-		// package's: say so instead of failing. (This test's own busy goroutines add about
-		// one per CPU to the load average.)
-		if l := loadAverage(); l > 2*float64(runtime.NumCPU())+1 {
-			t.Skipf("%d of %d honest orders failed while the machine's load average (%.1f) was over twice its %d CPUs plus this test's own: the OS starved the process; first: %v",
-				failures.Load(), n, l, runtime.NumCPU(), *p)
-		}
 		t.Fatalf("%d of %d honest orders failed; first: %v", failures.Load(), n, *p)
 	}
-}
-
-// loadAverage is the one-minute load average of the machine, or 0 when unknown.
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f, _, _ := strings.Cut(string(b), " ")
-	l, _ := strconv.ParseFloat(f, 64)
-	return l
 }

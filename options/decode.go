@@ -30,7 +30,13 @@ func (e *fieldErr) Error() string { return e.path + ": " + e.msg }
 
 var productionTypeNames = []string{"id", "layoutId", "label"}
 
-var overrideNames = []string{"commonName", "upn", "email", "elements"}
+var overrideNames = []string{"commonName", "upn", "email", "elements", "costCentre", "deliveryAddress"}
+
+var addressNames = []string{"recipient", "addressOne", "addressTwo", "postalCode", "city", "countryCode"}
+
+// photoNames are result names that would set the card's photo: mapUserToCard may not (the photo
+// is the directory's, docs/option-script.md).
+var photoNames = []string{"photo", "photoUrl", "photoURL", "hasPhoto", "picture", "image"}
 
 // Bounds checked before reading arrays and maps; validator/v10 checks the same again.
 const (
@@ -54,6 +60,18 @@ type overridesDoc struct {
 	UPN        *string           `json:"upn" validate:"omitnil,max=256"`
 	Email      *string           `json:"email" validate:"omitnil,max=256"`
 	Elements   map[string]string `json:"elements" validate:"max=64,dive,keys,notblank,max=64,endkeys,max=1024"`
+	CostCentre *string           `json:"costCentre" validate:"omitnil,max=64"`
+	// DeliveryAddress is validated as addressDoc.
+	DeliveryAddress *addressDoc `json:"deliveryAddress" validate:"omitnil"`
+}
+
+type addressDoc struct {
+	Recipient   string `json:"recipient" validate:"max=256"`
+	AddressOne  string `json:"addressOne" validate:"notblank,max=256"`
+	AddressTwo  string `json:"addressTwo" validate:"max=256"`
+	PostalCode  string `json:"postalCode" validate:"notblank,max=32"`
+	City        string `json:"city" validate:"notblank,max=128"`
+	CountryCode string `json:"countryCode" validate:"len=2,alpha,uppercase"`
 }
 
 // validate is the package's one validator instance, built on first use.
@@ -141,30 +159,47 @@ func kindOf(v goja.Value) string {
 	return "unknown"
 }
 
+// fieldSet is the set of known names an object has (plainObject): a bit per name of known.
+type fieldSet struct {
+	known []string
+	bits  uint64
+}
+
+// has reports whether the object has the known name.
+func (f fieldSet) has(name string) bool {
+	for i, k := range f.known {
+		if k == name {
+			return f.bits&(1<<i) != 0
+		}
+	}
+	return false
+}
+
 // plainObject checks v is an object (not an array or function) and that its own enumerable keys
-// are exactly known (all required) or a subset of known (required == false).
-func plainObject(v goja.Value, path string, known []string, required bool, what string) (*goja.Object, map[string]bool, *fieldErr) {
+// are exactly known (all required) or a subset of known (required == false). known has at most
+// 64 names.
+func plainObject(v goja.Value, path string, known []string, required bool, what string) (*goja.Object, fieldSet, *fieldErr) {
+	have := fieldSet{known: known}
 	if k := kindOf(v); k != "object" {
-		return nil, nil, &fieldErr{path: path, msg: "must be an object, got " + k}
+		return nil, have, &fieldErr{path: path, msg: "must be an object, got " + k}
 	}
 	o := v.(*goja.Object)
-	keys := o.Keys()
-	have := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if !contains(known, k) {
+	for _, k := range o.Keys() {
+		i := slices.Index(known, k)
+		if i < 0 || i >= 64 {
 			msg := "unknown " + what
 			if s := suggest(k, known); s != "" {
 				msg += " (did you mean " + s + "?)"
 			}
 			msg += "; known: " + strings.Join(known, ", ")
-			return nil, nil, &fieldErr{path: join(path, k), msg: msg, name: k}
+			return nil, have, &fieldErr{path: join(path, k), msg: msg, name: k}
 		}
-		have[k] = true
+		have.bits |= 1 << i
 	}
 	if required {
-		for _, k := range known {
-			if !have[k] {
-				return nil, nil, &fieldErr{path: join(path, k), msg: "missing " + what + " (every " + what + " must be given)"}
+		for i, k := range known {
+			if have.bits&(1<<i) == 0 {
+				return nil, have, &fieldErr{path: join(path, k), msg: "missing " + what + " (every " + what + " must be given)"}
 			}
 		}
 	}
@@ -176,15 +211,6 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // field reads o's own property key, which the caller knows to be there (from the object's own
@@ -230,8 +256,11 @@ func (sb *sandbox) stringField(o *goja.Object, path, key string) (string, *field
 // decodeOptions reads and validates an options object against the table tbl (table.go): every
 // required option must be there, an optional one left out takes its default (its name is in
 // defaulted), unknown names and wrong types are errors.
-func (sb *sandbox) decodeOptions(v goja.Value, tbl []Option) (o ports.Options, defaulted []string, fe *fieldErr) {
-	obj, have, fe := plainObject(v, "", names(tbl), false, "option")
+//
+// valid is a list of production types validated before (the script's options at load), or nil:
+// a result with the same list needs only its default type checked against it.
+func (sb *sandbox) decodeOptions(v goja.Value, tbl []Option, tblNames []string, valid []ports.ProductionType) (o ports.Options, defaulted []string, fe *fieldErr) {
+	obj, have, fe := plainObject(v, "", tblNames, false, "option")
 	if fe != nil {
 		if fe.path == "" {
 			fe.path = "options"
@@ -239,13 +268,13 @@ func (sb *sandbox) decodeOptions(v goja.Value, tbl []Option) (o ports.Options, d
 		return o, nil, fe
 	}
 	for _, opt := range tbl {
-		if !have[opt.Name] && opt.Required {
+		if !have.has(opt.Name) && opt.Required {
 			return o, nil, &fieldErr{path: opt.Name, msg: "missing option (every option must be given)"}
 		}
 	}
 	for _, opt := range tbl {
 		var val any
-		if !have[opt.Name] {
+		if !have.has(opt.Name) {
 			val = opt.Default
 			if pts, ok := val.([]ports.ProductionType); ok {
 				val = slices.Clone(pts)
@@ -269,6 +298,12 @@ func (sb *sandbox) decodeOptions(v goja.Value, tbl []Option) (o ports.Options, d
 		if opt.set != nil {
 			opt.set(&o, val)
 		}
+	}
+	if valid != nil && slices.Equal(o.ProductionTypes, valid) {
+		if _, ok := o.ProductionType(o.DefaultProductionType); !ok {
+			return o, nil, &fieldErr{path: "defaultProductionType", msg: "must be one of the ids in productionTypes"}
+		}
+		return o, defaulted, nil
 	}
 	return o, defaulted, validateOptions(o)
 }
@@ -329,6 +364,13 @@ func validateOptions(o ports.Options) *fieldErr {
 // decodeOverrides reads and validates what mapUserToCard returned.
 func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldErr) {
 	const path = "mapUserToCard()"
+	if o, ok := v.(*goja.Object); ok && kindOf(v) == "object" {
+		for _, k := range photoNames {
+			if has, err := sb.hasOwn(o, sb.vm.ToValue(k)); err == nil && has.ToBoolean() {
+				return nil, &fieldErr{path: join(path, k), msg: "mapUserToCard may not set the photo (the card carries the directory's photo)"}
+			}
+		}
+	}
 	obj, have, fe := plainObject(v, path, overrideNames, false, "field")
 	if fe != nil {
 		return nil, fe
@@ -337,8 +379,8 @@ func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldEr
 	for _, f := range []struct {
 		key string
 		dst **string
-	}{{"commonName", &doc.CommonName}, {"upn", &doc.UPN}, {"email", &doc.Email}} {
-		if !have[f.key] {
+	}{{"commonName", &doc.CommonName}, {"upn", &doc.UPN}, {"email", &doc.Email}, {"costCentre", &doc.CostCentre}} {
+		if !have.has(f.key) {
 			continue
 		}
 		s, fe := sb.stringField(obj, path, f.key)
@@ -347,7 +389,7 @@ func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldEr
 		}
 		*f.dst = &s
 	}
-	if have["elements"] {
+	if have.has("elements") {
 		ev, fe := sb.field(obj, path, "elements")
 		if fe != nil {
 			return nil, fe
@@ -370,6 +412,30 @@ func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldEr
 			doc.Elements[k] = s
 		}
 	}
+	if have.has("deliveryAddress") {
+		av, _ := sb.field(obj, path, "deliveryAddress")
+		ap := path + ".deliveryAddress"
+		ao, haveA, fe := plainObject(av, ap, addressNames, false, "address field")
+		if fe != nil {
+			return nil, fe
+		}
+		a := &addressDoc{}
+		for _, f := range []struct {
+			key string
+			dst *string
+		}{{"recipient", &a.Recipient}, {"addressOne", &a.AddressOne}, {"addressTwo", &a.AddressTwo},
+			{"postalCode", &a.PostalCode}, {"city", &a.City}, {"countryCode", &a.CountryCode}} {
+			if !haveA.has(f.key) {
+				continue
+			}
+			s, fe := sb.stringField(ao, ap, f.key)
+			if fe != nil {
+				return nil, fe
+			}
+			*f.dst = s
+		}
+		doc.DeliveryAddress = a
+	}
 	if err := validate().Struct(doc); err != nil {
 		fe := validationErr(err, path+".")
 		if i := strings.Index(fe.path, ".elements["); i >= 0 {
@@ -377,7 +443,12 @@ func (sb *sandbox) decodeOverrides(v goja.Value) (*ports.CardOverrides, *fieldEr
 		}
 		return nil, fe
 	}
-	return &ports.CardOverrides{CommonName: doc.CommonName, UPN: doc.UPN, Email: doc.Email, Elements: doc.Elements}, nil
+	ov := &ports.CardOverrides{CommonName: doc.CommonName, UPN: doc.UPN, Email: doc.Email, Elements: doc.Elements, CostCentre: doc.CostCentre}
+	if a := doc.DeliveryAddress; a != nil {
+		ov.DeliveryAddress = &ports.Address{Recipient: a.Recipient, AddressOne: a.AddressOne, AddressTwo: a.AddressTwo,
+			PostalCode: a.PostalCode, City: a.City, CountryCode: a.CountryCode}
+	}
+	return ov, nil
 }
 
 // suggest returns the known name closest to s, if it is close (a typo).

@@ -70,13 +70,19 @@
 //     is replaced after a stopped run, an engine failure, or 10,000 evaluations.
 //
 //   - No host objects: no require, console, process, timers or file system; the only input is
-//     the frozen ctx (or user) argument, built from copies. eval, the Function constructors
+//     the read-only ctx (or user) argument, a view of the order's data made for this
+//     evaluation (writes throw a TypeError; Object.freeze on it throws too). eval, the Function constructors
 //     (also of generators and async functions), Proxy, ArrayBuffer, DataView, the typed arrays,
 //     WeakRef, FinalizationRegistry and String.raw are removed. Source-map comments are ignored.
 //
 //   - Time: each evaluation (top level + resolve + mapUserToCard for one order, or one sample run
-//     at load) stops at [Limits.TimeLimit] (default 50 ms, wall clock) or when the caller's
-//     context ends; a script cannot catch it. goja checks that only while script code runs, so
+//     at load) stops at [Limits.TimeLimit] (default 50 ms) of CPU time or when the caller's
+//     context ends; a script cannot catch it. On Linux the limit counts the CPU time of the OS
+//     thread the evaluation holds for its whole run (runtime.LockOSThread and the thread's
+//     CPU-time clock): a busy machine that keeps the thread waiting for a CPU does not push an
+//     honest script past its limit. The wall clock is the hard bound: TimeLimit plus
+//     [WallSlack] (1 s) stops any evaluation, however little CPU it got. Elsewhere the limit is
+//     wall-clock. goja checks that only while script code runs, so
 //     every native function a script can reach sits behind a guard that refuses to start once
 //     the evaluation is over its limit: a built-in handed to another built-in as a callback, or
 //     called through call, bind or apply, stops as surely as a loop. The limit counts from the

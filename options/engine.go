@@ -131,6 +131,12 @@ func (e *Engine) Script(ctx context.Context) *Script {
 	return e.cur.Load()
 }
 
+// DefaultsUsed returns the optional options the script in force leaves out, which take their
+// defaults (see [Script.DefaultsUsed]); the HTTP API's dry run shows them.
+func (e *Engine) DefaultsUsed(ctx context.Context) []string {
+	return e.Script(ctx).DefaultsUsed()
+}
+
 // Current returns the source and version of the script in force (the default script's when none
 // was installed; the stored one's also when it does not load). Pass the version to
 // [Engine.Install] as ifMatch. It implements [ports.ScriptAdmin]; the error is always nil.

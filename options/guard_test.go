@@ -14,7 +14,7 @@ import (
 // exception or an interrupt inside a callback goes through the guard unchanged.
 func TestGoArrayGuards(t *testing.T) {
 	is := is.New(t)
-	s, err := Load(withResolve(`
+	_, err := Load(withResolve(`
 		var methods = Object.getOwnPropertyNames(Array.prototype).filter(function (n) {
 			return typeof Array.prototype[n] === "function" && n !== "constructor";
 		});
@@ -31,7 +31,7 @@ func TestGoArrayGuards(t *testing.T) {
 		if ([3, 1, 2].sort().join() !== "1,2,3" || [1, 2].map(function (x) { return x * 2; })[1] !== 4) throw new Error("wrong result");`), Limits{})
 	is.NoErr(err)
 
-	s, err = Load(DefaultSource()+"\nfunction resolve(ctx) { if (ctx.user && ctx.user.id === 'u-1') [1].forEach(function () { while (true) {} }); return options; }", Limits{})
+	s, err := Load(DefaultSource()+"\nfunction resolve(ctx) { if (ctx.user && ctx.user.id === 'u-1') [1].forEach(function () { while (true) {} }); return options; }", Limits{})
 	is.NoErr(err)
 	start := time.Now()
 	_, err = s.Resolve(context.Background(), operatorRequest())

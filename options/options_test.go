@@ -172,6 +172,14 @@ func TestInvalidScripts(t *testing.T) {
 		{"resolve fails on temporary (user null)", withResolve("var x = ctx.user.organisation;"), "var x = ctx", "", "TypeError"},
 		{"mapUserToCard unknown field", DefaultSource() + "\nfunction mapUserToCard(u) { return { commonname: 'x' }; }", "", "mapUserToCard().commonname", "did you mean commonName"},
 		{"mapUserToCard element not a string", DefaultSource() + "\nfunction mapUserToCard(u) { return { elements: { A: 1 } }; }", "", "mapUserToCard().elements.A", "must be a string"},
+		{"mapUserToCard sets the photo", DefaultSource() + "\nfunction mapUserToCard(u) { return { photo: 'x' }; }", "", "mapUserToCard().photo", "may not set the photo"},
+		{"mapUserToCard sets the photo URL", DefaultSource() + "\nfunction mapUserToCard(u) { return { commonName: 'x', photoUrl: 'http://x' }; }", "", "mapUserToCard().photoUrl", "may not set the photo"},
+		{"mapUserToCard cost centre not a string", DefaultSource() + "\nfunction mapUserToCard(u) { return { costCentre: 42 }; }", "", "mapUserToCard().costCentre", "must be a string"},
+		{"mapUserToCard address not an object", DefaultSource() + "\nfunction mapUserToCard(u) { return { deliveryAddress: 'Main St' }; }", "", "mapUserToCard().deliveryAddress", "must be an object, got string"},
+		{"mapUserToCard address unknown field", DefaultSource() + "\nfunction mapUserToCard(u) { return { deliveryAddress: { addressOne: 'a', postalCode: '1', city: 'c', countryCode: 'GB', zip: '1' } }; }", "", "mapUserToCard().deliveryAddress.zip", "unknown address field"},
+		{"mapUserToCard address field not a string", DefaultSource() + "\nfunction mapUserToCard(u) { return { deliveryAddress: { addressOne: 'a', postalCode: 1, city: 'c', countryCode: 'GB' } }; }", "", "mapUserToCard().deliveryAddress.postalCode", "must be a string"},
+		{"mapUserToCard address without a city", DefaultSource() + "\nfunction mapUserToCard(u) { return { deliveryAddress: { addressOne: 'a', postalCode: '1', countryCode: 'GB' } }; }", "", "mapUserToCard().deliveryAddress.city", ""},
+		{"mapUserToCard address bad country", DefaultSource() + "\nfunction mapUserToCard(u) { return { deliveryAddress: { addressOne: 'a', postalCode: '1', city: 'c', countryCode: 'gbr' } }; }", "", "mapUserToCard().deliveryAddress.countryCode", ""},
 		{"mapUserToCard returns nothing", DefaultSource() + "\nfunction mapUserToCard(u) { }", "", "mapUserToCard()", "must be an object, got undefined"},
 		{"top level throws", "throw new Error('nope');", "throw", "", "uncaught exception: Error: nope"},
 		{"backtracking regexp literal", DefaultSource() + "\nvar re = /^(\\w+\\s?)*\\1$/;", "var re", "", "regular expressions are not available"},
@@ -487,4 +495,53 @@ func TestConcurrentResolve(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
+}
+
+// TestScriptSeesTheFullUser: ctx.user and the user of mapUserToCard carry the cost centre, the
+// delivery address (or null) and whether there is a photo — never the photo; mapUserToCard's
+// costCentre and deliveryAddress become overrides.
+func TestScriptSeesTheFullUser(t *testing.T) {
+	src := DefaultSource() + `
+function resolve(ctx) {
+  if (ctx.user !== null && ctx.user.id !== "sample-user") {
+    var u = ctx.user, keys = Object.keys(u).sort().join();
+    if (keys !== "attributes,costCentre,deliveryAddress,department,email,employeeNumber,familyName,givenName,hasPhoto,id,organisation,state,upn")
+      throw new Error("keys: " + keys);
+    try { u.id = "x"; throw new Error("writable"); } catch (e) { if (!(e instanceof TypeError)) throw e; }
+    if (u.deliveryAddress !== null) { try { u.deliveryAddress.city = "x"; throw new Error("writable"); } catch (e) { if (!(e instanceof TypeError)) throw e; } }
+  }
+  return options;
+}
+function mapUserToCard(user) {
+  var r = { costCentre: user.costCentre + (user.hasPhoto ? "-photo" : "-none") };
+  if (user.deliveryAddress !== null) {
+    var a = user.deliveryAddress;
+    r.deliveryAddress = { recipient: user.givenName, addressOne: a.addressOne, addressTwo: a.addressTwo, postalCode: a.postalCode, city: a.city.toUpperCase(), countryCode: a.countryCode };
+  }
+  return r;
+}`
+	s := MustLoad(src, Limits{})
+	addr := &ports.Address{Recipient: "Mail room", AddressOne: "12 St James's Square", AddressTwo: "Floor 2", PostalCode: "SW1Y 4LB", City: "London", CountryCode: "GB"}
+	withPhoto := &ports.User{ID: "u-3", State: ports.UserActive, GivenName: "Ada", CostCentre: "CC-7", DeliveryAddress: addr, PhotoURL: "https://dir.example.org/photo/u-3"}
+	noAddress := &ports.User{ID: "u-4", State: ports.UserActive, GivenName: "Bob", CostCentre: "CC-8"}
+	tests := []struct {
+		name string
+		user *ports.User
+		want *ports.CardOverrides
+	}{
+		{"address and photo", withPhoto, &ports.CardOverrides{CostCentre: ptr("CC-7-photo"), DeliveryAddress: &ports.Address{
+			Recipient: "Ada", AddressOne: "12 St James's Square", AddressTwo: "Floor 2", PostalCode: "SW1Y 4LB", City: "LONDON", CountryCode: "GB"}}},
+		{"no address, no photo", noAddress, &ports.CardOverrides{CostCentre: ptr("CC-8-none")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Resolve(context.Background(), ports.OptionsRequest{User: tt.user, Actor: ports.Actor{ID: "op-1", Roles: []ports.Role{ports.RoleOperator}}, Channel: ports.ChannelOperator})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got.Overrides); d != "" {
+				t.Fatalf("(-want +got):\n%s", d)
+			}
+		})
+	}
 }

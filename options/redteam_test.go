@@ -148,7 +148,11 @@ func builtinLoopsChild(t *testing.T) {
 			}()
 		}
 	}
-	within(t, 6*watchdog, func() {
+	// A safety bound: each order stops at its time limit of CPU time, or on a machine too busy
+	// to give it that much, at the time limit plus WallSlack of wall time; MaxConcurrent run at
+	// once.
+	rounds := time.Duration(2*len(builtinLoops)/e.lim.MaxConcurrent + 1)
+	within(t, 6*watchdog+rounds*(e.lim.TimeLimit+WallSlack), func() {
 		for range 2 * len(builtinLoops) {
 			if err := <-errs; !errors.Is(err, ErrScriptFailed) {
 				t.Errorf("want script_failed, got %v", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,8 +42,11 @@ type sandbox struct {
 	// uses counts evaluations; broken is set when the runtime must not be used again.
 	uses   int
 	broken bool
-	// makeRequest is the prelude's builder of the frozen ctx (script.go, sandbox.js).
-	makeRequest goja.Callable
+	// lastPrg and lastTop are the last script run here and its top-level function (topLevel).
+	lastPrg *goja.Program
+	lastTop goja.Callable
+	// timer is the time limit of the running evaluation (nil between evaluations).
+	timer *limitTimer
 	// hasOwn is the intrinsic Object.prototype.hasOwnProperty.call (decode.go).
 	hasOwn func(o *goja.Object, key goja.Value) (goja.Value, error)
 	// rangeError is the intrinsic RangeError constructor, captured before the script runs.
@@ -85,9 +89,6 @@ func newSandbox(lim Limits) (*sandbox, error) {
 	h := sb.helpers()
 	if _, err := install(goja.Undefined(), h); err != nil {
 		return nil, fmt.Errorf("options: sandbox prelude: %w", err)
-	}
-	if sb.makeRequest, ok = goja.AssertFunction(h.Get("makeRequest")); !ok {
-		return nil, errors.New("options: sandbox prelude has no makeRequest")
 	}
 	if err := sb.harden(h); err != nil {
 		return nil, err
@@ -311,10 +312,64 @@ func jsonDepth(s string) int {
 	return deepest
 }
 
+// WallSlack is how much longer than its time limit an evaluation may last on the wall clock,
+// whatever CPU time it got: the hard bound where the time limit counts the CPU time of the
+// evaluating thread (Linux). An honest script needs the slack only to wait for a CPU on a busy
+// machine; a script that computes stops at its time limit of CPU time, or at the time limit plus
+// WallSlack of wall time if the machine gives it less than that.
+const WallSlack = time.Second
+
+// halt stops the running evaluation with cause: every guard refuses to start (harden.go) and
+// goja's interrupt stops the script's own code.
+func (sb *sandbox) halt(cause error) {
+	sb.stop.CompareAndSwap(nil, &cause)
+	sb.vm.Interrupt(cause)
+}
+
+// limitTimer enforces the time limit of one evaluation. Where the OS tells the CPU time of the
+// evaluating thread (Linux), the limit counts the CPU time the evaluation got: when the wall
+// timer fires early because the machine was busy and the thread waited for a CPU, it is re-armed
+// for the CPU time left; the wall clock stops the evaluation at the limit plus WallSlack regardless.
+// Elsewhere the limit is wall-clock.
+type limitTimer struct {
+	sb    *sandbox
+	limit time.Duration
+	start time.Time
+	clock threadClock
+	cpu   bool          // clock is known
+	base  time.Duration // the thread's CPU time when the evaluation started
+
+	mu     sync.Mutex
+	done   bool // the evaluation ended: the timer must neither halt nor re-arm
+	t      *time.Timer
+	rearms atomic.Int32 // times the wall timer found CPU time left (observable by tests)
+}
+
+// fire runs when the wall timer expires.
+func (d *limitTimer) fire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done {
+		return
+	}
+	if d.cpu {
+		if now, ok := d.clock.now(); ok {
+			used, wall, ceiling := now-d.base, time.Since(d.start), d.limit+WallSlack
+			if used < d.limit && wall < ceiling {
+				d.t.Reset(min(d.limit-used, ceiling-wall))
+				d.rearms.Add(1)
+				return
+			}
+		}
+	}
+	d.sb.halt(ErrTimeLimit)
+}
+
 // run calls f under the time limit and the caller's context, and turns a Go panic into an error.
 // f must do all its work with the runtime (including reading results) before returning. The
-// time limit starts here, when the evaluation already holds its slot and its runtime (pool.go).
-// Afterwards the runtime is clean for the next evaluation, or marked broken.
+// time limit starts here, when the evaluation already holds its slot and its runtime (pool.go),
+// and counts the CPU time of the evaluating OS thread (limitTimer), which the evaluation holds
+// until it ends. Afterwards the runtime is clean for the next evaluation, or marked broken.
 func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -322,27 +377,35 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	sb.uses++
 	clear(sb.steps)
 	clear(sb.causes)
-	halt := func(cause error) {
-		sb.stop.CompareAndSwap(nil, &cause)
-		sb.vm.Interrupt(cause)
+	runtime.LockOSThread()
+	d := &limitTimer{sb: sb, limit: sb.lim.TimeLimit}
+	d.clock, d.cpu = currentThreadClock()
+	if d.cpu {
+		d.base, d.cpu = d.clock.now()
 	}
-	fired := make(chan struct{})
-	timer := time.AfterFunc(sb.lim.TimeLimit, func() { defer close(fired); halt(ErrTimeLimit) })
+	d.start = time.Now()
+	d.mu.Lock()
+	d.t = time.AfterFunc(d.limit, d.fire)
+	d.mu.Unlock()
+	sb.timer = d
 	var ctxFired chan struct{}
 	stopCtx := func() bool { return true }
 	if ctx.Done() != nil {
 		ctxFired = make(chan struct{})
-		stopCtx = context.AfterFunc(ctx, func() { defer close(ctxFired); halt(context.Cause(ctx)) })
+		stopCtx = context.AfterFunc(ctx, func() { defer close(ctxFired); sb.halt(context.Cause(ctx)) })
 	}
 	defer func() {
 		// Whatever fired must have finished before the interrupt is cleared, or the next
 		// evaluation on this runtime would be interrupted.
-		if !timer.Stop() {
-			<-fired
-		}
+		d.mu.Lock()
+		d.done = true
+		d.t.Stop()
+		d.mu.Unlock()
 		if !stopCtx() {
 			<-ctxFired
 		}
+		sb.timer = nil
+		runtime.UnlockOSThread()
 		if sb.stop.Load() != nil {
 			sb.broken = true // stopped in the middle of something
 		}

@@ -291,23 +291,7 @@
 	h.defineProperty = defineO; // for harden.js, which runs next
 	def(Reflect, "defineProperty", named(function (o, k, d) { noAccessor(d, "Reflect.defineProperty"); return apply(reflectDefineO, Reflect, [o, k, d]); }, "defineProperty"));
 
-	// 8. The frozen ctx of resolve and its user, built from copies of the order's data (called
-	// from Go, script.go: request). u is null or [id, state, givenName, familyName, email, upn,
-	// organisation, department, employeeNumber, [attribute name, value, ...]].
-	var freezeO = O.freeze;
-	h.makeRequest = function (u, actorId, roles, channel) {
-		var user = null;
-		if (u !== null) {
-			var attrs = {}, kv = u[9];
-			for (var i = 0; i < kv.length; i += 2) {
-				if (kv[i] === "__proto__") defineO(attrs, kv[i], { value: kv[i + 1], enumerable: true });
-				else attrs[kv[i]] = kv[i + 1];
-			}
-			user = freezeO({ id: u[0], state: u[1], givenName: u[2], familyName: u[3], email: u[4], upn: u[5],
-				organisation: u[6], department: u[7], employeeNumber: u[8], attributes: freezeO(attrs) });
-		}
-		return [freezeO({ user: user, actor: freezeO({ id: actorId, roles: freezeO(roles) }), channel: channel }), user];
-	};
+	// 8. (The ctx of resolve and its user are read-only views made in Go: request.go.)
 
 	// 9. JSON: bounded nesting and array lengths (goja recurses natively).
 	var stringifyO = J.stringify, parseO = J.parse;

@@ -64,6 +64,7 @@ type Script struct {
 	hasResolve   bool
 	hasMap       bool
 	tbl          []Option      // the table of options the script is read against (table.go)
+	tblNames     []string      // the names of tbl
 	defaulted    []string      // optional options the script left out (the defaults it used)
 	opts         ports.Options // the global options, validated at load
 	// loadErr is set on a stored script that does not load (Engine): every order fails.
@@ -145,13 +146,13 @@ func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 		return nil, se
 	}
 	sum := sha256.Sum256([]byte(src))
-	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl}
+	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl, tblNames: names(tbl)}
 
 	// The top level and the global options.
 	bg := context.Background()
 	err = s.eval(bg, nil, ErrInvalidScript, "", func(sb *sandbox, st *evalState, g globals) error {
 		s.hasResolve, s.hasMap = g.resolve != nil, g.mapUserToCard != nil
-		opts, defaulted, fe := sb.decodeOptions(g.options, s.tbl)
+		opts, defaulted, fe := sb.decodeOptions(g.options, s.tbl, s.tblNames, nil)
 		if fe != nil {
 			return fe
 		}
@@ -230,7 +231,9 @@ func sampleRequest(ch ports.Channel) ports.OptionsRequest {
 	user := &ports.User{
 		ID: "sample-user", State: ports.UserActive, GivenName: "Sam", FamilyName: "Sample",
 		Email: "sam.sample@example.org", UPN: "sam.sample@example.org", Organisation: "Example Org",
-		Department: "Sample Department", EmployeeNumber: "000000",
+		Department: "Sample Department", EmployeeNumber: "000000", CostCentre: "0000",
+		DeliveryAddress: &ports.Address{Recipient: "Sam Sample", AddressOne: "1 Sample Street", PostalCode: "0000",
+			City: "Sampletown", CountryCode: "GB"},
 		Attributes: map[string]string{"costCentre": "0000"},
 	}
 	actor := ports.Actor{ID: "sample-operator", Roles: []ports.Role{ports.RoleOperator}}
@@ -294,7 +297,7 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 			if err != nil {
 				return err
 			}
-			opts, dflt, fe := sb.decodeOptions(v, s.tbl)
+			opts, dflt, fe := sb.decodeOptions(v, s.tbl, s.tblNames, s.opts.ProductionTypes)
 			if fe != nil {
 				fe.path = "resolve()." + fe.path
 				return fe
@@ -333,8 +336,8 @@ type globals struct {
 
 type evalState struct {
 	phase   string
-	ctxObj  goja.Value // the frozen ctx of resolve
-	userObj goja.Value // the frozen ctx.user
+	ctxObj  goja.Value // the read-only ctx of resolve (request.go)
+	userObj goja.Value // the read-only ctx.user
 }
 
 // eval takes a slot and a hardened runtime from the pool, builds the frozen inputs for r (if
@@ -361,13 +364,9 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 					return err
 				}
 			}
-			fv, err := sb.vm.RunProgram(s.prg)
+			top, err := sb.topLevel(s.prg)
 			if err != nil {
 				return err
-			}
-			top, ok := goja.AssertFunction(fv)
-			if !ok {
-				return errors.New("options: the wrapped script is not a function")
 			}
 			gv, err := top(goja.Undefined())
 			if err != nil {
@@ -428,38 +427,28 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 	return &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
 }
 
+// topLevel returns the function that runs prg's wrapped top level in this runtime. The function
+// object is kept for the next evaluation of the same script on this runtime: each call runs the
+// top level afresh (its declarations are that call's locals), and no script can reach the
+// function object itself (strict mode: no arguments.callee, no caller).
+func (sb *sandbox) topLevel(prg *goja.Program) (goja.Callable, error) {
+	if sb.lastPrg == prg {
+		return sb.lastTop, nil
+	}
+	fv, err := sb.vm.RunProgram(prg)
+	if err != nil {
+		return nil, err
+	}
+	top, ok := goja.AssertFunction(fv)
+	if !ok {
+		return nil, errors.New("options: the wrapped script is not a function")
+	}
+	sb.lastPrg, sb.lastTop = prg, top
+	return top, nil
+}
+
 // drainProgram is an empty program: running it at the top level runs the queued promise jobs.
 var drainProgram = sync.OnceValue(func() *goja.Program { return goja.MustCompile("drain.js", "", true) })
-
-// request builds the frozen, read-only ctx object of resolve and its user.
-func (sb *sandbox) request(r ports.OptionsRequest) (ctxObj, userObj goja.Value, err error) {
-	vm := sb.vm
-	roles := make([]any, len(r.Actor.Roles))
-	for i, role := range r.Actor.Roles {
-		roles[i] = string(role)
-	}
-	args := []goja.Value{goja.Null(), vm.ToValue(r.Actor.ID), vm.NewArray(roles...), vm.ToValue(string(r.Channel))}
-	if u := r.User; u != nil {
-		keys := make([]string, 0, len(u.Attributes))
-		for k := range u.Attributes {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		kv := make([]any, 0, 2*len(keys))
-		for _, k := range keys {
-			kv = append(kv, k, u.Attributes[k])
-		}
-		args[0] = vm.NewArray(u.ID, string(u.State), u.GivenName, u.FamilyName, u.Email, u.UPN,
-			u.Organisation, u.Department, u.EmployeeNumber, vm.NewArray(kv...))
-	}
-	// One call of the prelude's makeRequest (sandbox.js) builds the frozen objects.
-	v, err := sb.makeRequest(goja.Undefined(), args...)
-	if err != nil {
-		return nil, nil, err // the time limit or the context, already
-	}
-	pair := v.(*goja.Object)
-	return pair.Get("0"), pair.Get("1"), nil
-}
 
 // standardErrors are the error names an order-time message may show (a script-chosen name could
 // carry data).

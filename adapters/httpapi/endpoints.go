@@ -699,6 +699,29 @@ func (h *handler) dryRun(w http.ResponseWriter, r *http.Request, a ports.Actor) 
 		}
 		return &apiError{code: CodeInvalidScript, detail: scriptDetail(msg)}
 	}
-	writeJSON(w, http.StatusOK, h.previewOf(r, pv))
+	out := dryRunJSON{previewJSON: h.previewOf(r, pv), DefaultsUsed: []string{}}
+	// The options the script leaves out and that take their defaults (docs/option-script.md).
+	if ds, ok := d.Source.(scriptDefaults); ok && d.Source != nil {
+		out.DefaultsUsed = append(out.DefaultsUsed, ds.DefaultsUsed()...)
+	} else if ds, ok := h.cfg.Scripts.(installedDefaults); ok && d.Source == nil {
+		out.DefaultsUsed = append(out.DefaultsUsed, ds.DefaultsUsed(r.Context())...)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// scriptDefaults is a loaded script that names the defaults it relies on (*options.Script);
+// installedDefaults is a ports.ScriptAdmin that names those of the script in force
+// (*options.Engine).
+type (
+	scriptDefaults    interface{ DefaultsUsed() []string }
+	installedDefaults interface {
+		DefaultsUsed(context.Context) []string
+	}
+)
+
+// dryRunJSON is a dry run's answer: the preview and the defaults the script relied on.
+type dryRunJSON struct {
+	previewJSON
+	DefaultsUsed []string `json:"defaultsUsed"`
 }

@@ -478,9 +478,10 @@ func TestDryRun(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
 	type answer struct {
-		Card    *httpapi.Card    `json:"card"`
-		Refusal *httpapi.Problem `json:"refusal"`
-		Options *ports.Options   `json:"options"`
+		Card         *httpapi.Card    `json:"card"`
+		Refusal      *httpapi.Problem `json:"refusal"`
+		Options      *ports.Options   `json:"options"`
+		DefaultsUsed []string         `json:"defaultsUsed"`
 	}
 	// The installed options, as an operator would order.
 	r := e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin, `{"userId":"u1","actorId":"op-9","roles":["operator"]}`)
@@ -489,6 +490,14 @@ func TestDryRun(t *testing.T) {
 	r.into(t, &a)
 	is.Equal(a.Card.OrderedBy, "op-9")
 	is.Equal(a.Card.State, ports.StateProcessing)
+	is.True(a.DefaultsUsed != nil && len(a.DefaultsUsed) == 0) // present, empty
+
+	// A script that leaves out an option a later release added: the dry run names the default.
+	r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin,
+		`{"script":"var options = {}; // no newOption","userId":"u1","actorId":"op-9","roles":["operator"]}`)
+	a = answer{}
+	r.into(t, &a)
+	is.Equal(a.DefaultsUsed, []string{"newOption"})
 
 	// A script under test, not installed.
 	r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin,

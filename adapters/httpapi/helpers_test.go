@@ -139,6 +139,11 @@ func (f *fakeScripts) Install(ctx context.Context, src, ifMatch string) (string,
 	return f.version, nil
 }
 
+// defaultingSource is a loaded script that leaves out an option a later release added.
+type defaultingSource struct{ ports.OptionsSource }
+
+func (defaultingSource) DefaultsUsed() []string { return []string{"newOption"} }
+
 type failingSource struct{}
 
 func (failingSource) Resolve(context.Context, ports.OptionsRequest) (ports.Resolved, error) {
@@ -151,6 +156,8 @@ func (f *fakeScripts) Load(_ context.Context, src string) (ports.OptionsSource, 
 		return nil, errors.New("options script line 3: SyntaxError: Unexpected token ;")
 	case strings.Contains(src, "throw"):
 		return failingSource{}, nil
+	case strings.Contains(src, "newOption"):
+		return defaultingSource{cardorder.StaticOptions(enabledOptions())}, nil
 	}
 	o := enabledOptions()
 	o.ApprovalStep = strings.Contains(src, "approvalStep: true")
