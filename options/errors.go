@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cardsaddon/extprod/ports"
 )
 
 // Sentinel errors. Every error of this package that concerns a script is a [*ScriptError]; test
@@ -101,6 +103,21 @@ func (e *ScriptError) Is(target error) bool { return target != nil && target == 
 
 // Unwrap returns the underlying cause (see Err).
 func (e *ScriptError) Unwrap() error { return e.Err }
+
+// ScriptLimit names the limit that stopped the run ([ports.LimitTime], [ports.LimitDepth] or
+// [ports.LimitSize]), or "" when no limit did. It makes a *ScriptError a [ports.ScriptLimitError],
+// so the domain's observer can count limit hits without importing this package.
+func (e *ScriptError) ScriptLimit() string {
+	switch {
+	case errors.Is(e.Err, ErrTimeLimit):
+		return ports.LimitTime
+	case errors.Is(e.Err, ErrCallDepth):
+		return ports.LimitDepth
+	case errors.Is(e.Err, ErrSizeLimit):
+		return ports.LimitSize
+	}
+	return ""
+}
 
 // limitError is the Go cause of the RangeError a capped built-in throws into the script (a
 // script may catch it; the allocation never happened); see sandbox.causes.
