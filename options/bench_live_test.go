@@ -2,19 +2,10 @@ package options
 
 import (
 	"context"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// processCPU is the CPU time (user + system) the process has used, or 0 when unknown.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/cardsaddon/extprod/internal/cputime"
+)
 
 // BenchmarkEngineResolveLive: an engine serving honestScript (resolve and mapUserToCard run for
 // every order in a pooled runtime), under b.RunParallel.
@@ -29,7 +20,7 @@ func BenchmarkEngineResolveLive(b *testing.B) {
 	req := operatorRequest()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
@@ -42,5 +33,5 @@ func BenchmarkEngineResolveLive(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "evals/s")
 	// The CPU time per evaluation (garbage collection included) is the figure a loaded machine
 	// does not distort.
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }

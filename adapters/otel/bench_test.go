@@ -18,6 +18,8 @@ import (
 	"github.com/cardsaddon/extprod/adapters/otel"
 	"github.com/cardsaddon/extprod/cardorder"
 	"github.com/cardsaddon/extprod/ports"
+
+	"github.com/cardsaddon/extprod/internal/cputime"
 )
 
 // benchService is a Service on memory adapters for OrderCard benchmarks; obs nil: no hooks.
@@ -66,7 +68,7 @@ func BenchmarkOrderCardHooks(b *testing.B) {
 	// run returns the wall time and the process CPU time (every goroutine: the batch
 	// processor's and the GC's included) of count orders.
 	run := func(svc *cardorder.Service, count int) (time.Duration, time.Duration) {
-		start, cpu := time.Now(), processCPU()
+		start, cpu := time.Now(), cputime.Process()
 		var g errgroup.Group
 		for w := 0; w < workers; w++ {
 			share := count / workers
@@ -85,7 +87,7 @@ func BenchmarkOrderCardHooks(b *testing.B) {
 		if err := g.Wait(); err != nil {
 			b.Fatal(err)
 		}
-		return time.Since(start), processCPU() - cpu
+		return time.Since(start), cputime.Process() - cpu
 	}
 	for _, svc := range []*cardorder.Service{none, sampled, all} { // warm up each
 		run(svc, 100*workers)
@@ -137,8 +139,8 @@ func BenchmarkOrderCardHooks(b *testing.B) {
 func BenchmarkObserverPerOrder(b *testing.B) {
 	obs := benchObserver(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))
 	b.ReportAllocs()
-	cpu := processCPU()
-	defer func() { b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	cpu := cputime.Process()
+	defer func() { b.ReportMetric(float64((cputime.Process()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			ctx, end := obs.Start(context.Background(), ports.Span{Op: ports.OpOrder, Channel: ports.ChannelOperator})

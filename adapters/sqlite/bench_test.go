@@ -16,6 +16,8 @@ import (
 	"github.com/cardsaddon/extprod/adapters/sqlite"
 	"github.com/cardsaddon/extprod/cardorder"
 	"github.com/cardsaddon/extprod/ports"
+
+	"github.com/cardsaddon/extprod/internal/cputime"
 )
 
 // anyUser is a directory in which every id is an active user.
@@ -65,7 +67,7 @@ func orderParallel(b *testing.B, svc *cardorder.Service, prefix string) {
 	b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
@@ -77,7 +79,7 @@ func orderParallel(b *testing.B, svc *cardorder.Service, prefix string) {
 	})
 	b.StopTimer() // closing the store (its last checkpoint) is not an order's cost
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/order")
+	b.ReportMetric(float64((cputime.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/order")
 }
 
 // BenchmarkOrderCard: Service.OrderCard with 16 concurrent callers for distinct users, queueing
@@ -107,7 +109,7 @@ func BenchmarkDispatch(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			ordered := 0
 			for ordered < b.N {
 				res, err := svc.DispatchQueued(ctx, 200)
@@ -121,7 +123,7 @@ func BenchmarkDispatch(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cards/s")
-			b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/card")
+			b.ReportMetric(float64((cputime.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/card")
 		})
 	}
 }

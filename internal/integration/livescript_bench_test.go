@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 	"github.com/cardsaddon/extprod/cardorder"
 	"github.com/cardsaddon/extprod/options"
 	"github.com/cardsaddon/extprod/ports"
+
+	"github.com/cardsaddon/extprod/internal/cputime"
 )
 
 // liveScript decides per order, like the example host's demo script, and maps the user.
@@ -51,8 +52,8 @@ func BenchmarkOrderCard(b *testing.B) {
 	opts := &cardorder.OrderOptions{Actor: operator}
 	workers := runtime.GOMAXPROCS(0)
 	run := func(svc *cardorder.Service, count int, cpu *time.Duration) time.Duration {
-		start, cpu0 := time.Now(), processCPU()
-		defer func() { *cpu += processCPU() - cpu0 }()
+		start, cpu0 := time.Now(), cputime.Process()
+		defer func() { *cpu += cputime.Process() - cpu0 }()
 		var g errgroup.Group
 		for w := 0; w < workers; w++ {
 			share := count / workers
@@ -93,15 +94,6 @@ func BenchmarkOrderCard(b *testing.B) {
 	// does not distort.
 	b.ReportMetric(float64(staticCPU.Microseconds())/float64(b.N), "static-cpu-µs/order")
 	b.ReportMetric(float64(liveCPU.Microseconds())/float64(b.N), "live-cpu-µs/order")
-}
-
-// processCPU is the CPU time (user + system) the process has used, or 0 when unknown.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func orderService(b *testing.B, src ports.OptionsSource) *cardorder.Service {
