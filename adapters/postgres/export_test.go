@@ -13,7 +13,7 @@ func Migrations() ([]string, error) {
 	}
 	names := make([]string, len(ms))
 	for i, m := range ms {
-		names[i] = m.name
+		names[i] = m.Name
 	}
 	return names, nil
 }

@@ -4,50 +4,18 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	migs "github.com/cardsaddon/extprod/internal/migrations"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one embedded schema step: migrations/NNNN_name.sql is version NNNN.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order; versions are 1, 2, 3… without
-// gaps (checked by a test).
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("postgres: migration file %s: want NNNN_name.sql", e.Name())
-		}
-		b, err := migrationFiles.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migration %s: want version %d", m.name, i+1)
-		}
-	}
-	return out, nil
+// migrations returns the embedded migrations in version order.
+func migrations() ([]migs.Migration, error) {
+	return migs.Load(migrationFiles, "migrations")
 }
 
 // SchemaVersion is the newest schema version this code knows (the number of its migrations).
@@ -109,15 +77,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		for _, m := range ms[current:] {
 			if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, m.sql); err != nil {
+				if _, err := tx.Exec(ctx, m.SQL); err != nil {
 					return err
 				}
-				_, err := tx.Exec(ctx, `INSERT INTO extprod_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+				_, err := tx.Exec(ctx, `INSERT INTO extprod_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 				return err
 			}); err != nil {
-				return fmt.Errorf("postgres: apply migration %s: %w", m.name, mapErr(err))
+				return fmt.Errorf("postgres: apply migration %s: %w", m.Name, mapErr(err))
 			}
-			s.cfg.Logger.InfoContext(ctx, "postgres: migration applied", "schema", s.schema, "migration", m.name)
+			s.cfg.Logger.InfoContext(ctx, "postgres: migration applied", "schema", s.schema, "migration", m.Name)
 		}
 		return nil
 	})

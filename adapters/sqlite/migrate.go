@@ -4,44 +4,16 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
+
+	migs "github.com/cardsaddon/extprod/internal/migrations"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order. File names are NNNN_name.sql, numbered
-// from 1 without gaps.
-func migrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for i, f := range files { // Glob returns names sorted
-		base := path.Base(f)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s: want the number %04d", base, i+1)
-		}
-		b, err := migrationFS.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
-	}
-	return out, nil
+// migrations returns the embedded migrations in version order.
+func migrations() ([]migs.Migration, error) {
+	return migs.Load(migrationFS, "migrations")
 }
 
 // SchemaVersion is the schema version this package writes and reads: the number of its last
@@ -51,7 +23,7 @@ func SchemaVersion() int {
 	if err != nil || len(m) == 0 {
 		return 0
 	}
-	return m[len(m)-1].version
+	return m[len(m)-1].Version
 }
 
 // SchemaTooNewError: the database was migrated by a newer version of this package than the one
@@ -82,14 +54,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
 			return err
 		}
-		if latest := ms[len(ms)-1].version; have > latest {
+		if latest := ms[len(ms)-1].Version; have > latest {
 			return domainError{&SchemaTooNewError{Database: have, Code: latest}}
 		}
 		for _, m := range ms[have:] {
-			if err := tx.execScript(m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if err := tx.execScript(m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
 				return err
 			}
 		}
