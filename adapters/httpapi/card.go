@@ -18,6 +18,8 @@ type Card struct {
 	CommonName      string          `json:"commonName,omitempty"`
 	UPN             string          `json:"upn,omitempty"`
 	Email           string          `json:"email,omitempty"`
+	CostCentre      string          `json:"costCentre,omitempty"`
+	DeliveryAddress *ports.Address  `json:"deliveryAddress,omitempty"`
 	OrderedBy       string          `json:"orderedBy,omitempty"`
 	ApprovedBy      string          `json:"approvedBy,omitempty"`
 	RejectionReason string          `json:"rejectionReason,omitempty"`
@@ -52,6 +54,7 @@ func CardOf(c ports.Card) Card {
 		ID: c.ID, UserID: c.UserID, Temporary: c.Temporary, State: c.State,
 		ProductionType: c.ProductionType, LayoutID: c.LayoutID,
 		CommonName: c.CommonName, UPN: c.UPN, Email: c.Email,
+		CostCentre: c.CostCentre, DeliveryAddress: c.DeliveryAddress,
 		OrderedBy: c.OrderedBy, ApprovedBy: c.ApprovedBy,
 		RejectionReason: c.RejectionReason, FailureReason: c.FailureReason,
 		ProviderOrderID: c.ProviderOrderID, Attempt: c.Attempt, ScriptVersion: c.ScriptVersion,

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cardsaddon/extprod/ports"
 )
 
 // The card is the hottest answer of the API; it is encoded by hand, producing exactly what
@@ -37,6 +39,11 @@ func (c Card) AppendJSON(b []byte) []byte {
 	str("commonName", c.CommonName)
 	str("upn", c.UPN)
 	str("email", c.Email)
+	str("costCentre", c.CostCentre)
+	if a := c.DeliveryAddress; a != nil {
+		b = appendName(b, "deliveryAddress", &first)
+		b = appendAddress(b, a)
+	}
 	str("orderedBy", c.OrderedBy)
 	str("approvedBy", c.ApprovedBy)
 	str("rejectionReason", c.RejectionReason)
@@ -91,6 +98,29 @@ func (c Card) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
+	return append(b, '}')
+}
+
+// appendAddress appends a as encoding/json does with ports.Address's tags.
+func appendAddress(b []byte, a *ports.Address) []byte {
+	b = append(b, '{')
+	if a.Recipient != "" {
+		b = append(b, `"recipient":`...)
+		b = appendString(b, a.Recipient)
+		b = append(b, ',')
+	}
+	b = append(b, `"addressOne":`...)
+	b = appendString(b, a.AddressOne)
+	if a.AddressTwo != "" {
+		b = append(b, `,"addressTwo":`...)
+		b = appendString(b, a.AddressTwo)
+	}
+	b = append(b, `,"postalCode":`...)
+	b = appendString(b, a.PostalCode)
+	b = append(b, `,"city":`...)
+	b = appendString(b, a.City)
+	b = append(b, `,"countryCode":`...)
+	b = appendString(b, a.CountryCode)
 	return append(b, '}')
 }
 
