@@ -324,7 +324,7 @@ func (e *env) do(method, path, token, body string, headers ...string) resp {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType(path))
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
@@ -339,6 +339,15 @@ func (e *env) do(method, path, token, body string, headers ...string) resp {
 		e.t.Fatal(err)
 	}
 	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// contentType is the media type of a request body to path: the option script is JavaScript,
+// every other body JSON.
+func contentType(path string) string {
+	if path == "/v1/admin/options-script" {
+		return "text/javascript"
+	}
+	return "application/json"
 }
 
 // order orders a card for user as the operator and returns it.

@@ -744,6 +744,13 @@ func testStrictInput(t *testing.T, cfg Config) {
 	})
 }
 
+// stubSignature is the signature header a bureau event carries; the stub events handler of
+// the test environment does not check it.
+var stubSignature = []string{gocards.SignatureHeader, "sha256=00"}
+
+// stubEvent is a well-formed bureau event for the stub events handler.
+const stubEvent = `{"eventId":"e1","created":"2025-03-01T09:00:00Z","topic":"TEST","data":{}}`
+
 func testHealthAndEvents(t *testing.T, cfg Config) {
 	is := is.New(t)
 	e := newEnv(t, cfg)
@@ -751,15 +758,15 @@ func testHealthAndEvents(t *testing.T, cfg Config) {
 	is.Equal(r.status, http.StatusOK)
 	is.Equal(string(r.body), `{"status":"ok"}`)
 	// The bureau's events bypass bearer authentication; the mounted handler authenticates them.
-	r = e.do("POST", "/v1/gocards/events", "", `{"eventId":"e1"}`)
+	r = e.do("POST", "/v1/gocards/events", "", stubEvent, stubSignature...)
 	is.Equal(r.status, http.StatusNoContent)
 	is.Equal(e.events.Load(), int64(1))
 	// Its error answers become problems too, with their status and headers.
-	r = e.do("POST", "/v1/gocards/events", "", `{}`, "X-Test-Status", "401")
+	r = e.do("POST", "/v1/gocards/events", "", stubEvent, append(stubSignature, "X-Test-Status", "401")...)
 	p := r.problem(t)
 	is.Equal(p.Code, "unauthenticated")
 	is.Equal(r.header.Get("WWW-Authenticate"), "")
-	r = e.do("POST", "/v1/gocards/events", "", `{}`, "X-Test-Status", "503")
+	r = e.do("POST", "/v1/gocards/events", "", stubEvent, append(stubSignature, "X-Test-Status", "503")...)
 	is.Equal(r.status, http.StatusServiceUnavailable)
 	is.Equal(r.problem(t).Code, "unavailable") // deliver it again: not an internal failure
 	is.Equal(r.header.Get("Retry-After"), "5")
@@ -772,7 +779,7 @@ func testHealthAndEvents(t *testing.T, cfg Config) {
 		{422, "bad_request"}, {413, "payload_too_large"}, {405, "method_not_allowed"},
 		{500, "internal"}, {502, "internal"}, {503, "unavailable"},
 	} {
-		r = e.do("POST", "/v1/gocards/events", "", `{}`, "X-Test-Status", strconv.Itoa(tt.status))
+		r = e.do("POST", "/v1/gocards/events", "", stubEvent, append(stubSignature, "X-Test-Status", strconv.Itoa(tt.status))...)
 		p := r.problem(t) // status, title, detail and type are checked there
 		if r.status != tt.status || p.Code != tt.code {
 			t.Errorf("events handler's %d: answered %d %s, want %d %s", tt.status, r.status, p.Code, tt.status, tt.code)
@@ -901,6 +908,7 @@ func testChunkedBodies(t *testing.T, cfg Config) {
 		req, err := http.NewRequest("POST", e.srv.URL+path, body)
 		is.NoErr(err)
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		res, err := e.client.Do(req)
 		is.NoErr(err)
 		defer res.Body.Close()
