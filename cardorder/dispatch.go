@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ func providerOrder(c ports.Card) ports.ProviderOrder {
 		LayoutID:          c.LayoutID,
 		CardHolderEmail:   c.Email,
 		Elements:          c.Elements,
+		Photo:             c.Photo,
+		DeliveryAddress:   c.DeliveryAddress,
+		CostCentre:        c.CostCentre,
 	}
 }
 
@@ -61,10 +65,12 @@ func (s *Service) sendIfDirect(ctx context.Context, c ports.Card) ports.Card {
 }
 
 func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcome, error) {
-	receipt, perr := s.p.Provider.PlaceOrder(ctx, providerOrder(c))
+	bctx, endCall := s.bureau(ctx, ports.CallPlaceOrder, c)
+	receipt, perr := s.p.Provider.PlaceOrder(bctx, providerOrder(c))
 	if perr == nil && receipt.OrderID == "" {
 		perr = fmt.Errorf("bureau accepted card %s without an order id: %w", c.ID, ports.ErrProtocol)
 	}
+	endCall(perr)
 	// The outcome is recorded even when the caller gave up meanwhile: the bureau may hold the order.
 	wctx := context.WithoutCancel(ctx)
 	var ch ports.Change
@@ -77,8 +83,11 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 		ch, out = s.change(c, next, ports.StateOrdered, SystemActor, ""), outOrdered
 	case errors.As(perr, &rejected):
 		next := c
-		next.FailureReason = rejected.Reason
-		ch, out = s.change(c, next, ports.StateFailed, SystemActor, rejected.Reason), outFailed
+		next.FailureReason = rejectionReason(rejected)
+		ch, out = s.change(c, next, ports.StateFailed, SystemActor, next.FailureReason), outFailed
+		// Not the bureau's reason: it may quote card data.
+		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: the bureau refused an order; the card failed",
+			slog.String("card", c.ID), slog.Int("status", rejected.Status))
 	default:
 		next := c
 		next.LeaseUntil = time.Time{}
@@ -100,19 +109,26 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 			next.FailureReason = ReasonUnreachable
 			ch, out = s.change(c, next, ports.StateFailed, SystemActor, ReasonUnreachable), outFailed
 		}
-		s.log.Warn("bureau order not placed", "card", c.ID, "tries", next.DispatchTries, "state", ch.Card.State, "err", perr)
+		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: bureau order not placed", slog.String("card", c.ID),
+			slog.String("kind", ports.BureauErrorKind(perr)), slog.Int("tries", next.DispatchTries),
+			slog.String("state", string(ch.Card.State)), slog.String("err", perr.Error()))
+	}
+	if ch.Event.ID != "" {
+		s.stamp(ctx, &ch.Event)
 	}
 	stored, err := s.p.Store.Update(wctx, ch)
 	if err != nil {
 		// Lost to a writer that took the card after our lease expired, or the store failed: the
 		// card keeps whatever state the store has, and a processing card stays in the queue.
-		s.log.Warn("dispatch outcome not recorded", "card", c.ID, "err", err)
+		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: dispatch outcome not recorded", slog.String("card", c.ID),
+			slog.String("err", err.Error()))
 		if cur, rerr := s.p.Store.Card(wctx, c.ID); rerr == nil {
 			return cur, outLost, perr
 		}
 		return c, outLost, perr
 	}
 	if ch.Event.ID != "" {
+		s.moved(wctx, ch.Event, stored.Channel)
 		s.written(wctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
 	}
 	return stored, out, perr
@@ -143,6 +159,7 @@ type DispatchResult struct {
 // Dispatch runs one dispatch pass for an administrator: see [Service.DispatchQueued].
 func (s *Service) Dispatch(ctx context.Context, admin ports.Actor, max int) (DispatchResult, error) {
 	if err := require(admin, ports.RoleAdmin, "dispatching"); err != nil {
+		s.refused(ctx, ports.OpDispatchPass, admin, "", "", err)
 		return DispatchResult{}, err
 	}
 	return s.DispatchQueued(ctx, max)
@@ -177,14 +194,25 @@ func (s *Service) dispatchPass(stop, work context.Context, max int) (DispatchRes
 			return res, wrapErr(CodeInternal, err, "claim queued cards")
 		}
 		if len(batch) == 0 {
+			if claimed == 0 { // an empty pass is observed too
+				_, end := s.cfg.Observer.Start(work, ports.Span{Op: ports.OpDispatchPass})
+				end(ports.Outcome{})
+			}
 			break
 		}
 		claimed += len(batch)
+		links := make([]string, 0, len(batch))
+		for _, c := range batch {
+			if c.TraceParent != "" {
+				links = append(links, c.TraceParent)
+			}
+		}
+		pass, end := s.cfg.Observer.Start(work, ports.Span{Op: ports.OpDispatchPass, Links: links})
 		var g errgroup.Group
 		g.SetLimit(s.cfg.DispatchConcurrency)
 		for _, c := range batch {
 			g.Go(func() error {
-				_, out, perr := s.attempt(work, c)
+				_, out, perr := s.attempt(pass, c)
 				mu.Lock()
 				defer mu.Unlock()
 				switch out {
@@ -201,12 +229,23 @@ func (s *Service) dispatchPass(stop, work context.Context, max int) (DispatchRes
 			})
 		}
 		_ = g.Wait()
+		var code string
+		if authErr != nil {
+			code = string(CodeProviderUnavailable)
+		}
+		end(ports.Outcome{Code: code, Cards: len(batch)})
 	}
 	st, err := s.p.Store.Stats(work, s.now())
 	if err != nil {
 		return res, wrapErr(CodeInternal, err, "queue stats")
 	}
 	res.Remaining = st.Depth
+	lvl := slog.LevelDebug
+	if res.Ordered+res.Failed+res.Retry > 0 || authErr != nil {
+		lvl = slog.LevelInfo
+	}
+	s.log.LogAttrs(work, lvl, "cardorder: dispatch pass", slog.Int("ordered", res.Ordered), slog.Int("failed", res.Failed),
+		slog.Int("retry", res.Retry), slog.Int("remaining", res.Remaining), slog.Bool("credentialsRefused", authErr != nil))
 	if authErr != nil {
 		return res, wrapErr(CodeProviderUnavailable, authErr, "the bureau refused the credentials; cards stay queued")
 	}
@@ -268,7 +307,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for {
 		res, err := d.s.dispatchPass(ctx, work, d.cfg.Max)
 		if err != nil {
-			d.s.log.Error("dispatch pass", "err", err)
+			d.s.log.LogAttrs(ctx, slog.LevelError, "cardorder: dispatch pass failed", slog.String("err", err.Error()))
 		}
 		if d.cfg.AfterPass != nil {
 			d.cfg.AfterPass(res, err)

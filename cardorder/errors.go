@@ -31,6 +31,9 @@ const (
 	CodeScriptFailed          Code = "script_failed"
 	CodeProviderError         Code = "provider_error"
 	CodeProviderUnavailable   Code = "provider_unavailable"
+	// CodeDirectoryUnavailable: the user directory could not give the cardholder's photo (it
+	// could not be reached, or broke its protocol); nothing was ordered. Try again later.
+	CodeDirectoryUnavailable Code = "directory_unavailable"
 	// CodeJobRunning: another instance holds the lease of the job asked for (a status sync);
 	// try again when it is done.
 	CodeJobRunning Code = "job_running"
@@ -94,6 +97,7 @@ var (
 	ErrProviderError         = &Error{Code: CodeProviderError}
 	ErrProviderUnavailable   = &Error{Code: CodeProviderUnavailable}
 	ErrJobRunning            = &Error{Code: CodeJobRunning}
+	ErrDirectoryUnavailable  = &Error{Code: CodeDirectoryUnavailable}
 )
 
 // CodeOf returns the code of err: "" for nil, the Code of the first *Error in its chain, or

@@ -113,11 +113,11 @@ func (w *world) events() []ports.AuditEvent {
 	return w.audit.Events()
 }
 
-// eventsFor returns the audit events of one card as from→to pairs, after a relay pass.
+// eventsFor returns the state changes of one card as from→to pairs, after a relay pass.
 func (w *world) eventsFor(cardID string) []string {
 	var out []string
 	for _, e := range w.events() {
-		if e.CardID == cardID {
+		if e.CardID == cardID && e.Kind == ports.AuditStateChange {
 			out = append(out, string(e.From)+">"+string(e.To))
 		}
 	}
@@ -129,4 +129,15 @@ func isCode(t testing.TB, err error, want *cardorder.Error) {
 	if !errors.Is(err, want) {
 		t.Fatalf("got error %v, want code %s", err, want.Code)
 	}
+}
+
+// eventsOf returns the audit events of one kind, after a relay pass.
+func (w *world) eventsOf(kind ports.AuditKind) []ports.AuditEvent {
+	var out []ports.AuditEvent
+	for _, e := range w.events() {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // The job names of the leases the Service takes in [Ports.Leases] (docs/use-case.md §8).
@@ -43,7 +44,8 @@ func (j job) release(ctx context.Context) {
 		return
 	}
 	if err := j.s.p.Leases.ReleaseLease(context.WithoutCancel(ctx), j.name, j.s.cfg.Instance); err != nil {
-		j.s.log.Warn("job lease not released; it expires", "job", j.name, "err", err)
+		j.s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: job lease not released; it expires", slog.String("job", j.name),
+			slog.String("err", err.Error()))
 	}
 }
 

@@ -21,6 +21,9 @@ func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reaso
 	}
 	next.State = to
 	next.UpdatedAt = now
+	if !keepsPhoto(to) {
+		next.Photo = nil // erased in the same write (photo.go)
+	}
 	next.History = append(slices.Clip(next.History), ports.HistoryEntry{State: to, At: now, Actor: actor})
 	if to == ports.StateProcessing {
 		next.QueuedAt = now
@@ -91,6 +94,9 @@ func (s *Service) update(ctx context.Context, id string, decide func(ports.Card)
 		if ch.Card.State != c.State && !CanMove(c.State, ch.Card.State) {
 			return ports.Card{}, refuse(CodeInternal, "card %q: no move from %s to %s", id, c.State, ch.Card.State)
 		}
+		if ch.Event.ID != "" {
+			s.stamp(ctx, &ch.Event)
+		}
 		stored, err := s.p.Store.Update(ctx, ch)
 		switch {
 		case errors.Is(err, ports.ErrConflict):
@@ -101,6 +107,7 @@ func (s *Service) update(ctx context.Context, id string, decide func(ports.Card)
 			return ports.Card{}, wrapErr(CodeInternal, err, "update card %q", id)
 		}
 		if ch.Event.ID != "" {
+			s.moved(ctx, ch.Event, stored.Channel)
 			s.written(ctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
 		}
 		return stored, nil
@@ -123,7 +130,9 @@ func fourEyes(approver ports.Actor, c ports.Card) error {
 // Approve approves a requested order (four-eyes). The card goes to processing, or is ordered at
 // the bureau directly when the order's options have queueing off; the options are those stored
 // with the card. The cardholder must still be active.
-func (s *Service) Approve(ctx context.Context, approver ports.Actor, cardID string) (ports.Card, error) {
+func (s *Service) Approve(ctx context.Context, approver ports.Actor, cardID string) (_ ports.Card, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpApprove, CardID: cardID}, approver)
+	defer func() { end(err, one(err)) }()
 	if err := require(approver, ports.RoleApprover, "approving"); err != nil {
 		return ports.Card{}, err
 	}
@@ -165,7 +174,9 @@ func (s *Service) checkActive(ctx context.Context, c ports.Card) error {
 }
 
 // Reject rejects a requested order with a reason (four-eyes); the requester is told why.
-func (s *Service) Reject(ctx context.Context, approver ports.Actor, cardID, reason string) (ports.Card, error) {
+func (s *Service) Reject(ctx context.Context, approver ports.Actor, cardID, reason string) (_ ports.Card, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpReject, CardID: cardID}, approver)
+	defer func() { end(err, one(err)) }()
 	if err := require(approver, ports.RoleApprover, "rejecting"); err != nil {
 		return ports.Card{}, err
 	}
@@ -190,7 +201,9 @@ func (s *Service) Reject(ctx context.Context, approver ports.Actor, cardID, reas
 // (the vendor's CardsAddonExtProdProcAbort). An operator may abort any card, a self-service user
 // its own. Racing the dispatcher, exactly one wins: the card is aborted and the bureau never sees
 // it, or the abort fails with invalid_state.
-func (s *Service) Abort(ctx context.Context, actor ports.Actor, cardID string) (ports.Card, error) {
+func (s *Service) Abort(ctx context.Context, actor ports.Actor, cardID string) (_ ports.Card, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpAbort, CardID: cardID}, actor)
+	defer func() { end(err, one(err)) }()
 	if actor.ID == "" {
 		return ports.Card{}, ErrUnauthenticated
 	}
@@ -212,7 +225,12 @@ func (s *Service) Abort(ctx context.Context, actor ports.Actor, cardID string) (
 
 // Repeat re-orders a failed card with a new bureau idempotency key (attempt n+1), under the same
 // checks as a new order: the cardholder is active and the open-order rule of the card's options.
-func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID string) (ports.Card, error) {
+// The cardholder's photo, erased when the card failed, is fetched again for the new attempt
+// (docs/use-case.md §3); a directory that cannot give it refuses the repeat with
+// directory_unavailable.
+func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID string) (_ ports.Card, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpRepeat, CardID: cardID}, operator)
+	defer func() { end(err, one(err)) }()
 	if err := require(operator, ports.RoleOperator, "repeating an order"); err != nil {
 		return ports.Card{}, err
 	}
@@ -223,11 +241,19 @@ func (s *Service) Repeat(ctx context.Context, operator ports.Actor, cardID strin
 		if err := s.checkActive(ctx, c); err != nil {
 			return ports.Change{}, err
 		}
+		photo, err := s.repeatPhoto(ctx, c)
+		if err != nil {
+			return ports.Change{}, err
+		}
 		next := c
+		next.Photo = photo
 		next.Attempt++
 		next.FailureReason, next.ProviderOrderID = "", ""
 		next.CardNumber, next.ValidThru, next.Readouts = "", "", nil
 		next.DispatchStarted, next.DispatchTries = false, 0
+		if tp := s.traceParent(ctx); tp != "" {
+			next.TraceParent = tp // the dispatch of the new attempt links to the repeat
+		}
 		ch := s.change(c, next, ports.StateProcessing, operator.ID, "")
 		ch.Exclusive = c.UserID != "" && !c.Options.AllowMultipleCardOrders
 		return ch, nil

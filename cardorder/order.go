@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -34,10 +35,16 @@ type plan struct {
 // bureau order reached: ordered, processing (outcome unknown; the dispatcher retries it) or failed
 // (the bureau refused, with its reason). Refusals are *Error values, checked in the order of
 // docs/use-case.md §2; a refused order creates nothing.
-func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions) (ports.Card, error) {
+func (s *Service) OrderCard(ctx context.Context, userID string, o *OrderOptions) (_ ports.Card, err error) {
 	if o == nil {
 		return ports.Card{}, errNoOrderOptions
 	}
+	ch, _ := channelFor(o.Actor, userID, false)
+	ctx, end := s.cfg.Observer.Start(ctx, ports.Span{Op: ports.OpOrder, Channel: ch})
+	defer func() {
+		s.refused(ctx, ports.OpOrder, o.Actor, "", userID, err)
+		end(ports.Outcome{Code: string(CodeOf(err)), Cards: one(err)})
+	}()
 	p, err := s.planOrder(ctx, userID, o, "", s.p.Options)
 	if err != nil {
 		return ports.Card{}, err
@@ -78,7 +85,7 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	if err != nil {
 		return plan{}, wrapErr(CodeInternal, err, "read the user")
 	}
-	r, err := src.Resolve(ctx, ports.OptionsRequest{User: &user, Actor: o.Actor, Channel: ch})
+	r, err := s.resolve(ctx, src, ports.OptionsRequest{User: &user, Actor: o.Actor, Channel: ch})
 	if err != nil {
 		return plan{}, wrapErr(CodeScriptFailed, err, "the option script failed")
 	}
@@ -102,6 +109,9 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	card.OrderedBy = o.Actor.ID
 	card.ProductionType, card.LayoutID = pt.ID, pt.LayoutID
 	card.Options, card.ScriptVersion = r.Options, r.ScriptVersion
+	if card.Photo, err = s.fetchPhoto(ctx, user); err != nil {
+		return p, err
+	}
 	if err := s.checkLayout(ctx, card); err != nil {
 		return p, err
 	}
@@ -162,7 +172,8 @@ const (
 const maxElement = 256
 
 // mapUserToCard is the user→card mapping (the vendor's CardsMapUserToCard): common name
-// "<given> <family>", UPN the user's UPN or else its email, then the script's overrides.
+// "<given> <family>", UPN the user's UPN or else its email, the user's cost centre and delivery
+// address, then the script's overrides. The photo is fetched apart (photo.go).
 func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Card, error) {
 	f := cardFields{GivenName: u.GivenName, FamilyName: u.FamilyName, CommonName: u.GivenName + " " + u.FamilyName, UPN: u.UPN, Email: u.Email}
 	if f.UPN == "" {
@@ -202,10 +213,12 @@ func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Ca
 			bad["elements."+k] = "longer than " + strconv.Itoa(maxElement)
 		}
 	}
+	card := ports.Card{CommonName: f.CommonName, UPN: f.UPN, Email: f.Email, Elements: elems}
+	mapDelivery(&card, u, ov, bad)
 	if len(bad) > 0 {
 		return ports.Card{}, &Error{Code: CodeInvalidCardData, Detail: "the mapped card data is not valid", Fields: bad}
 	}
-	return ports.Card{CommonName: f.CommonName, UPN: f.UPN, Email: f.Email, Elements: elems}, nil
+	return card, nil
 }
 
 func setIf(dst *string, v *string) {
@@ -240,6 +253,10 @@ func (s *Service) checkLayout(ctx context.Context, c ports.Card) error {
 	}
 	bad := map[string]string{}
 	for _, f := range l.Fields {
+		if f.Name == LayoutFieldPhoto {
+			photoCheck(l, f, len(c.Photo) > 0, bad)
+			continue
+		}
 		v := c.Elements[f.Name]
 		switch {
 		case f.Required && v == "":
@@ -262,11 +279,13 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	c.ID = s.cfg.IDs.NewID()
 	c.Attempt = 1
 	c.CreatedAt = now
+	c.TraceParent = s.traceParent(ctx)
 	to := ports.StateProcessing
 	if c.Options.ApprovalStep && !c.Temporary {
 		to = ports.StateRequested
 	}
 	ch := s.change(ports.Card{}, c, to, c.OrderedBy, "")
+	s.stamp(ctx, &ch.Event)
 	created := ports.Creation{
 		Cards:         []ports.Card{ch.Card},
 		Exclusive:     c.UserID != "" && !c.Options.AllowMultipleCardOrders,
@@ -280,14 +299,18 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	if err != nil {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
 	}
+	s.moved(ctx, ch.Event, c.Channel)
 	s.written(ctx, created.Events, created.Notifications)
 	return s.sendIfDirect(ctx, cards[0]), nil
 }
 
 // Preview is what an order would do, computed without side effects.
 type Preview struct {
-	// Card is the card that would be created (no id, not stored); zero when refused.
+	// Card is the card that would be created (no id, not stored); zero when refused. It never
+	// holds the photo's bytes: HasPhoto says whether one would be sent.
 	Card ports.Card
+	// HasPhoto reports whether the order would send the cardholder's photo (docs/use-case.md §3).
+	HasPhoto bool
 	// Options are the options in force for this order; nil when they were not resolved (the
 	// script failed, or an earlier check refused: actor, own user, unknown user).
 	Options *ports.Options
@@ -330,6 +353,7 @@ func (s *Service) preview(ctx context.Context, userID string, o *OrderOptions, c
 		p.card.State = ports.StateRequested
 	}
 	p.card.Attempt = 1
+	pv.HasPhoto, p.card.Photo = len(p.card.Photo) > 0, nil
 	pv.Card = p.card
 	return pv
 }
@@ -387,7 +411,10 @@ type BatchResult struct {
 // on its own: one user's refusal never hides or undoes another's card. Results are in the order
 // of userIDs. An actor without the operator role is refused as a whole. At most
 // Config.DispatchConcurrency orders run at once (a batch with queueing off calls the bureau).
-func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []string, productionType string) ([]BatchResult, error) {
+func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []string, productionType string) (_ []BatchResult, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpOrder, Channel: ports.ChannelBatch}, actor)
+	var placed atomic.Int64
+	defer func() { end(err, int(placed.Load())) }()
 	if err := require(actor, ports.RoleOperator, "a batch order"); err != nil {
 		return nil, err
 	}
@@ -402,6 +429,10 @@ func (s *Service) OrderBatch(ctx context.Context, actor ports.Actor, userIDs []s
 			if err == nil {
 				c, err = s.place(ctx, p)
 			}
+			if err == nil {
+				placed.Add(1)
+			}
+			s.refused(ctx, ports.OpOrder, actor, "", id, err)
 			out[i] = BatchResult{UserID: id, Card: c, Err: err}
 			return nil
 		})
@@ -417,14 +448,22 @@ const MaxTemporaryCards = 9
 // TempCardsAddonExtProdProcOrder), all or none. Their card data carries no personal elements, only
 // TEMPORARY=true and a SEQUENCE number. productionType names any configured type (whether or not
 // operators may select types); empty means the default.
-func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, amount int, productionType string) ([]ports.Card, error) {
+func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, amount int, productionType string) (_ []ports.Card, err error) {
+	ctx, end := s.begin(ctx, ports.Span{Op: ports.OpOrder, Channel: ports.ChannelTemporary}, actor)
+	defer func() {
+		if err == nil {
+			end(nil, amount)
+		} else {
+			end(err, 0)
+		}
+	}()
 	if err := require(actor, ports.RoleOperator, "ordering temporary cards"); err != nil {
 		return nil, err
 	}
 	if amount < 1 || amount > MaxTemporaryCards {
 		return nil, refuse(CodeInvalidAmount, "order 1 to %d temporary cards, not %d", MaxTemporaryCards, amount)
 	}
-	r, err := s.p.Options.Resolve(ctx, ports.OptionsRequest{Actor: actor, Channel: ports.ChannelTemporary})
+	r, err := s.resolve(ctx, s.p.Options, ports.OptionsRequest{Actor: actor, Channel: ports.ChannelTemporary})
 	if err != nil {
 		return nil, wrapErr(CodeScriptFailed, err, "the option script failed")
 	}
@@ -445,19 +484,23 @@ func (s *Service) OrderTemporaryCards(ctx context.Context, actor ports.Actor, am
 		c := ports.Card{
 			ID: s.cfg.IDs.NewID(), Temporary: true, Sequence: i, Channel: ports.ChannelTemporary,
 			ProductionType: pt.ID, LayoutID: pt.LayoutID, OrderedBy: actor.ID,
-			Options: r.Options, ScriptVersion: r.ScriptVersion, Attempt: 1, CreatedAt: now,
+			Options: r.Options, ScriptVersion: r.ScriptVersion, Attempt: 1, CreatedAt: now, TraceParent: s.traceParent(ctx),
 			Elements: map[string]string{ElemTemporary: "true", ElemSequence: strconv.Itoa(i)},
 		}
 		if err := s.checkLayout(ctx, c); err != nil {
 			return nil, err
 		}
 		ch := s.change(ports.Card{}, c, ports.StateProcessing, actor.ID, "")
+		s.stamp(ctx, &ch.Event)
 		created.Cards = append(created.Cards, ch.Card)
 		created.Events = append(created.Events, ch.Event)
 	}
 	cards, err := s.p.Store.Create(ctx, created)
 	if err != nil {
 		return nil, wrapErr(CodeInternal, err, "store temporary cards")
+	}
+	for _, e := range created.Events {
+		s.moved(ctx, e, ports.ChannelTemporary)
 	}
 	s.written(ctx, created.Events, nil)
 	var g errgroup.Group

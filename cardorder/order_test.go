@@ -88,13 +88,22 @@ func TestOrderCardRefusalsInSpecOrder(t *testing.T) {
 			if tt.before != nil {
 				tt.before(t, w)
 			}
-			events := len(w.events())
+			events := len(w.eventsOf(ports.AuditStateChange))
+			refusals := len(w.eventsOf(ports.AuditRefused))
 			cards, _ := w.store.List(context.Background(), ports.CardFilter{})
 			_, err := w.svc.OrderCard(context.Background(), tt.user, &cardorder.OrderOptions{Actor: tt.actor, ProductionType: tt.ptype})
 			isCode(t, err, tt.want)
 			after, _ := w.store.List(context.Background(), ports.CardFilter{})
-			if len(after.Cards) != len(cards.Cards) || len(w.events()) != events {
-				t.Fatalf("a refused order stored %d cards and %d events", len(after.Cards)-len(cards.Cards), len(w.events())-events)
+			if len(after.Cards) != len(cards.Cards) || len(w.eventsOf(ports.AuditStateChange)) != events {
+				t.Fatalf("a refused order stored %d cards and %d events", len(after.Cards)-len(cards.Cards), len(w.eventsOf(ports.AuditStateChange))-events)
+			}
+			// A refusal by permission or the open-order rule is an audit event of its own.
+			wantRefusals := 0
+			if tt.want == cardorder.ErrForbidden || tt.want == cardorder.ErrOrderExists {
+				wantRefusals = 1
+			}
+			if got := len(w.eventsOf(ports.AuditRefused)) - refusals; got != wantRefusals {
+				t.Fatalf("the refusal left %d refusal events, want %d", got, wantRefusals)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cardsaddon/extprod/ports"
@@ -40,14 +41,16 @@ func (s *Service) deliver(ctx context.Context, events []ports.AuditEvent, notes 
 	done := make([]string, 0, len(events))
 	for _, e := range events {
 		if err := s.p.Audit.Record(ctx, e); err != nil {
-			s.log.Warn("audit event not recorded; it stays in the outbox", "event", e.ID, "card", e.CardID, "err", err)
+			s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: audit event not recorded; it stays in the outbox",
+				slog.String("event", e.ID), slog.String("card", e.CardID), slog.String("err", err.Error()))
 			continue
 		}
 		done = append(done, e.ID)
 	}
 	if len(done) > 0 {
 		if err := s.p.Store.EventsDelivered(ctx, done, s.now()); err != nil {
-			s.log.Warn("audit events recorded but not marked; they will be sent again", "err", err)
+			s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: audit events recorded but not marked; they will be sent again",
+				slog.String("err", err.Error()))
 		}
 	}
 	for _, n := range notes {
@@ -60,8 +63,11 @@ func (s *Service) deliver(ctx context.Context, events []ports.AuditEvent, notes 
 // address; the returned error says only which notification failed. n.Tries counts the claims of
 // n including this one (0 for an inline send), so the retry waits double with every failure.
 func (s *Service) notify(ctx context.Context, n ports.Notification) error {
-	if err := s.p.Mailer.Send(ctx, n); err != nil {
-		s.log.Warn("notification not sent; it stays in the outbox", "notification", n.ID, "kind", n.Kind, "card", n.CardID)
+	err := s.p.Mailer.Send(ctx, n)
+	s.cfg.Observer.NotificationDone(ctx, n.Kind, err == nil)
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: notification not sent; it stays in the outbox",
+			slog.String("notification", n.ID), slog.String("kind", string(n.Kind)), slog.String("card", n.CardID))
 		retry := s.now().Add(doubling(s.cfg.NotifyRetry, s.cfg.MaxRetryBackoff, max(n.Tries, 1)))
 		return errors.Join(fmt.Errorf("notification %s not sent (see its LastError)", n.ID),
 			s.p.Store.NotificationFailed(ctx, n.ID, err.Error(), retry))
@@ -79,7 +85,16 @@ const outboxBatch = 100
 // once their lease ends; a notification the mailer refuses is due again after a doubling wait.
 // [Relay.Run] calls it after every write and periodically. It returns the errors met, after
 // trying everything that was due.
-func (s *Service) DeliverPending(ctx context.Context) error {
+func (s *Service) DeliverPending(ctx context.Context) (err error) {
+	ctx, end := s.cfg.Observer.Start(ctx, ports.Span{Op: ports.OpDeliver})
+	delivered := 0
+	defer func() {
+		var code string
+		if err != nil {
+			code = string(CodeInternal)
+		}
+		end(ports.Outcome{Code: code, Cards: delivered})
+	}()
 	var errs []error
 	for {
 		events, err := s.p.Store.ClaimEvents(ctx, s.now(), outboxBatch, s.cfg.DeliveryLease)
@@ -98,6 +113,7 @@ func (s *Service) DeliverPending(ctx context.Context) error {
 			if err := s.p.Store.EventsDelivered(ctx, done, s.now()); err != nil {
 				return errors.Join(append(errs, fmt.Errorf("mark audit events delivered: %w", err))...)
 			}
+			delivered += len(done)
 		}
 		if len(done) < outboxBatch {
 			break
@@ -111,6 +127,8 @@ func (s *Service) DeliverPending(ctx context.Context) error {
 		for _, n := range notes {
 			if err := s.notify(ctx, n); err != nil {
 				errs = append(errs, err)
+			} else {
+				delivered++
 			}
 		}
 		if len(notes) < outboxBatch {
@@ -167,12 +185,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	for {
 		err := r.s.DeliverPending(ctx)
 		if err != nil && ctx.Err() == nil {
-			r.s.log.Error("relay pass", "err", err)
+			r.s.log.LogAttrs(ctx, slog.LevelError, "cardorder: relay pass", slog.String("err", err.Error()))
 		}
 		if now := r.s.now(); r.cfg.CleanupInterval > 0 && ctx.Err() == nil && (lastCleanup.IsZero() || now.Sub(lastCleanup) >= r.cfg.CleanupInterval) {
 			lastCleanup = now
 			if _, cerr := r.s.CleanUp(ctx); cerr != nil {
-				r.s.log.Error("clean-up", "err", cerr)
+				r.s.log.LogAttrs(ctx, slog.LevelError, "cardorder: clean-up", slog.String("err", cerr.Error()))
 			}
 		}
 		if r.cfg.AfterPass != nil {

@@ -111,6 +111,10 @@ type Config struct {
 	JobLease time.Duration
 	// SyncConcurrency bounds the bureau status lookups in flight during a status sync; default 8.
 	SyncConcurrency int
+	// Observer hears every operation, state change, bureau call, notification and script run,
+	// for metrics and traces (see [ports.Observer]); default observes nothing. When it is also a
+	// [ports.TraceParenter], new cards and audit events carry the trace context of their request.
+	Observer ports.Observer
 }
 
 // WithDefaults returns a copy of c (nil is the zero Config) with every zero field set to its
@@ -128,6 +132,9 @@ func (c *Config) WithDefaults() Config {
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)
+	}
+	if out.Observer == nil {
+		out.Observer = ports.NopObserver{}
 	}
 	setDefault(&out.DispatchBatch, 100)
 	setDefault(&out.DispatchConcurrency, 8)
@@ -213,6 +220,7 @@ func New(p Ports, cfg *Config) (*Service, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("cardorder: %w", err)
 	}
+	c.Logger = slog.New(RequestLogHandler(c.Logger.Handler()))
 	return &Service{p: p, cfg: c, now: c.Clock.Now, log: c.Logger, validate: newValidator(),
 		wake: make(chan struct{}, 1)}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 
@@ -32,8 +33,15 @@ func (s *Service) statusChange(c ports.Card, st ports.OrderStatus) *ports.Change
 }
 
 // applyStatus records st on card id with compare-and-set; changed is false when st made no change.
-func (s *Service) applyStatus(ctx context.Context, id string, st ports.OrderStatus) (ports.Card, bool, error) {
-	changed := false
+func (s *Service) applyStatus(ctx context.Context, id string, st ports.OrderStatus) (_ ports.Card, changed bool, err error) {
+	ctx, end := s.cfg.Observer.Start(ctx, ports.Span{Op: ports.OpStatusUpdate, CardID: id})
+	defer func() {
+		n := 0
+		if changed && err == nil {
+			n = 1
+		}
+		end(ports.Outcome{Code: string(CodeOf(err)), Cards: n})
+	}()
 	c, err := s.update(ctx, id, func(c ports.Card) (ports.Change, error) {
 		ch := s.statusChange(c, st)
 		if changed = ch != nil; !changed {
@@ -65,7 +73,13 @@ func (s *Service) ApplyOrderStatus(ctx context.Context, st ports.OrderStatus) (b
 
 // fetchStatus asks the bureau for the status of c's order.
 func (s *Service) fetchStatus(ctx context.Context, c ports.Card) (ports.OrderStatus, error) {
-	st, err := s.p.Provider.OrderStatus(ctx, c.ProviderOrderID)
+	bctx, endCall := s.bureau(ctx, ports.CallOrderStatus, c)
+	st, err := s.p.Provider.OrderStatus(bctx, c.ProviderOrderID)
+	endCall(err)
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: bureau status not read", slog.String("card", c.ID),
+			slog.String("kind", ports.BureauErrorKind(err)))
+	}
 	switch {
 	case err == nil:
 		return st, nil
@@ -77,7 +91,8 @@ func (s *Service) fetchStatus(ctx context.Context, c ports.Card) (ports.OrderSta
 
 // Refresh fetches one card's status from the bureau now and records it (the vendor's "Update card
 // order"). The card must be ordered or in_production.
-func (s *Service) Refresh(ctx context.Context, operator ports.Actor, cardID string) (ports.Card, error) {
+func (s *Service) Refresh(ctx context.Context, operator ports.Actor, cardID string) (_ ports.Card, err error) {
+	defer func() { s.refused(ctx, ports.OpRefresh, operator, cardID, "", err) }()
 	if err := require(operator, ports.RoleOperator, "refreshing a card"); err != nil {
 		return ports.Card{}, err
 	}
@@ -104,6 +119,7 @@ func (s *Service) Refresh(ctx context.Context, operator ports.Actor, cardID stri
 // the count of those that did change.
 func (s *Service) SyncStatus(ctx context.Context, admin ports.Actor) (int, error) {
 	if err := require(admin, ports.RoleAdmin, "a status sync"); err != nil {
+		s.refused(ctx, ports.OpStatusSync, admin, "", "", err)
 		return 0, err
 	}
 	return s.SyncAll(ctx)
@@ -116,7 +132,16 @@ const syncPage = 500
 // through the ordered and in_production cards (never loading them all) and, when the Service
 // has [Ports.Leases], holds the "status-sync" job lease, renewed before each page, so one
 // instance syncs at a time; while another instance holds it, it returns ErrJobRunning.
-func (s *Service) SyncAll(ctx context.Context) (int, error) {
+func (s *Service) SyncAll(ctx context.Context) (n int, err error) {
+	ctx, end := s.cfg.Observer.Start(ctx, ports.Span{Op: ports.OpStatusSync})
+	defer func() {
+		end(ports.Outcome{Code: string(CodeOf(err)), Cards: n})
+		lvl := slog.LevelDebug
+		if n > 0 || err != nil {
+			lvl = slog.LevelInfo
+		}
+		s.log.LogAttrs(ctx, lvl, "cardorder: status sync", slog.Int("changed", n), slog.String("code", string(CodeOf(err))))
+	}()
 	j := job{s: s, name: JobStatusSync}
 	if err := j.acquire(ctx); errors.Is(err, errJobHeld) {
 		return 0, refuse(CodeJobRunning, "another instance is running the status sync; try again when it is done")

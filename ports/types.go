@@ -156,11 +156,17 @@ func (o Options) ProductionType(id string) (ProductionType, bool) {
 
 // CardOverrides are the fields an administrator's mapUserToCard returned; each non-nil field
 // replaces the default mapping's value, and each Elements entry replaces or adds one element.
+// The photo cannot be overridden: it is always the directory's (docs/use-case.md §3).
 type CardOverrides struct {
 	CommonName *string
 	UPN        *string
 	Email      *string
 	Elements   map[string]string
+	// CostCentre replaces the user's cost centre; an empty string sends none.
+	CostCentre *string
+	// DeliveryAddress replaces the user's delivery address; an all-empty Address sends none (the
+	// bureau account's default applies). An empty Recipient becomes the card's common name.
+	DeliveryAddress *Address
 }
 
 // OptionsRequest is what an options source sees for one order: a copy of the cardholder (nil for
@@ -275,6 +281,12 @@ const (
 	AuditRefused AuditKind = "refused"
 	// AuditScriptInstalled: an administrator installed an option script; Reason holds its version.
 	AuditScriptInstalled AuditKind = "script_installed"
+)
+
+// The outcomes of an audit event ([AuditEvent.Outcome]).
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
 )
 
 // AuditEvent records one thing that happened: a state change of a card, a refusal, a script

@@ -77,7 +77,9 @@ func New(cfg Config) (*Client, error) {
 
 // PlaceOrder places one order attempt (POST /api/orders) under o.IdempotencyKey. The body is
 // built once and sent unchanged on every retry, so the bureau produces at most one order per
-// key, also when a connection breaks after it accepted the order.
+// key, also when a connection breaks after it accepted the order. The photo (base64), delivery
+// address and cost centre are sent when the order has them, omitted otherwise; the photo never
+// reaches a log.
 //
 // Errors: a 400, 409 or 422 is a [*ports.RejectedError] carrying the bureau's reason and
 // per-field reasons; retries exhausted on 5xx, 429, timeouts or broken connections wrap
@@ -95,12 +97,18 @@ func (c *Client) PlaceOrder(ctx context.Context, o ports.ProviderOrder) (ports.P
 	if elems == nil {
 		elems = map[string]string{}
 	}
-	body, err := json.Marshal(orderRequest{
+	req := orderRequest{
 		ExternalReference: o.ExternalReference,
 		LayoutID:          o.LayoutID,
 		CardHolderEmail:   o.CardHolderEmail,
 		CardElements:      elems,
-	})
+		Photo:             o.Photo,
+		CostCentre:        o.CostCentre,
+	}
+	if a := o.DeliveryAddress; a != nil {
+		req.DeliveryAddress = (*addressBody)(a)
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return ports.ProviderReceipt{}, fmt.Errorf("gocards: place order %s: encode: %w", o.IdempotencyKey, err)
 	}

@@ -52,5 +52,5 @@
 //
 // The client and the handler log through the given [log/slog.Logger]: operation, status,
 // attempt, idempotency key, order id, card id and state. They never log card elements, email
-// addresses or bodies.
+// addresses, photos, delivery addresses, cost centres or bodies.
 package gocards

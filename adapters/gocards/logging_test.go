@@ -2,6 +2,7 @@ package gocards_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,7 @@ import (
 )
 
 // TestLogsHoldNoPersonalData drives retries, refusals, token refreshes and events with debug
-// logging on and checks that no name, email or UPN reaches the log.
+// logging on and checks that no name, email, UPN, address, cost centre or photo reaches the log.
 func TestLogsHoldNoPersonalData(t *testing.T) {
 	is := is.New(t)
 	var buf logbuf.Buffer
@@ -32,10 +33,10 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 		func(c *gocards.Config) { c.Logger = logger; c.MaxAttempts = 50 })
 	ctx := t.Context()
 
-	rec, err := h.client.PlaceOrder(ctx, order("card-1"))
+	rec, err := h.client.PlaceOrder(ctx, fullOrder("card-1"))
 	is.NoErr(err)
 	h.fake.RevokeTokens()
-	bad := order("card-2")
+	bad := fullOrder("card-2")
 	bad.Elements["FIRST_NAME"] = strings.Repeat("Ada", 20)
 	_, err = h.client.PlaceOrder(ctx, bad)
 	is.True(err != nil)
@@ -51,7 +52,8 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 	out := buf.String()
 	is.True(strings.Contains(out, "retrying"))       // the log is not empty ...
 	is.True(strings.Contains(out, "order rejected")) // ... and covers refusals
-	for _, personal := range []string{"Ada", "Lovelace", "ada@", "corp.example"} {
+	for _, personal := range []string{"Ada", "Lovelace", "ada@", "corp.example", "James", "SW1Y", "London", "CC-4711",
+		base64.StdEncoding.EncodeToString(jpeg)[:8]} {
 		if strings.Contains(out, personal) {
 			t.Errorf("log contains %q:\n%s", personal, out)
 		}

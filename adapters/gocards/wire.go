@@ -26,6 +26,18 @@ type orderRequest struct {
 	LayoutID          string            `json:"layoutId"`
 	CardHolderEmail   string            `json:"cardHolderEmail,omitempty"`
 	CardElements      map[string]string `json:"cardElements"`
+	Photo             []byte            `json:"photo,omitempty"` // standard base64 with padding
+	DeliveryAddress   *addressBody      `json:"deliveryAddress,omitempty"`
+	CostCentre        string            `json:"costCentre,omitempty"`
+}
+
+type addressBody struct {
+	Recipient   string `json:"recipient,omitempty"`
+	AddressOne  string `json:"addressOne"`
+	AddressTwo  string `json:"addressTwo,omitempty"`
+	PostalCode  string `json:"postalCode"`
+	City        string `json:"city"`
+	CountryCode string `json:"countryCode"`
 }
 
 type receiptBody struct {

@@ -42,7 +42,11 @@ func (c Card) AppendJSON(b []byte) []byte {
 	str("costCentre", c.CostCentre)
 	if a := c.DeliveryAddress; a != nil {
 		b = appendName(b, "deliveryAddress", &first)
-		b = appendAddress(b, a)
+		b = appendAddress(b, *a)
+	}
+	if c.HasPhoto {
+		b = appendName(b, "hasPhoto", &first)
+		b = append(b, "true"...)
 	}
 	str("orderedBy", c.OrderedBy)
 	str("approvedBy", c.ApprovedBy)
@@ -101,8 +105,8 @@ func (c Card) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendAddress appends a as encoding/json does with ports.Address's tags.
-func appendAddress(b []byte, a *ports.Address) []byte {
+// appendAddress appends a as encoding/json does from [ports.Address]'s tags.
+func appendAddress(b []byte, a ports.Address) []byte {
 	b = append(b, '{')
 	if a.Recipient != "" {
 		b = append(b, `"recipient":`...)

@@ -31,6 +31,13 @@ func FuzzCardEncoding(f *testing.F) {
 			RejectionReason: reason, FailureReason: reason, ProviderOrderID: id, Attempt: attempt,
 			ScriptVersion: id, CardNumber: name, ValidThru: reason, CreatedAt: at, UpdatedAt: at.Add(time.Second),
 		}
+		if attempt%3 == 0 {
+			c.CostCentre, c.HasPhoto = reason, true
+			c.DeliveryAddress = &ports.Address{Recipient: name, AddressOne: reason, AddressTwo: id, PostalCode: email, City: name, CountryCode: actor}
+		}
+		if attempt%5 == 0 {
+			c.DeliveryAddress = &ports.Address{}
+		}
 		if attempt%2 == 0 {
 			c.Readouts = []httpapi.Readout{{Type: reason, UID: id}, {Type: "", UID: ""}}
 			c.History = []httpapi.History{{State: ports.CardState(name), At: at, Actor: actor}, {State: "", At: time.Time{}}}

@@ -195,6 +195,7 @@ func (h *handler) previewOf(r *http.Request, pv cardorder.Preview) previewJSON {
 		return out
 	}
 	c := CardOf(pv.Card)
+	c.HasPhoto = pv.HasPhoto
 	out.Card = &c
 	return out
 }
@@ -599,6 +600,11 @@ func (h *handler) putScript(w http.ResponseWriter, r *http.Request, a ports.Acto
 	version, err := h.cfg.Scripts.Install(r.Context(), string(body), expect)
 	if err != nil {
 		return scriptError(r, err)
+	}
+	if err := h.svc.RecordScriptInstall(r.Context(), a, version); err != nil {
+		// The script is installed either way; the outbox could not take its audit event.
+		h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: script installed but its audit event not written",
+			slog.String("route", r.Pattern), slog.String("err", err.Error()))
 	}
 	w.Header().Set("ETag", strconv.Quote(version))
 	w.WriteHeader(http.StatusNoContent)

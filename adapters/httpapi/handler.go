@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -34,7 +37,7 @@ func New(cfg Config) (http.Handler, error) {
 	if st, ok := cfg.Auth.(StaticTokens); ok {
 		cfg.Auth = st.digests() // hashed once, looked up by digest (see StaticTokens)
 	}
-	h := &handler{cfg: cfg, svc: cfg.Service, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &handler{cfg: cfg, svc: cfg.Service, log: slog.New(cardorder.RequestLogHandler(cfg.Logger.Handler())), mux: http.NewServeMux()}
 	h.routes()
 	return h, nil
 }
@@ -108,6 +111,12 @@ func sanitizeMethod(m string) string {
 
 // ServeHTTP implements [http.Handler].
 //
+// Every request gets an id: the client's X-Request-Id when it is valid (1 to 128 letters, digits
+// or "-_.~:"; never "@", so no email address), else a new random one. It is echoed in the X-Request-Id answer header,
+// logged with every line about the request (request_id) and put, with the client's address
+// (the host of RemoteAddr), into the context as a [ports.Request], so the audit events the
+// request causes name their source (docs/use-case.md §9).
+//
 // A panic in an endpoint is recovered and logged (route, the panic's kind and the stack, never
 // its value, which may quote request data). If nothing was written yet, the client gets a 500
 // internal problem; if the answer had already started, a problem cannot follow it, so the
@@ -117,6 +126,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd["X-Content-Type-Options"] = nosniff
 	hd["Cache-Control"] = noStore
+	rid := requestID(r.Header.Get("X-Request-Id"))
+	hd["X-Request-Id"] = []string{rid}
+	r = r.WithContext(ports.WithRequest(r.Context(), ports.Request{ID: rid, ClientAddress: clientHost(r.RemoteAddr)}))
 	tw := &trackingWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
@@ -135,6 +147,29 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	h.mux.ServeHTTP(tw, r)
+}
+
+// maxRequestID bounds the length of a client's X-Request-Id.
+const maxRequestID = 128
+
+// requestID returns the client's request id when it is valid, else a new random one.
+func requestID(id string) string {
+	if id != "" && len(id) <= maxRequestID && !strings.ContainsFunc(id, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.~:", c))
+	}) {
+		return id
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// clientHost is the host part of a RemoteAddr ("" when there is none).
+func clientHost(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
 }
 
 // panicSummary describes a recovered value without its content: a runtime error's message
@@ -216,7 +251,9 @@ type actionFunc func(w http.ResponseWriter, r *http.Request, a ports.Actor) erro
 func (h *handler) authed(check rule, f actionFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r)
+		_, endAuth := h.svc.Observer().Start(r.Context(), ports.Span{Op: ports.OpAuthenticate})
 		if !ok {
+			h.authFailed(r, endAuth, "no bearer token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="extprod"`)
 			h.fail(w, r, errorf(cardorder.CodeUnauthenticated, "send Authorization: Bearer <token>"))
 			return
@@ -225,19 +262,25 @@ func (h *handler) authed(check rule, f actionFunc) http.Handler {
 		switch {
 		case err == nil && a.ID != "":
 		case err == nil, errors.Is(err, ports.ErrUnauthenticated):
+			h.authFailed(r, endAuth, "the token names no one")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="extprod", error="invalid_token"`)
 			h.fail(w, r, errorf(cardorder.CodeUnauthenticated, "the token is unknown or expired"))
 			return
 		default:
 			// The identity provider could not decide: "try again", not "who are you?". The
 			// cause is logged (it never holds the token: Authenticator must not put it there).
+			endAuth(ports.Outcome{Code: string(CodeAuthUnavailable)})
 			h.log.LogAttrs(r.Context(), slog.LevelWarn, "httpapi: authentication unavailable",
 				slog.String("route", r.Pattern), slog.String("err", err.Error()))
 			w.Header().Set("Retry-After", "5")
 			h.fail(w, r, errorf(CodeAuthUnavailable, "the identity provider could not be reached; try again shortly"))
 			return
 		}
+		endAuth(ports.Outcome{})
 		if err := check(a, r); err != nil {
+			// The domain's permission rule, checked early: audited as the domain would.
+			h.svc.RecordRefusal(r.Context(), a, cardorder.Refusal{Code: cardorder.CodeForbidden, Reason: err.Error(),
+				CardID: pathID(r, "cardId"), UserID: pathID(r, "userId")})
 			h.fail(w, r, err)
 			return
 		}
@@ -245,6 +288,24 @@ func (h *handler) authed(check rule, f actionFunc) http.Handler {
 			h.fail(w, r, err)
 		}
 	})
+}
+
+// pathID is the path value name when it is short enough to be an id, else "" (it goes into an
+// audit event before the endpoint checked it).
+func pathID(r *http.Request, name string) string {
+	if v := r.PathValue(name); len(v) <= maxRequestID {
+		return v
+	}
+	return ""
+}
+
+// authFailed logs a failed authentication (never the token) and ends its span with code
+// unauthenticated, so an observer counts it. It is not audited: a stranger must not be able to
+// write to the store (docs/use-case.md §9).
+func (h *handler) authFailed(r *http.Request, end func(ports.Outcome), why string) {
+	end(ports.Outcome{Code: string(cardorder.CodeUnauthenticated)})
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "httpapi: authentication failed", slog.String("route", r.Pattern),
+		slog.String("why", why), slog.String("client", ports.RequestOf(r.Context()).ClientAddress))
 }
 
 // bearer returns the token of the request's single "Authorization: Bearer" header.

@@ -273,3 +273,19 @@ func record(h http.Handler, method, path, token, body string, headers ...string)
 	h.ServeHTTP(rec, req)
 	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
+
+func (r resp) card(t testing.TB) httpapi.Card {
+	t.Helper()
+	var c httpapi.Card
+	if err := json.Unmarshal(r.body, &c); err != nil {
+		t.Fatalf("card body %s: %v", r.body, err)
+	}
+	return c
+}
+
+func (r resp) into(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("body %s: %v", r.body, err)
+	}
+}

@@ -87,6 +87,7 @@ var codes = map[cardorder.Code]codeInfo{
 	cardorder.CodeScriptFailed:          {http.StatusInternalServerError, "Script failed"},
 	cardorder.CodeProviderError:         {http.StatusBadGateway, "Provider error"},
 	cardorder.CodeProviderUnavailable:   {http.StatusServiceUnavailable, "Provider unavailable"},
+	cardorder.CodeDirectoryUnavailable:  {http.StatusServiceUnavailable, "Directory unavailable"},
 	CodeMethodNotAllowed:                {http.StatusMethodNotAllowed, "Method not allowed"},
 	CodeInternal:                        {http.StatusInternalServerError, "Internal error"},
 	CodeUnavailable:                     {http.StatusServiceUnavailable, "Unavailable"},

@@ -64,7 +64,7 @@ func (f *fetchFailure) get() error {
 // VerifySignature implements go-oidc's KeySet: it returns the payload of jwt if a key of the
 // provider verifies its signature.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, k.algs)
+	jws, err := jose.ParseSignedCompact(jwt, k.algs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}

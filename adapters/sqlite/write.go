@@ -173,11 +173,11 @@ func (t *wtx) execScript(query string) error {
 // runBatch begins a transaction, runs the queued writes in it and commits.
 func (s *Store) runBatch() {
 	tx := &wtx{s: s}
-	_, err := tx.ExecContext(nil, "BEGIN IMMEDIATE")
+	_, err := tx.ExecContext(context.Background(), "BEGIN IMMEDIATE")
 	batch := s.q.take()
 	if len(batch) == 0 {
 		if err == nil {
-			_, _ = tx.ExecContext(nil, "ROLLBACK")
+			_, _ = tx.ExecContext(context.Background(), "ROLLBACK")
 		}
 		return
 	}
@@ -207,11 +207,11 @@ func (s *Store) runBatch() {
 	}
 	var cerr error
 	if ok == 0 {
-		_, _ = tx.ExecContext(nil, "ROLLBACK")
-	} else if _, cerr = tx.ExecContext(nil, "COMMIT"); cerr == nil {
+		_, _ = tx.ExecContext(context.Background(), "ROLLBACK")
+	} else if _, cerr = tx.ExecContext(context.Background(), "COMMIT"); cerr == nil {
 		s.committed()
 	} else {
-		_, _ = tx.ExecContext(nil, "ROLLBACK")
+		_, _ = tx.ExecContext(context.Background(), "ROLLBACK")
 	}
 	for i, r := range batch {
 		if results[i] == nil && cerr != nil {
@@ -223,16 +223,16 @@ func (s *Store) runBatch() {
 
 // savepoint runs fn under a savepoint of tx and undoes only fn's work when it fails.
 func savepoint(tx *wtx, fn func(tx *wtx) error) error {
-	if _, err := tx.ExecContext(nil, "SAVEPOINT w"); err != nil {
+	if _, err := tx.ExecContext(context.Background(), "SAVEPOINT w"); err != nil {
 		return err
 	}
 	if err := fn(tx); err != nil {
-		if _, rerr := tx.ExecContext(nil, "ROLLBACK TO w"); rerr != nil {
+		if _, rerr := tx.ExecContext(context.Background(), "ROLLBACK TO w"); rerr != nil {
 			return fmt.Errorf("%w (and rolling back: %v)", err, rerr)
 		}
-		_, _ = tx.ExecContext(nil, "RELEASE w")
+		_, _ = tx.ExecContext(context.Background(), "RELEASE w")
 		return err
 	}
-	_, err := tx.ExecContext(nil, "RELEASE w")
+	_, err := tx.ExecContext(context.Background(), "RELEASE w")
 	return err
 }

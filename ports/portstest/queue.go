@@ -167,9 +167,9 @@ func testLeavingProcessing(f *fixture) {
 			t.Fatalf("Claim after the only processing card went to %s returned %v", to, ids(got))
 		}
 		// Also a card that was claimed and then left processing.
-		p = f.createOne(card(f.id("card"), f.id("user"), ports.StateProcessing, at(0)))
+		q := f.createOne(card(f.id("card"), f.id("user"), ports.StateProcessing, at(0)))
 		claimed := f.claim(now, 10, lease)
-		if len(claimed) != 1 {
+		if len(claimed) != 1 || claimed[0].ID != q.ID {
 			t.Fatalf("Claim returned %d cards, want 1", len(claimed))
 		}
 		f.update(claimed[0], to, func(c *ports.Card) { c.LeaseUntil = time.Time{} })

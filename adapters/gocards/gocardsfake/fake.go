@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -47,8 +48,25 @@ const (
 	DefaultClientSecret   = "extprod-secret"
 	DefaultOrganisationID = "ORG-1"
 	DefaultTokenTTL       = time.Hour
-	DefaultMaxBodyBytes   = 1 << 20
+	// DefaultMaxBodyBytes leaves room for a photo of DefaultMaxPhotoBytes in base64.
+	DefaultMaxBodyBytes = 2 << 20
+	// DefaultMaxPhotoBytes caps the decoded photo of an order.
+	DefaultMaxPhotoBytes = 1 << 20
+	// DefaultMaxCostCentre caps the cost centre of an order, in characters.
+	DefaultMaxCostCentre = 32
 )
+
+// Limits of a delivery address, in characters.
+const (
+	MaxAddressLine = 100 // recipient, addressOne, addressTwo
+	MaxPostalCode  = 16
+	MaxCity        = 64
+)
+
+// PhotoField is the layout input field that stands for the photo: a layout listing it as
+// required refuses an order without a photo. It is checked against the order's photo, not
+// its card elements.
+const PhotoField = "PHOTO"
 
 // Status is a bureau order status.
 type Status string
@@ -140,6 +158,10 @@ type Config struct {
 	EventClient *http.Client
 	// MaxBodyBytes limits request bodies; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxPhotoBytes caps an order's decoded photo; default DefaultMaxPhotoBytes.
+	MaxPhotoBytes int
+	// MaxCostCentre caps an order's cost centre, in characters; default DefaultMaxCostCentre.
+	MaxCostCentre int
 	// Now gives the time of tokens and orders; default time.Now.
 	Now func() time.Time
 }
@@ -158,6 +180,9 @@ type Order struct {
 	LayoutID          string
 	CardHolderEmail   string
 	Elements          map[string]string
+	Photo             []byte   // decoded; nil when the order had none
+	DeliveryAddress   *Address // nil when the order had none
+	CostCentre        string
 	Status            Status
 	Error             string
 	CardNumber        string
@@ -247,6 +272,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxPhotoBytes <= 0 {
+		cfg.MaxPhotoBytes = DefaultMaxPhotoBytes
+	}
+	if cfg.MaxCostCentre <= 0 {
+		cfg.MaxCostCentre = DefaultMaxCostCentre
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -409,6 +440,11 @@ func (s *Server) Events() []SentEvent {
 func (o *order) snapshot() Order {
 	c := o.Order
 	c.Elements = cloneMap(o.Elements)
+	c.Photo = slices.Clone(o.Photo)
+	if o.DeliveryAddress != nil {
+		a := *o.DeliveryAddress
+		c.DeliveryAddress = &a
+	}
 	c.Readouts = slices.Clone(o.Readouts)
 	return c
 }
@@ -603,11 +639,12 @@ type orderRequest struct {
 	CardHolderEmail   string            `json:"cardHolderEmail,omitempty"`
 	CardElements      map[string]string `json:"cardElements"`
 	Photo             string            `json:"photo,omitempty"`
-	DeliveryAddress   *deliveryAddress  `json:"deliveryAddress,omitempty"`
+	DeliveryAddress   *Address          `json:"deliveryAddress,omitempty"`
 	CostCentre        string            `json:"costCentre,omitempty"`
 }
 
-type deliveryAddress struct {
+// Address is an order's delivery address.
+type Address struct {
 	Recipient   string `json:"recipient"`
 	AddressOne  string `json:"addressOne"`
 	AddressTwo  string `json:"addressTwo,omitempty"`
@@ -824,7 +861,8 @@ func (s *Server) handlePlaceOrder(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, rec)
 		return
 	}
-	if status, msg, fields := s.validate(&req); status != 0 {
+	status, msg, fields, photo := s.validate(&req)
+	if status != 0 {
 		s.stats.Rejections++
 		s.mu.Unlock()
 		writeError(w, status, msg, fields)
@@ -834,6 +872,7 @@ func (s *Server) handlePlaceOrder(w http.ResponseWriter, r *http.Request) {
 	o := &order{Order: Order{
 		ID: "O-" + strconv.Itoa(s.seq), IdempotencyKey: key, ExternalReference: req.ExternalReference,
 		LayoutID: req.LayoutID, CardHolderEmail: req.CardHolderEmail, Elements: cloneMap(req.CardElements),
+		Photo: photo, DeliveryAddress: req.DeliveryAddress, CostCentre: req.CostCentre,
 		Status: StatusOrdered, Created: s.cfg.Now(),
 	}, canonical: string(canon)}
 	s.orders[o.ID] = o
@@ -871,13 +910,14 @@ func (s *Server) reject(w http.ResponseWriter, status int, msg string, fields ma
 	writeError(w, status, msg, fields)
 }
 
-// validate checks an order against its layout; s.mu is held. It returns 0 for a valid order.
-func (s *Server) validate(req *orderRequest) (int, string, map[string]string) {
+// validate checks an order against its layout, and its photo, delivery address and cost
+// centre; s.mu is held. It returns 0 and the decoded photo for a valid order.
+func (s *Server) validate(req *orderRequest) (int, string, map[string]string, []byte) {
 	if req.ExternalReference == "" {
-		return http.StatusBadRequest, "externalReference is required", nil
+		return http.StatusBadRequest, "externalReference is required", nil, nil
 	}
 	if req.LayoutID == "" {
-		return http.StatusBadRequest, "layoutId is required", nil
+		return http.StatusBadRequest, "layoutId is required", nil, nil
 	}
 	var lay *Layout
 	for i := range s.layouts {
@@ -886,10 +926,21 @@ func (s *Server) validate(req *orderRequest) (int, string, map[string]string) {
 		}
 	}
 	if lay == nil {
-		return http.StatusUnprocessableEntity, "unknown layout", map[string]string{"layoutId": "unknown layout " + req.LayoutID}
+		return http.StatusUnprocessableEntity, "unknown layout", map[string]string{"layoutId": "unknown layout " + req.LayoutID}, nil
 	}
 	fields := map[string]string{}
+	photo := s.checkPhoto(req.Photo, fields)
+	checkAddress(req.DeliveryAddress, fields)
+	if utf8.RuneCountInString(req.CostCentre) > s.cfg.MaxCostCentre {
+		fields["costCentre"] = "too long"
+	}
 	for _, f := range lay.Fields {
+		if f.Name == PhotoField {
+			if f.Required && photo == nil && fields["photo"] == "" {
+				fields["photo"] = "required"
+			}
+			continue
+		}
 		v, ok := req.CardElements[f.Name]
 		switch {
 		case f.Required && (!ok || strings.TrimSpace(v) == ""):
@@ -899,9 +950,64 @@ func (s *Server) validate(req *orderRequest) (int, string, map[string]string) {
 		}
 	}
 	if len(fields) > 0 {
-		return http.StatusUnprocessableEntity, "invalid card data", fields
+		return http.StatusUnprocessableEntity, "invalid card data", fields, nil
 	}
-	return 0, "", nil
+	return 0, "", nil, photo
+}
+
+// checkPhoto decodes an order's photo (standard base64) and checks that it is a JPEG or a PNG
+// of at most Config.MaxPhotoBytes; nil when there is none or it is bad (fields says why).
+func (s *Server) checkPhoto(b64 string, fields map[string]string) []byte {
+	if b64 == "" {
+		return nil
+	}
+	if base64.StdEncoding.DecodedLen(len(b64)) > s.cfg.MaxPhotoBytes+2 {
+		fields["photo"] = "larger than " + strconv.Itoa(s.cfg.MaxPhotoBytes) + " bytes"
+		return nil
+	}
+	photo, err := base64.StdEncoding.DecodeString(b64)
+	switch {
+	case err != nil:
+		fields["photo"] = "not base64"
+	case len(photo) > s.cfg.MaxPhotoBytes:
+		fields["photo"] = "larger than " + strconv.Itoa(s.cfg.MaxPhotoBytes) + " bytes"
+	case !bytes.HasPrefix(photo, []byte{0xFF, 0xD8, 0xFF}) && !bytes.HasPrefix(photo, []byte("\x89PNG\r\n\x1a\n")):
+		fields["photo"] = "not a JPEG or PNG"
+	default:
+		return photo
+	}
+	return nil
+}
+
+// checkAddress checks a delivery address: recipient, addressOne, postalCode and city present,
+// a two-letter upper-case country code, every part within its limit.
+func checkAddress(a *Address, fields map[string]string) {
+	if a == nil {
+		return
+	}
+	for _, f := range [...]struct {
+		name     string
+		v        string
+		required bool
+		max      int
+	}{
+		{"recipient", a.Recipient, true, MaxAddressLine},
+		{"addressOne", a.AddressOne, true, MaxAddressLine},
+		{"addressTwo", a.AddressTwo, false, MaxAddressLine},
+		{"postalCode", a.PostalCode, true, MaxPostalCode},
+		{"city", a.City, true, MaxCity},
+	} {
+		switch {
+		case f.required && strings.TrimSpace(f.v) == "":
+			fields["deliveryAddress."+f.name] = "required"
+		case utf8.RuneCountInString(f.v) > f.max:
+			fields["deliveryAddress."+f.name] = "too long"
+		}
+	}
+	cc := a.CountryCode
+	if len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
+		fields["deliveryAddress.countryCode"] = "not a two-letter country code"
+	}
 }
 
 // cutConnection closes the connection without an answer: hijacked and closed where the server

@@ -2,6 +2,7 @@ package gocardsfake_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -168,6 +169,11 @@ func TestOrdersIdempotency(t *testing.T) {
 	is.Equal(b.fake.Stats().ReferenceDuplicates, 1)
 }
 
+// temp is an order of a temporary card with the JSON members extra.
+func temp(extra string) string {
+	return `{"externalReference":"c","layoutId":"L-TEMP","cardElements":{"TEMPORARY":"true"},` + extra + `}`
+}
+
 func TestOrdersValidation(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -191,8 +197,20 @@ func TestOrdersValidation(t *testing.T) {
 			map[string]string{"FIRST_NAME": "required", "LAST_NAME": "required", "COMMON_NAME": "required"}},
 		{"temporary", "k", `{"externalReference":"c","layoutId":"L-TEMP","cardElements":{"TEMPORARY":"true","SEQUENCE":"3"}}`, 201, nil},
 		{"extra elements accepted", "k", `{"externalReference":"c","layoutId":"L-100","cardElements":{"FIRST_NAME":"A","LAST_NAME":"B","COMMON_NAME":"A B","X":"y"}}`, 201, nil},
-		{"optional members", "k", `{"externalReference":"c","layoutId":"L-TEMP","cardElements":{"TEMPORARY":"true"},"photo":"AAAA",` +
+		{"optional members", "k", `{"externalReference":"c","layoutId":"L-TEMP","cardElements":{"TEMPORARY":"true"},"photo":"/9j/",` +
 			`"deliveryAddress":{"recipient":"r","addressOne":"a","postalCode":"1","city":"c","countryCode":"SE"},"costCentre":"cc"}`, 201, nil},
+		{"photo not base64", "k", temp(`"photo":"/9j/*"`), 422, map[string]string{"photo": "not base64"}},
+		{"photo not an image", "k", temp(`"photo":"AAAA"`), 422, map[string]string{"photo": "not a JPEG or PNG"}},
+		{"photo too large", "k", temp(`"photo":"` + base64.StdEncoding.EncodeToString(append([]byte{0xFF, 0xD8, 0xFF}, make([]byte, 1<<20)...)) + `"`), 422,
+			map[string]string{"photo": "larger than 1048576 bytes"}},
+		{"png photo", "k", temp(`"photo":"` + base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\n....")) + `"`), 201, nil},
+		{"address incomplete", "k", temp(`"deliveryAddress":{"recipient":" ","addressOne":"","postalCode":"` + strings.Repeat("1", 17) + `","city":"c","countryCode":"se"}`), 422,
+			map[string]string{"deliveryAddress.recipient": "required", "deliveryAddress.addressOne": "required",
+				"deliveryAddress.postalCode": "too long", "deliveryAddress.countryCode": "not a two-letter country code"}},
+		{"address country", "k", temp(`"deliveryAddress":{"recipient":"r","addressOne":"a","postalCode":"1","city":"c","countryCode":"SWE"}`), 422,
+			map[string]string{"deliveryAddress.countryCode": "not a two-letter country code"}},
+		{"cost centre too long", "k", temp(`"costCentre":"` + strings.Repeat("9", 33) + `"`), 422, map[string]string{"costCentre": "too long"}},
+		{"cost centre at the limit", "k", temp(`"costCentre":"` + strings.Repeat("é", 32) + `"`), 201, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -419,4 +437,32 @@ func TestIssueTokenAuthorizes(t *testing.T) {
 	if got := get(fake.IssueToken()); got != http.StatusOK {
 		t.Fatalf("an issued token got %d", got)
 	}
+}
+
+// TestOrderRecordsBureauData checks that an accepted order keeps its decoded photo, delivery
+// address and cost centre for a test to assert, and that a layout requiring PHOTO refuses an
+// order without a photo.
+func TestOrderRecordsBureauData(t *testing.T) {
+	is := is.New(t)
+	b := newBureau(t, gocardsfake.Config{Layouts: []gocardsfake.Layout{{ID: "L-P", Fields: []gocardsfake.Field{
+		{Name: "COMMON_NAME", Required: true}, {Name: gocardsfake.PhotoField, Required: true},
+	}}}})
+	code, body := b.must("POST", "/api/orders", "k1", `{"externalReference":"c","layoutId":"L-P","cardElements":{"COMMON_NAME":"A B"}}`)
+	is.Equal(code, 422)
+	is.True(strings.Contains(body, `"photo":"required"`)) // the PHOTO field asks for the photo, not an element
+	photo := []byte{0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3}
+	code, _ = b.must("POST", "/api/orders", "k2", `{"externalReference":"c","layoutId":"L-P","cardElements":{"COMMON_NAME":"A B"},`+
+		`"photo":"`+base64.StdEncoding.EncodeToString(photo)+`","costCentre":"CC-7",`+
+		`"deliveryAddress":{"recipient":"A B","addressOne":"Main St 1","addressTwo":"Floor 2","postalCode":"111 22","city":"Stockholm","countryCode":"SE"}}`)
+	is.Equal(code, 201)
+	o, ok := b.fake.OrderByKey("k2")
+	is.True(ok)
+	is.Equal(o.Photo, photo)
+	is.Equal(o.CostCentre, "CC-7")
+	is.Equal(*o.DeliveryAddress, gocardsfake.Address{Recipient: "A B", AddressOne: "Main St 1", AddressTwo: "Floor 2",
+		PostalCode: "111 22", City: "Stockholm", CountryCode: "SE"})
+	o.Photo[0], o.DeliveryAddress.City = 0, "x" // a snapshot is the caller's copy
+	o, _ = b.fake.OrderByKey("k2")
+	is.Equal(o.Photo, photo)
+	is.Equal(o.DeliveryAddress.City, "Stockholm")
 }
