@@ -91,8 +91,9 @@ func (s *Service) refused(ctx context.Context, op ports.Operation, actor ports.A
 	case code == "":
 		return
 	case code == CodeInternal:
+		// Not the cause: a store's or directory's words may name a user. The caller has it.
 		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: operation failed", slog.String("op", string(op)),
-			slog.String("card", cardID), slog.String("err", err.Error()))
+			slog.String("card", cardID), slog.String("code", string(code)))
 		return
 	}
 	r := Refusal{Code: code, CardID: cardID, UserID: userID}

@@ -316,3 +316,36 @@ func TestBureauErrorKind(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatRenewsTheTrace: a repeat is a new bureau order, so its dispatch links to the repeat's
+// trace, not the first order's.
+func TestRepeatRenewsTheTrace(t *testing.T) {
+	is := is.New(t)
+	w := newObserved(t, cardorder.StaticOptions(enabled(nil)))
+	c := w.order(t, ada.ID)
+	w.bureau.Reject("photo missing")
+	w.dispatch(t)
+	w.bureau.Reject("")
+	c2, err := w.svc.Repeat(context.Background(), operator, c.ID)
+	is.NoErr(err)
+	is.True(c2.TraceParent != c.TraceParent)
+	is.Equal(c2.TraceParent, w.rec.span(ports.OpRepeat).TP)
+}
+
+// TestRequestLogHandler: the request id is added to every record logged with a request's
+// context, also through loggers derived with attributes or a group.
+func TestRequestLogHandler(t *testing.T) {
+	is := is.New(t)
+	var buf strings.Builder
+	base := slog.New(cardorder.RequestLogHandler(slog.NewTextHandler(&buf, nil)))
+	ctx := ports.WithRequest(context.Background(), ports.Request{ID: "req-9"})
+	base.With("a", 1).InfoContext(ctx, "one")
+	base.WithGroup("g").InfoContext(ctx, "two")
+	base.InfoContext(context.Background(), "three")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	is.Equal(len(lines), 3)
+	is.True(strings.Contains(lines[0], "request_id=req-9"))
+	is.True(strings.Contains(lines[1], "request_id=req-9"))
+	is.True(!strings.Contains(lines[2], "request_id"))
+	is.Equal(cardorder.RequestLogHandler(base.Handler()), base.Handler()) // not wrapped twice
+}

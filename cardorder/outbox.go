@@ -65,6 +65,13 @@ func (s *Service) deliver(ctx context.Context, events []ports.AuditEvent, notes 
 func (s *Service) notify(ctx context.Context, n ports.Notification) error {
 	err := s.p.Mailer.Send(ctx, n)
 	s.cfg.Observer.NotificationDone(ctx, n.Kind, err == nil)
+	if errors.Is(err, ports.ErrNotFound) {
+		// The mailer knows no address for the recipient: no retry can deliver this mail, so it
+		// is dropped, with a log line, and never fails the order (docs/use-case.md §6).
+		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: notification dropped: the mailer found no address for its recipient",
+			slog.String("notification", n.ID), slog.String("kind", string(n.Kind)), slog.String("card", n.CardID))
+		return s.p.Store.NotificationSent(ctx, n.ID, s.now())
+	}
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "cardorder: notification not sent; it stays in the outbox",
 			slog.String("notification", n.ID), slog.String("kind", string(n.Kind)), slog.String("card", n.CardID))

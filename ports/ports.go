@@ -151,7 +151,9 @@ type AuditSink interface {
 }
 
 // Mailer sends notifications. It resolves addresses (user ids, the approvers group) itself. It
-// may be called more than once for one Notification.ID.
+// may be called more than once for one Notification.ID. ErrNotFound (possibly wrapped) means no
+// address is known for the recipient: the notification is dropped, not retried; any other error
+// keeps it pending for a later try.
 type Mailer interface {
 	Send(ctx context.Context, n Notification) error
 }

@@ -112,10 +112,10 @@ func sanitizeMethod(m string) string {
 // ServeHTTP implements [http.Handler].
 //
 // Every request gets an id: the client's X-Request-Id when it is valid (1 to 128 letters, digits
-// or "-_.~:"; never "@", so no email address), else a new random one. It is echoed in the X-Request-Id answer header,
-// logged with every line about the request (request_id) and put, with the client's address
-// (the host of RemoteAddr), into the context as a [ports.Request], so the audit events the
-// request causes name their source (docs/use-case.md §9).
+// or "-_.~:"; no "@", so never an email address), else a new random one. It is echoed in the
+// X-Request-Id answer header, logged with every line about the request (request_id) and put,
+// with the client's address (the host of RemoteAddr), into the context as a [ports.Request], so
+// the audit events the request causes name their source (docs/use-case.md §9).
 //
 // A panic in an endpoint is recovered and logged (route, the panic's kind and the stack, never
 // its value, which may quote request data). If nothing was written yet, the client gets a 500

@@ -68,6 +68,15 @@ FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5:
 ORDER BY ord
 ON CONFLICT (id) DO NOTHING`
 
+// The statements of one event or one notification (the common case), which spare the server
+// the array parameters, unnest and the sort of the statements above.
+const (
+	insertEventSQL     = `INSERT INTO extprod_events (id, at, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`
+	insertNotification = `
+INSERT INTO extprod_notifications (id, at, not_before, tries, last_error, data)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`
+)
+
 // guardSQL takes the locks of the one-open-order rule and fails the transaction with SQLSTATE
 // EXO01 when one of the users has an open card (migrations/0001_init.sql).
 const guardSQL = `SELECT extprod_open_order_guard($1, $2, NULL)`
@@ -89,7 +98,11 @@ func (r *eventRows) add(e *ports.AuditEvent) error {
 }
 
 func (r *eventRows) queue(b *pgx.Batch) {
-	if len(r.ids) > 0 {
+	switch len(r.ids) {
+	case 0:
+	case 1:
+		b.Queue(insertEventSQL, r.ids[0], r.ats[0], r.data[0])
+	default:
 		b.Queue(insertEventsSQL, r.ids, r.ats, r.data)
 	}
 }
@@ -126,7 +139,11 @@ func (r *notificationRows) add(n *ports.Notification) error {
 }
 
 func (r *notificationRows) queue(b *pgx.Batch) {
-	if len(r.ids) > 0 {
+	switch len(r.ids) {
+	case 0:
+	case 1:
+		b.Queue(insertNotification, r.ids[0], r.ats[0], r.notBefore[0], r.tries[0], r.lastErrors[0], r.data[0])
+	default:
 		b.Queue(insertNotificationsSQL, r.ids, r.ats, r.notBefore, r.tries, r.lastErrors, r.data)
 	}
 }
@@ -134,6 +151,8 @@ func (r *notificationRows) queue(b *pgx.Batch) {
 // Create implements [ports.CardStore]. The whole creation is one pipelined batch, one round
 // trip, that PostgreSQL runs as one implicit transaction: the open-order guard of each user
 // (with Exclusive), the cards, their events and notifications. Any failure rolls all of it back.
+// A creation of one card with one audit event and no notifications (every order) shares its
+// transaction with the other such creations waiting at the same moment (createOne).
 func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -141,7 +160,38 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	if len(c.Cards) == 0 {
 		return nil, nil
 	}
+	if len(c.Cards) == 1 && len(c.Events) == 1 && len(c.Notifications) == 0 {
+		return s.createOne(ctx, c)
+	}
 	b := &pgx.Batch{}
+	out, err := s.queueCards(b, c)
+	if err != nil {
+		return nil, err
+	}
+	var ev eventRows
+	for i := range c.Events {
+		if err := ev.add(&c.Events[i]); err != nil {
+			return nil, err
+		}
+	}
+	ev.queue(b)
+	var nr notificationRows
+	for i := range c.Notifications {
+		if err := nr.add(&c.Notifications[i]); err != nil {
+			return nil, err
+		}
+	}
+	nr.queue(b)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("create %d cards (first %s): %w", len(out), c.Cards[0].ID, mapErr(err))
+	}
+	return out, nil
+}
+
+// queueCards queues the cards of a creation that does not share a transaction (several cards,
+// or one with other than one event and no notifications): with Exclusive, the open-order guard
+// of their users first, then one insert of all cards.
+func (s *Store) queueCards(b *pgx.Batch, c ports.Creation) ([]ports.Card, error) {
 	if c.Exclusive {
 		var users []string
 		for i, card := range c.Cards {
@@ -181,23 +231,6 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 		out[i] = card
 	}
 	b.Queue(insertCardsSQL, ids, users, states, queued, nb, leases, started, orderIDs, data, photos)
-	var ev eventRows
-	for i := range c.Events {
-		if err := ev.add(&c.Events[i]); err != nil {
-			return nil, err
-		}
-	}
-	ev.queue(b)
-	var nr notificationRows
-	for i := range c.Notifications {
-		if err := nr.add(&c.Notifications[i]); err != nil {
-			return nil, err
-		}
-	}
-	nr.queue(b)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("create %d cards (first %s): %w", n, c.Cards[0].ID, mapErr(err))
-	}
 	return out, nil
 }
 

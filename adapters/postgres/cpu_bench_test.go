@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,11 +9,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // cpuMeter measures the CPU time that a benchmark costs this process and the PostgreSQL server
-// (every process named postgres on this machine: the pool's backends, the WAL writer…), so the
-// figures say what an order costs on 2 dedicated cores even when the machine is shared. A server
+// (the backends of the benchmark's pool and the server's background processes), so the figures
+// say what an order costs on 2 dedicated cores even when the machine is shared. A server
 // process that exits during the measurement (an autovacuum worker) is not counted, so the server
 // figure is a lower bound.
 type cpuMeter struct {
@@ -47,13 +50,27 @@ func readCPU() cpuMeter {
 	return m
 }
 
-// report adds the CPU per operation since start to b's metrics.
-func (start cpuMeter) report(b *testing.B) {
+// report adds the CPU per operation since start to b's metrics. The server figure counts the
+// backends of schema's stores (openStore names their connections after the schema) and the
+// server's background processes (WAL writer, checkpointer…), not the backends of other clients
+// of a shared server.
+func (start cpuMeter) report(b *testing.B, schema string) {
 	end := readCPU()
 	n := float64(b.N)
+	conn := adminConn(b, testURL(b))
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT pid::text FROM pg_stat_activity
+		WHERE application_name = $1 OR backend_type NOT IN ('client backend', 'autovacuum worker', 'parallel worker')`, schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
 	var server time.Duration
-	for pid, t := range end.server {
-		server += t - start.server[pid] // a process new since start counts whole
+	for _, pid := range pids {
+		server += end.server[pid] - start.server[pid] // a process new since start counts whole
 	}
 	b.ReportMetric(float64((end.self-start.self).Microseconds())/n, "go-cpu-µs/op")
 	b.ReportMetric(float64(server.Microseconds())/n, "pg-cpu-µs/op")

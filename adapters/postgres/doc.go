@@ -31,14 +31,34 @@
 // batch starts with extprod_open_order_guard, which calls it and fails the transaction with a
 // SQLSTATE of its own (mapped to [ports.ErrOpenOrderExists]) so that the inserts queued after it
 // write nothing; with Change.Exclusive the update statement calls it in a CTE and updates only
-// when it answers true. The lock is held until the transaction commits, so the next exclusive
-// writer for that user — in this process or another — waits for it and then sees its card.
+// when it answers true. The creations of one card with its audit event (every order) share
+// transactions (next section): there extprod_lock_users (migrations/0002_lock_users.sql) takes the
+// locks of all their users at once, sorted, and each card's insert checks its own user's open
+// cards with a snapshot taken after the locks were granted, inserting nothing when one is open,
+// so that a refused order fails alone. The lock is held until the transaction commits, so the
+// next exclusive writer for that user — in this process or another — waits for it and then sees
+// its card.
 // Advisory locks were chosen over a per-user lock row because they write nothing (no row per
 // user, no dead tuples), and over a constraint because no index can say "refuse if any open
 // card exists, but only for exclusive writes" (the rule mixes orders with and without multiple
 // orders allowed). A hash collision between two users only makes them wait for each other.
 // Non-exclusive creations take no lock: they never refuse, and an exclusive writer that
 // commits before them is ordered before them.
+//
+// # Shared creation transactions
+//
+// An order's creation costs little work inside PostgreSQL; its commit (the WAL flush) and its
+// round trip cost more, on both sides. So the creations of one card with its audit event — every
+// order — that wait at the same moment are written by one pipelined batch and committed
+// together, each still with its own outcome (create.go). A quarter of the pool's connections
+// (at least one) write them; a creation that finds a writer free is written at once, alone, and
+// the ones arriving while every writer is busy go together (up to 32) when the next one is free:
+// nothing ever waits for company. When the server refuses such a transaction (a card id already
+// stored), nothing of it was committed, and each creation is written again alone, so only the
+// faulty one fails. A caller whose context ends while its creation still waits in the queue gets
+// the context's error and its creation is dropped; once taken, the creation runs to its end
+// (bounded by a minute) even when its caller gave up, as any write already sent would.
+// BenchmarkOrderCard measures it; BENCHMARKS.md has the figures.
 //
 // # Claims
 //

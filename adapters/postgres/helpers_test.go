@@ -85,7 +85,13 @@ func openStore(t testing.TB, schema string, cfg *postgres.Config) *postgres.Stor
 	cfg.Schema = schema
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := postgres.Open(ctx, testURL(t), cfg)
+	// The connections carry the schema's name, so that benchmarks can tell their backends.
+	url := testURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	s, err := postgres.Open(ctx, url+sep+"application_name="+schema, cfg)
 	if err != nil {
 		t.Fatalf("Open(schema %s): %v", schema, err)
 	}

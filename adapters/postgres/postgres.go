@@ -39,9 +39,9 @@ type Config struct {
 	// connection's current schema (usually public, or what the DSN's search_path names).
 	Schema string
 	// MaxConns caps the pool. Zero: pgxpool's default (the greater of 4 and the number of CPUs),
-	// or pool_max_conns when the DSN names it. Writes wait for their commit's WAL flush, and
-	// PostgreSQL flushes the commits waiting at once together, so a host that orders from many
-	// requests at once should allow about as many connections as concurrent writers.
+	// or pool_max_conns when the DSN names it. A quarter of them (at least one) write the
+	// creations of one card with its audit event (every order), which share transactions when
+	// they arrive together (Store.Create); the others serve every other read and write.
 	MaxConns int32
 	// MaxPage caps the page size of [Store.List]. Zero: [DefaultMaxPage].
 	MaxPage int
@@ -82,8 +82,9 @@ func (c *Config) validate() error {
 type Store struct {
 	pool      *pgxpool.Pool
 	cfg       *Config
-	schema    string // the schema the tables live in, as resolved at Open
-	lockClass int32  // first key of this schema's per-user advisory locks
+	schema    string  // the schema the tables live in, as resolved at Open
+	lockClass int32   // first key of this schema's per-user advisory locks
+	groups    *groups // one-card creations waiting for a shared transaction (create.go)
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a key=value string), applies
@@ -112,7 +113,9 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", mapErr(err))
 	}
-	s := &Store{pool: pool, cfg: cfg}
+	// A quarter of the connections write shared creation transactions, so the other writes and
+	// the reads find connections free.
+	s := &Store{pool: pool, cfg: cfg, groups: newGroups(int(pcfg.MaxConns) / 4)}
 	if err := s.pool.QueryRow(ctx, `SELECT current_schema(), hashtext('extprod.cards:' || current_schema())`).Scan(&s.schema, &s.lockClass); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: read current schema: %w", mapErr(err))

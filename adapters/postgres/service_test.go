@@ -115,8 +115,26 @@ func TestThousandConcurrentOrdersOneCard(t *testing.T) {
 	is.Equal(len(page.Cards), 1) // the user has exactly one card
 }
 
+// TestExclusiveCreateWaitsForTheUserLock covers both ways a creation is written: a card with its
+// audit event (every order) shares a transaction with other such creations (create.go); a
+// creation of another shape is a batch of its own.
 func TestExclusiveCreateWaitsForTheUserLock(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		events []ports.AuditEvent
+	}{
+		{"shared transaction", []ports.AuditEvent{{ID: "ev-2", CardID: "card-2", To: ports.StateProcessing, At: base}}},
+		{"own batch", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testExclusiveCreateWaits(t, tc.events)
+		})
+	}
+}
+
+func testExclusiveCreateWaits(t *testing.T, events []ports.AuditEvent) {
 	is := is.New(t)
 	schema := newSchema(t)
 	store := openStore(t, schema, nil)
@@ -139,7 +157,7 @@ func TestExclusiveCreateWaitsForTheUserLock(t *testing.T) {
 	c := benchCard("card-2", "user-1", base)
 	result := make(chan error, 1)
 	go func() {
-		_, err := store.Create(context.Background(), ports.Creation{Cards: []ports.Card{c}, Exclusive: true})
+		_, err := store.Create(context.Background(), ports.Creation{Cards: []ports.Card{c}, Exclusive: true, Events: events})
 		result <- err
 	}()
 

@@ -119,7 +119,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	}
 	writeQ.Add("_pragma", "journal_mode(WAL)")
 	writeQ.Add("_pragma", "synchronous(NORMAL)")
-	writeQ.Add("_pragma", "wal_autocheckpoint(0)")        // the checkpointer's job (checkpoint.go)
+	writeQ.Add("_pragma", "wal_autocheckpoint(0)")         // the checkpointer's job (checkpoint.go)
 	writeQ.Add("_pragma", "journal_size_limit(134217728)") // a restarted log is cut back to 128 MiB
 	w, err := sql.Open("sqlite", path+"?"+writeQ.Encode())
 	if err != nil {
@@ -130,12 +130,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w, q: newWriteQueue(), cfg: c, stmts: map[string]*sql.Stmt{}}
-	if s.wc, err = w.Conn(ctx); err != nil {
-		w.Close()
-		return nil, dbErr(ctx, "open "+path, err)
-	}
-	if err := s.migrate(ctx); err != nil {
-		s.wc.Close()
+	if err := s.connectAndMigrate(ctx, path); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -158,6 +153,47 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
 	}
 	return s, nil
+}
+
+// connectAndMigrate takes the writer connection and brings the schema up to date. When several
+// processes open a new file at once, switching it to WAL can fail with SQLITE_BUSY at once,
+// without waiting (SQLite refuses to wait where waiting could deadlock), so a busy open is tried
+// again with a growing pause, for up to Config.BusyTimeout or until ctx ends.
+func (s *Store) connectAndMigrate(ctx context.Context, path string) error {
+	deadline := time.Now().Add(s.cfg.BusyTimeout)
+	pause := 5 * time.Millisecond
+	for {
+		err := s.tryConnectAndMigrate(ctx, path)
+		if err == nil || !isBusy(err) || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return dbErr(ctx, "open "+path, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
+}
+
+func (s *Store) tryConnectAndMigrate(ctx context.Context, path string) error {
+	wc, err := s.w.Conn(ctx)
+	if err != nil {
+		return dbErr(ctx, "open "+path, err)
+	}
+	s.wc = wc
+	if err := s.migrate(ctx); err != nil {
+		s.wc.Close()
+		s.wc = nil
+		return err
+	}
+	return nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Close closes the database. Writes still queued and calls after Close fail with

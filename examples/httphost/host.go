@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,7 +18,7 @@ import (
 	"github.com/cardsaddon/extprod/adapters/httpapi"
 	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/cardorder"
-	"github.com/cardsaddon/extprod/ports"
+	"github.com/cardsaddon/extprod/options"
 )
 
 // demoEventsSecret signs the in-process fake bureau's status events when no secret is given.
@@ -44,83 +44,58 @@ const (
 	bureauRetryAfterCap  = 5 * time.Second
 )
 
-// flags are the command line of docs/http-api.md "The example host".
-type flags struct {
-	addr, seedFile, scriptFile                                           string
-	gocardsURL, gocardsClientID, gocardsSecret, gocardsOrg, eventsSecret string
-	dispatchInterval                                                     time.Duration
-	store                                                                string
-}
-
-func parseFlags(args []string, stderr io.Writer) (flags, error) {
-	var f flags
-	fs := flag.NewFlagSet("httphost", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address; 127.0.0.1:0 picks a free port")
-	fs.StringVar(&f.seedFile, "seed", "", "seed file of users and tokens (default: the built-in demo seed)")
-	fs.StringVar(&f.scriptFile, "script", "", "option script to install at start (default: the demo script)")
-	fs.StringVar(&f.gocardsURL, "gocards-url", "", "GO Cards base URL (default: an in-process fake bureau)")
-	fs.StringVar(&f.gocardsClientID, "gocards-client-id", "", "GO Cards client id")
-	fs.StringVar(&f.gocardsSecret, "gocards-client-secret", "", "GO Cards client secret")
-	fs.StringVar(&f.gocardsOrg, "gocards-org", "", "GO Cards organisation id")
-	fs.StringVar(&f.eventsSecret, "gocards-events-secret", "", "shared secret of the bureau's signed status events")
-	fs.DurationVar(&f.dispatchInterval, "dispatch-interval", 5*time.Second, "background dispatch interval; 0 turns the dispatcher off")
-	fs.StringVar(&f.store, "store", "", "durable store DSN (empty: in-memory; no durable store exists yet)")
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
-	switch {
-	case fs.NArg() > 0:
-		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
-	case f.store != "":
-		return f, errors.New("-store: no durable store is available yet; omit -store to run in memory")
-	case f.dispatchInterval < 0:
-		return f, errors.New("-dispatch-interval must not be negative")
-	case f.gocardsURL != "" && (f.gocardsClientID == "" || f.gocardsSecret == "" || f.gocardsOrg == ""):
-		return f, errors.New("-gocards-url needs -gocards-client-id, -gocards-client-secret and -gocards-org")
-	case f.gocardsURL == "" && (f.gocardsClientID != "" || f.gocardsSecret != "" || f.gocardsOrg != ""):
-		// Without -gocards-url the host talks to its in-process fake with the fake's own
-		// credentials; silently ignoring these would hide a forgotten -gocards-url.
-		return f, errors.New("-gocards-client-id, -gocards-client-secret and -gocards-org need -gocards-url (without it the host uses an in-process fake bureau)")
-	}
-	return f, nil
-}
-
 // host is a running example host. Tests reach its parts through runWith's hook.
 type host struct {
 	addr    string // the address it listens on
 	svc     *cardorder.Service
-	store   *memory.Store
+	backend *backend
 	fake    *gocardsfake.Server // nil with -gocards-url
 	secret  []byte              // the events secret; nil: no events endpoint
-	scripts ports.ScriptAdmin
+	engine  *options.Engine
+	bureau  *observedProvider
+	// metricsAddr is where /metrics is served alone (-metrics-addr); "" when not.
+	metricsAddr string
 }
 
 // run runs the host until ctx ends, then shuts it down gracefully. Its first line on stdout is
 // "listening on http://ADDR".
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	return runWith(ctx, args, stdout, os.Stderr, hooks{})
+	return runWith(ctx, args, stdout, os.Stderr, hooks{getenv: os.Getenv})
 }
 
 // hooks let a test reach into a running host.
 type hooks struct {
+	// getenv reads the environment variables that stand in for flags; nil reads none.
+	getenv func(string) string
 	// ready is called once the host serves.
 	ready func(*host)
 	// afterPass is called after every background dispatch pass.
 	afterPass func(cardorder.DispatchResult, error)
 	// wrap, when set, wraps the API handler.
 	wrap func(http.Handler) http.Handler
+	// wrapBureau, when set, wraps the in-process fake bureau's handler.
+	wrapBureau func(http.Handler) http.Handler
 	// onShutdown is called when the graceful shutdown begins.
 	onShutdown func()
+	// scriptLimits, when not zero, replace the option scripts' default limits (tests under the
+	// race detector on a loaded machine need a longer time limit).
+	scriptLimits options.Limits
+	// jobsStopping is called once the background jobs were told to stop (after the server),
+	// before the host waits for them.
+	jobsStopping func()
 }
 
 // runWith is run with the log destination and test hooks.
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk hooks) error {
-	f, err := parseFlags(args, stderr)
+	f, err := parseFlags(args, stderr, hk.getenv)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var lh slog.Handler = slog.NewTextHandler(stderr, nil)
+	if f.logFormat == "json" {
+		lh = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(lh)
 	if f.gocardsURL != "" && f.eventsSecret == "" {
 		log.Warn("-gocards-url without -gocards-events-secret: POST /v1/gocards/events is not served; " +
 			"cards advance only by refresh and status sync")
@@ -143,6 +118,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 			return fmt.Errorf("-script: %w", err)
 		}
 		script = string(b)
+		if _, err := options.Load(script, hk.scriptLimits); err != nil {
+			return fmt.Errorf("-script: %w", err)
+		}
 	}
 
 	// Everything started below stops when stopAll runs, in reverse order.
@@ -154,39 +132,94 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	}
 	defer stopAll()
 
-	h := &host{store: memory.NewStore()}
-	provider, err := h.bureau(ctx, f, log, &stops)
+	spec, _ := parseStore(f.store) // checked by parseFlags
+	be, err := openBackend(ctx, spec)
 	if err != nil {
 		return err
 	}
-	engine, err := newOptions(ctx, script, log)
+	stops = append(stops, be.close)
+	h := &host{backend: be}
+	var met *metrics
+	if f.metrics {
+		if met, err = newMetrics(); err != nil {
+			return err
+		}
+		stops = append(stops, met.stop)
+	}
+	provider, err := h.startBureau(ctx, f, log, hk.wrapBureau, &stops)
 	if err != nil {
 		return err
 	}
-	h.scripts = engine
+	h.bureau = newObservedProvider(provider)
+	engine, err := newOptions(ctx, be.scripts, hk.scriptLimits, script, f.scriptFile != "", log)
+	if err != nil {
+		return err
+	}
+	h.engine = engine
+	dir, usersFrom, err := users(f, sd, log)
+	if err != nil {
+		return err
+	}
+	mail, mailTo, err := mailer(f, dir, log)
+	if err != nil {
+		return err
+	}
+	auth, authBy, err := authenticator(ctx, f, sd, log)
+	if err != nil {
+		return err
+	}
+	cfg := &cardorder.Config{Logger: log}
+	if met != nil {
+		cfg.Observer = met.obs
+		auth = met.obs.Authenticator(auth)
+	}
 	// The HTTP API's idempotency records and the bureau events' dedup entries are purged by the
 	// Service's clean-up, which the relay runs (docs/use-case.md §8).
-	idem, dedup := &memory.Idempotency{}, &memory.EventDedup{}
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: memory.NewUsers(sd.Users...), Store: h.store,
-		Provider: provider, Options: engine, Mailer: logMailer{log}, Audit: &memory.AuditLog{},
-		Idempotency: idem, Dedup: dedup,
-	}, &cardorder.Config{Logger: log})
+		Users: dir, Store: be.store, Provider: h.bureau, Options: engine, Mailer: mail, Audit: &memory.AuditLog{},
+		Leases: be.leases, Idempotency: be.idem, Dedup: be.dedup,
+	}, cfg)
 	if err != nil {
 		return err
 	}
 	h.svc = svc
+	if met != nil {
+		reg, err := met.obs.ObserveStats(svc)
+		if err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
+		stops = append(stops, func() { _ = reg.Unregister() })
+	}
 
 	var events http.Handler
 	if len(h.secret) > 0 {
-		if events, err = gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: h.secret, Applier: svc, Dedup: dedup, Logger: log}); err != nil {
+		if events, err = gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: h.secret, Applier: svc, Dedup: be.dedup, Logger: log}); err != nil {
 			return err
 		}
 	}
-	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: sd.tokens(), Scripts: engine, Events: events, Idempotency: idem, Logger: log})
+	api, err := httpapi.New(httpapi.Config{Service: svc, Auth: auth, Scripts: engine, Events: events, Idempotency: be.idem, Logger: log})
 	if err != nil {
 		return err
 	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", readyz(be.ping, engine.Healthy, h.bureau))
+	switch {
+	case met == nil:
+	case f.metricsAddr != "":
+		addr, stop, err := serveMetrics(f.metricsAddr, met.handler, log)
+		if err != nil {
+			return err
+		}
+		stops = append(stops, stop)
+		h.metricsAddr = addr
+		log.Info("metrics", "addr", addr)
+	default:
+		mux.Handle("GET /metrics", met.handler)
+	}
+	if met != nil {
+		api = met.obs.Handler(api, "extprod.api")
+	}
+	mux.Handle("/", api)
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -200,11 +233,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	if h.fake != nil {
 		h.fake.SetCallback("http://"+h.addr+"/v1/gocards/events", h.secret)
 	}
+	var handler http.Handler = mux
 	if hk.wrap != nil {
-		api = hk.wrap(api)
+		handler = hk.wrap(handler)
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Must exceed the slowest answer, a direct bureau order: see writeTimeout.
@@ -217,10 +251,11 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("serving", "addr", h.addr, "dispatch_interval", f.dispatchInterval.String(), "fake_bureau", h.fake != nil)
+	log.Info("serving", "addr", h.addr, "store", be.spec.String(), "users", usersFrom, "mail", mailTo, "auth", authBy,
+		"dispatch_interval", f.dispatchInterval.String(), "fake_bureau", h.fake != nil)
 
 	// The dispatcher runs the outbox relay (mail, audit events, clean-up) alongside; without
-	// it, the relay runs alone, so mail still leaves.
+	// it, the relay runs alone, so mail still leaves — also the mail a previous run left pending.
 	dctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	if f.dispatchInterval > 0 {
@@ -229,8 +264,16 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	} else {
 		wg.Go(func() { _ = svc.NewRelay(nil).Run(dctx) })
 	}
-	// Stops after the server: a dispatch pass in flight finishes its cards.
-	stops = append(stops, func() { stopJobs(); wg.Wait(); log.Info("background jobs stopped") })
+	// Stops after the server and before the bureau and the store: a dispatch pass in flight
+	// finishes its cards and records their outcome.
+	stops = append(stops, func() {
+		stopJobs()
+		if hk.jobsStopping != nil {
+			hk.jobsStopping()
+		}
+		wg.Wait()
+		log.Info("background jobs stopped")
+	})
 	if hk.ready != nil {
 		hk.ready(h)
 	}
@@ -251,9 +294,10 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	return nil
 }
 
-// bureau returns the provider: the GO Cards client of a real bureau, or of an in-process fake
-// it starts (and registers to stop).
-func (h *host) bureau(ctx context.Context, f flags, log *slog.Logger, stops *[]func()) (ports.Provider, error) {
+// startBureau returns the GO Cards client of a real bureau, or of an in-process fake it starts
+// (and registers to stop). The fake keeps its orders in the store's data folder, when it has
+// one, so a restarted host finds the orders it placed.
+func (h *host) startBureau(ctx context.Context, f flags, log *slog.Logger, wrap func(http.Handler) http.Handler, stops *[]func()) (*gocards.Client, error) {
 	cfg := clientConfig(f, log)
 	if f.eventsSecret != "" {
 		h.secret = []byte(f.eventsSecret)
@@ -263,27 +307,40 @@ func (h *host) bureau(ctx context.Context, f flags, log *slog.Logger, stops *[]f
 			h.secret = []byte(demoEventsSecret)
 		}
 		h.fake = gocardsfake.New(gocardsfake.Config{EventSecret: h.secret})
+		if h.backend.dataDir != "" {
+			path := filepath.Join(h.backend.dataDir, fakeFile)
+			if err := h.fake.Persist(path, func(err error) { log.Error("fake bureau: keeping its orders", "err", err) }); err != nil {
+				return nil, fmt.Errorf("fake bureau: %w", err)
+			}
+		}
+		var handler http.Handler = h.fake
+		if wrap != nil {
+			handler = wrap(handler)
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("fake bureau: %w", err)
 		}
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
+		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			defer close(done)
-			if err := h.fake.Serve(fctx, ln); err != nil {
+			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				log.Error("fake bureau", "err", err)
 			}
 		}()
-		*stops = append(*stops, func() { cancel(); <-done })
+		*stops = append(*stops, func() {
+			sctx, c := context.WithTimeout(fctx, 5*time.Second)
+			defer c()
+			_ = hs.Shutdown(sctx)
+			cancel()
+			<-done
+		})
 		cfg.BaseURL = "http://" + ln.Addr().String()
 		cfg.ClientID, cfg.ClientSecret, cfg.OrganisationID = gocardsfake.DefaultClientID, gocardsfake.DefaultClientSecret, gocardsfake.DefaultOrganisationID
 	}
-	c, err := gocards.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return gocards.New(cfg)
 }
 
 // clientConfig is the GO Cards client's configuration for the bureau f names. A call is bounded
@@ -293,14 +350,4 @@ func clientConfig(f flags, log *slog.Logger) gocards.Config {
 	return gocards.Config{BaseURL: f.gocardsURL, ClientID: f.gocardsClientID, ClientSecret: f.gocardsSecret,
 		OrganisationID: f.gocardsOrg, Logger: log,
 		MaxAttempts: bureauAttempts, AttemptTimeout: bureauAttemptTimeout, RetryAfterCap: bureauRetryAfterCap}
-}
-
-// logMailer "sends" notifications by logging their kind, card and recipient id (never an
-// address or a name).
-type logMailer struct{ log *slog.Logger }
-
-// Send implements ports.Mailer.
-func (m logMailer) Send(ctx context.Context, n ports.Notification) error {
-	m.log.InfoContext(ctx, "email", "kind", string(n.Kind), "card", n.CardID, "to_user", n.To.UserID, "to_approvers", n.To.Approvers, "id", n.ID)
-	return nil
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/cardsaddon/extprod/adapters/gocards/gocardsfake"
 	"github.com/cardsaddon/extprod/adapters/httpapi"
 	"github.com/cardsaddon/extprod/cardorder"
-	"github.com/cardsaddon/extprod/internal/logbuf"
+	"github.com/cardsaddon/extprod/options"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -30,7 +30,7 @@ type started struct {
 	t    *testing.T
 	url  string
 	h    *host
-	logs *logbuf.Buffer
+	logs *watchLog
 }
 
 // start runs the host with args on 127.0.0.1:0 and returns once it serves; the host stops (and
@@ -56,12 +56,13 @@ func startStoppable(t *testing.T, hk hooks, args ...string) (*started, func() er
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	logs := &logbuf.Buffer{}
+	logs := &watchLog{}
 	hostc := make(chan *host, 1)
 	done := make(chan error, 1)
 	go func() {
 		hk.ready = func(h *host) { hostc <- h }
-		err := runWith(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), pw, logs, hk)
+		hk.scriptLimits = testLimits
+		err := runWith(ctx, append([]string{"-addr", "127.0.0.1:0", "-store", "memory"}, args...), pw, logs, hk)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -149,6 +150,10 @@ func (a answer) want(t *testing.T, status int, codeOrV ...any) {
 		}
 	}
 }
+
+// testLimits give the option scripts a time limit that the race detector on a loaded machine
+// does not exceed; the other limits stay the defaults.
+var testLimits = options.Limits{TimeLimit: 5 * time.Second}
 
 const (
 	op, op2, ap, admin, self = "t-op", "t-op2", "t-ap", "t-admin", "t-self"
@@ -421,7 +426,19 @@ func TestFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-store", "postgres://x"}, "no durable store"},
+		{[]string{"-store", "mysql://x"}, "want memory, sqlite:PATH or a postgres:// URL"},
+		{[]string{"-store", "postgres://u:hunter2@[::1"}, "does not parse"},
+		{[]string{"-scim-url", "http://dir.example"}, "go together"},
+		{[]string{"-smtp-from", "a@example.org"}, "need -smtp-addr"},
+		{[]string{"-approvers", "a@example.org"}, "need -smtp-addr"},
+		{[]string{"-smtp-addr", "mail.example:25"}, "needs -smtp-from"},
+		{[]string{"-smtp-addr", "mail.example:x", "-smtp-from", "a@example.org"}, "port"},
+		{[]string{"-smtp-addr", "mail.example", "-smtp-from", "a@example.org", "-smtp-tls", "ssl"}, "-smtp-tls"},
+		{[]string{"-smtp-addr", "mail.example", "-smtp-from", "a@example.org", "-smtp-user", "u"}, "go together"},
+		{[]string{"-oidc-issuer", "https://idp.example"}, "go together"},
+		{[]string{"-oidc-roles-claim", "keycloak"}, "needs -oidc-issuer"},
+		{[]string{"-log-format", "xml"}, "-log-format"},
+		{[]string{"-scim-url", "ftp://dir.example", "-scim-token", "t"}, "-scim-url"},
 		{[]string{"-nope"}, "flag provided but not defined"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"-dispatch-interval", "-1s"}, "must not be negative"},
@@ -434,7 +451,7 @@ func TestFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
-			err := runWith(t.Context(), tt.args, &out, io.Discard, hooks{})
+			err := runWith(t.Context(), append([]string{"-store", "memory"}, tt.args...), &out, io.Discard, hooks{scriptLimits: testLimits})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want %q", err, tt.want)
 			}
@@ -475,16 +492,16 @@ func TestBureauFlagsNeedURL(t *testing.T) {
 		{"-gocards-client-id", "id", "-gocards-client-secret", "secret", "-gocards-org", "org"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			_, err := parseFlags(args, io.Discard) // parsed only: a wrong answer cannot start a host
+			_, err := parseFlags(args, io.Discard, nil) // parsed only: a wrong answer cannot start a host
 			if err == nil || !strings.Contains(err.Error(), "need -gocards-url") {
 				t.Fatalf("err %v, want one naming -gocards-url", err)
 			}
 		})
 	}
 	// With the URL they are accepted, and the events secret alone needs no URL.
-	_, err := parseFlags([]string{"-gocards-url", "http://b.example", "-gocards-client-id", "id", "-gocards-client-secret", "s", "-gocards-org", "o"}, io.Discard)
+	_, err := parseFlags([]string{"-gocards-url", "http://b.example", "-gocards-client-id", "id", "-gocards-client-secret", "s", "-gocards-org", "o"}, io.Discard, nil)
 	is.New(t).NoErr(err)
-	_, err = parseFlags([]string{"-gocards-events-secret", "sh"}, io.Discard)
+	_, err = parseFlags([]string{"-gocards-events-secret", "sh"}, io.Discard, nil)
 	is.New(t).NoErr(err)
 }
 

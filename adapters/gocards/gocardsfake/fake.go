@@ -227,7 +227,8 @@ type SentEvent struct {
 
 // Server is the fake bureau.
 type Server struct {
-	mux *http.ServeMux
+	mux       *http.ServeMux
+	persister *persister // see persist.go; guarded by mu
 
 	mu           sync.Mutex
 	cfg          Config
@@ -501,6 +502,7 @@ func (s *Server) setStatus(ctx context.Context, orderID string, status Status, r
 	default:
 		return fmt.Errorf("gocardsfake: unknown status %q", status)
 	}
+	defer s.changed()
 	s.mu.Lock()
 	o, ok := s.orders[orderID]
 	if !ok {
@@ -896,6 +898,7 @@ func (s *Server) handlePlaceOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := receiptBody{OrderID: o.ID, Status: o.Status, Created: o.Created.UTC().Format(time.RFC3339)}
 	s.mu.Unlock()
+	s.changed()
 	if cut {
 		cutConnection(w)
 		return

@@ -1,0 +1,390 @@
+package otel
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	otelglobal "go.opentelemetry.io/otel"
+
+	"github.com/cardsaddon/extprod/ports"
+)
+
+// ScopeName is the instrumentation scope of every span and instrument this package makes.
+const ScopeName = "github.com/cardsaddon/extprod/adapters/otel"
+
+// The attribute keys of this package's spans and metrics, beside the semantic conventions'
+// error.type (see the package documentation for which carries which).
+const (
+	AttrOperation    = attribute.Key("extprod.operation")         // ports.Operation
+	AttrChannel      = attribute.Key("extprod.channel")           // ports.Channel
+	AttrCardID       = attribute.Key("extprod.card.id")           // a card's random id (spans only)
+	AttrCards        = attribute.Key("extprod.cards")             // cards an operation touched (spans only)
+	AttrBureauCall   = attribute.Key("extprod.bureau.call")       // ports.BureauCall
+	AttrStateFrom    = attribute.Key("extprod.card.state.from")   // ports.CardState
+	AttrStateTo      = attribute.Key("extprod.card.state.to")     // ports.CardState
+	AttrNotification = attribute.Key("extprod.notification.kind") // ports.NotificationKind
+	AttrScriptLimit  = attribute.Key("extprod.script.limit")      // time, depth, size, memory
+	AttrOutboxEntry  = attribute.Key("extprod.outbox.entry")      // notification or audit_event
+)
+
+// Config configures an [Observer]. Its zero value uses the global providers of
+// go.opentelemetry.io/otel and the W3C trace-context propagator; a nil *Config is the zero
+// value.
+type Config struct {
+	// TracerProvider makes the spans; default otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the instruments; default otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+	// Propagator carries the trace context in the HTTP requests [Observer.Handler] and
+	// [Observer.Transport] serve and send; default propagation.TraceContext{} (W3C traceparent
+	// and tracestate). The trace context a card stores is W3C's in any case.
+	Propagator propagation.TextMapPropagator
+	// Clock gives the time the oldest-queued age is measured against; default the wall clock.
+	Clock ports.Clock
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Observer implements [ports.Observer] with OpenTelemetry spans and metrics. Build it with
+// [New]; it is safe for concurrent use.
+type Observer struct {
+	tp    trace.TracerProvider
+	mp    metric.MeterProvider
+	prop  propagation.TextMapPropagator
+	clock ports.Clock
+
+	tracer trace.Tracer
+	meter  metric.Meter
+
+	orders           metric.Int64Counter
+	opDuration       metric.Float64Histogram
+	dispatchDuration metric.Float64Histogram
+	transitions      metric.Int64Counter
+	bureauErrors     metric.Int64Counter
+	notifications    metric.Int64Counter
+	scriptDuration   metric.Float64Histogram
+	scriptLimits     metric.Int64Counter
+	authFailures     metric.Int64Counter
+
+	names  map[ports.Operation]string // span names, fixed at New
+	sets   sync.Map                   // attrKey → metric.MeasurementOption, built once per value
+	starts sync.Map                   // startKey → trace.SpanStartOption
+}
+
+// ErrConfig reports an unusable [Config] or a provider that refused an instrument.
+var ErrConfig = errors.New("otel: invalid configuration")
+
+// New returns an Observer over cfg's providers, with every instrument of the package
+// documentation created.
+func New(cfg *Config) (*Observer, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otelglobal.GetTracerProvider()
+	}
+	if c.MeterProvider == nil {
+		c.MeterProvider = otelglobal.GetMeterProvider()
+	}
+	if c.Propagator == nil {
+		c.Propagator = propagation.TraceContext{}
+	}
+	if c.Clock == nil {
+		c.Clock = wallClock{}
+	}
+	o := &Observer{
+		tp: c.TracerProvider, mp: c.MeterProvider, prop: c.Propagator, clock: c.Clock,
+		tracer: c.TracerProvider.Tracer(ScopeName),
+		meter:  c.MeterProvider.Meter(ScopeName),
+		names:  map[ports.Operation]string{},
+	}
+	for _, op := range []ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpReject, ports.OpAbort,
+		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate} {
+		o.names[op] = "extprod." + string(op)
+	}
+	// Latencies of in-process work and bureau calls: 1 ms to 30 s.
+	buckets := metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+	var errs []error
+	must := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	o.orders, err = o.meter.Int64Counter("extprod.orders", metric.WithUnit("{order}"),
+		metric.WithDescription("Card orders asked for, by channel and outcome (error.type absent: accepted)."))
+	must(err)
+	o.opDuration, err = o.meter.Float64Histogram("extprod.operation.duration", metric.WithUnit("s"), buckets,
+		metric.WithDescription("Duration of each domain operation, by operation and outcome."))
+	must(err)
+	o.dispatchDuration, err = o.meter.Float64Histogram("extprod.dispatch.duration", metric.WithUnit("s"), buckets,
+		metric.WithDescription("Duration of one dispatch pass: the claim and the bureau calls it causes."))
+	must(err)
+	o.transitions, err = o.meter.Int64Counter("extprod.card.transitions", metric.WithUnit("{transition}"),
+		metric.WithDescription("Card state changes written, by from state, to state and channel."))
+	must(err)
+	o.bureauErrors, err = o.meter.Int64Counter("extprod.bureau.errors", metric.WithUnit("{error}"),
+		metric.WithDescription("Failed bureau calls, by call and error kind (unavailable, rejected, unauthorized, not_found, protocol)."))
+	must(err)
+	o.notifications, err = o.meter.Int64Counter("extprod.notifications", metric.WithUnit("{notification}"),
+		metric.WithDescription("Notification delivery attempts, by kind and outcome (error.type absent: sent)."))
+	must(err)
+	o.scriptDuration, err = o.meter.Float64Histogram("extprod.script.duration", metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+		metric.WithDescription("Duration of one run of the option script."))
+	must(err)
+	o.scriptLimits, err = o.meter.Int64Counter("extprod.script.limit_hits", metric.WithUnit("{run}"),
+		metric.WithDescription("Option-script runs stopped by a limit, by limit (time, depth, size, memory)."))
+	must(err)
+	o.authFailures, err = o.meter.Int64Counter("extprod.auth.failures", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests whose credentials were not accepted, by error.type (unauthenticated, auth_unavailable, …)."))
+	must(err)
+	if len(errs) > 0 {
+		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
+	}
+	return o, nil
+}
+
+var (
+	_ ports.Observer      = (*Observer)(nil)
+	_ ports.TraceParenter = (*Observer)(nil)
+)
+
+// attrKey identifies one attribute set of one instrument; its measurement option is built once.
+type attrKey struct {
+	inst    uint8
+	a, b, c string
+}
+
+const (
+	instOrders uint8 = iota
+	instOp
+	instDispatch
+	instTransition
+	instBureau
+	instNotification
+	instScriptLimit
+	instAuth
+)
+
+// measure holds the options of one attribute set as the slices Add and Record take, so
+// recording a measurement allocates nothing.
+type measure struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// set returns the options of k, built by mk on first use. The values are of small, fixed sets
+// (operations, channels, states, error codes), so the cache stays small.
+func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) *measure {
+	if v, ok := o.sets.Load(k); ok {
+		return v.(*measure)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(mk()...))
+	v, _ := o.sets.LoadOrStore(k, &measure{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}})
+	return v.(*measure)
+}
+
+// withError appends error.type when code is not empty.
+func withError(kv []attribute.KeyValue, code string) []attribute.KeyValue {
+	if code != "" {
+		kv = append(kv, semconv.ErrorTypeKey.String(code))
+	}
+	return kv
+}
+
+// Start implements [ports.Observer]: it starts a span named "extprod.<operation>" (a child of
+// ctx's span, linked to the trace contexts of s.Links) and returns the function that ends it and
+// records the operation's metrics.
+func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, func(ports.Outcome)) {
+	name, ok := o.names[s.Op]
+	if !ok {
+		name = "extprod.operation"
+	}
+	var opts []trace.SpanStartOption
+	switch {
+	case s.CardID == "" && len(s.Links) == 0:
+		opts = o.startOpts(s) // the common case of an order: built once per operation and channel
+	case len(s.Links) == 0:
+		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)}
+	default:
+		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...), trace.WithLinks(links(s.Links)...)}
+	}
+	start := time.Now()
+	sctx, span := o.tracer.Start(ctx, name, opts...)
+	return sctx, func(out ports.Outcome) {
+		took := time.Since(start).Seconds()
+		if span.IsRecording() {
+			if out.Cards > 0 {
+				span.SetAttributes(AttrCards.Int(out.Cards))
+			}
+			if out.Code != "" {
+				span.SetAttributes(semconv.ErrorTypeKey.String(out.Code))
+				span.SetStatus(codes.Error, out.Code)
+			}
+		}
+		span.End()
+		o.record(sctx, s, out, took)
+	}
+}
+
+// spanAttrs are the attributes a span starts with.
+func spanAttrs(s ports.Span) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, AttrOperation.String(string(s.Op)))
+	if s.Channel != "" {
+		attrs = append(attrs, AttrChannel.String(string(s.Channel)))
+	}
+	if s.CardID != "" {
+		attrs = append(attrs, AttrCardID.String(s.CardID))
+	}
+	if s.Call != "" {
+		attrs = append(attrs, AttrBureauCall.String(string(s.Call)))
+	}
+	return attrs
+}
+
+// startKey identifies the start attributes of a span that concerns no one card.
+type startKey struct {
+	op   ports.Operation
+	ch   ports.Channel
+	call ports.BureauCall
+}
+
+// startOpts returns the start options of a span without a card id or links, built once per
+// kind.
+func (o *Observer) startOpts(s ports.Span) []trace.SpanStartOption {
+	k := startKey{s.Op, s.Channel, s.Call}
+	if v, ok := o.starts.Load(k); ok {
+		return v.([]trace.SpanStartOption)
+	}
+	v, _ := o.starts.LoadOrStore(k, []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)})
+	return v.([]trace.SpanStartOption)
+}
+
+// record adds an ended operation to the metrics.
+func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, took float64) {
+	op, code, ch := string(s.Op), out.Code, string(s.Channel)
+	if s.Op != ports.OpOrder { // an order's count and outcome are extprod.orders'; its latency the request's
+		o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
+			return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
+		}).rec...)
+	}
+	switch s.Op {
+	case ports.OpOrder:
+		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
+			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
+		}).add...)
+	case ports.OpAuthenticate:
+		if code != "" {
+			o.authFailures.Add(ctx, 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
+				return withError(nil, code)
+			}).add...)
+		}
+	case ports.OpDispatchPass:
+		o.dispatchDuration.Record(ctx, took, o.set(attrKey{inst: instDispatch, b: code}, func() []attribute.KeyValue {
+			return withError(nil, code)
+		}).rec...)
+	case ports.OpBureauCall:
+		if code != "" {
+			call := string(s.Call)
+			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
+				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
+			}).add...)
+		}
+	}
+}
+
+// links turns W3C trace contexts into span links; a malformed or empty one is skipped.
+func links(tps []string) []trace.Link {
+	ls := make([]trace.Link, 0, len(tps))
+	for _, tp := range tps {
+		if sc, ok := parseTraceParent(tp); ok {
+			ls = append(ls, trace.Link{SpanContext: sc})
+		}
+	}
+	return ls
+}
+
+// parseTraceParent reads a W3C traceparent of version 00: "00-<32 hex>-<16 hex>-<2 hex>".
+func parseTraceParent(tp string) (trace.SpanContext, bool) {
+	if len(tp) != 55 || tp[:3] != "00-" || tp[35] != '-' || tp[52] != '-' {
+		return trace.SpanContext{}, false
+	}
+	tid, err1 := trace.TraceIDFromHex(tp[3:35])
+	sid, err2 := trace.SpanIDFromHex(tp[36:52])
+	flags, err3 := hex.DecodeString(tp[53:55])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return trace.SpanContext{}, false
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]), Remote: true})
+	return sc, sc.IsValid()
+}
+
+// TraceParent implements [ports.TraceParenter]: the W3C trace context (a traceparent value,
+// version 00) of ctx's span, for a card to store ([ports.Card].TraceParent) so its later dispatch
+// can link to the order's trace; empty when ctx carries no span or one that is not sampled (a
+// link to a trace that was never recorded leads nowhere, and the order does not pay for
+// formatting it).
+func (o *Observer) TraceParent(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() || !sc.IsSampled() {
+		return ""
+	}
+	var b [55]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
+	return string(b[:])
+}
+
+// CardMoved implements [ports.Observer]: it counts the transition.
+func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch ports.Channel) {
+	o.transitions.Add(ctx, 1, o.set(attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}, func() []attribute.KeyValue {
+		kv := []attribute.KeyValue{AttrStateFrom.String(string(from)), AttrStateTo.String(string(to))}
+		if ch != "" {
+			kv = append(kv, AttrChannel.String(string(ch)))
+		}
+		return kv
+	}).add...)
+}
+
+// NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
+// has error.type "not_sent".
+func (o *Observer) NotificationDone(ctx context.Context, kind ports.NotificationKind, sent bool) {
+	code := ""
+	if !sent {
+		code = "not_sent"
+	}
+	o.notifications.Add(ctx, 1, o.set(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
+		return withError([]attribute.KeyValue{AttrNotification.String(string(kind))}, code)
+	}).add...)
+}
+
+// ScriptEvaluated implements [ports.Observer]: it records the run's duration and counts a limit
+// hit.
+func (o *Observer) ScriptEvaluated(ctx context.Context, took time.Duration, limit string) {
+	o.scriptDuration.Record(ctx, took.Seconds())
+	if limit != "" {
+		o.scriptLimits.Add(ctx, 1, o.set(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{AttrScriptLimit.String(limit)}
+		}).add...)
+	}
+}
