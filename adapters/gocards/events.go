@@ -155,39 +155,78 @@ func NewEventHandler(cfg EventHandlerConfig) (*EventHandler, error) {
 	return h, nil
 }
 
-// ServeHTTP handles one event delivery.
+// EventError is a delivery [EventHandler.ServeEvent] refused. Status is the HTTP status
+// ServeHTTP answers it with; Err, which the error wraps, says why in a form an API can map
+// without looking at the status:
+//
+//	ports.ErrUnauthenticated  401: the signature is missing or wrong
+//	ports.ErrProtocol         400: not a well-formed event (or the body could not be read)
+//	*http.MaxBytesError       413: the body is longer than MaxBodyBytes
+//	ports.ErrUnavailable      503: deliver it again after the Retry-After ServeEvent set
+//	ErrMethod                 405: not a POST (Allow is set)
+//
+// Its message never quotes the body.
+type EventError struct {
+	Status int
+	Err    error
+}
+
+// Error implements error.
+func (e *EventError) Error() string { return "gocards: event refused: " + e.Err.Error() }
+
+// Unwrap returns the cause, one of the errors listed on [EventError].
+func (e *EventError) Unwrap() error { return e.Err }
+
+// ErrMethod is the cause of a delivery that is not a POST.
+var ErrMethod = errors.New("an event is delivered with POST")
+
+func refuse(status int, err error) error { return &EventError{Status: status, Err: err} }
+
+// ServeHTTP handles one event delivery: [EventHandler.ServeEvent], with a refusal answered as
+// text with its status.
 func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.ServeEvent(w, r); err != nil {
+		status := http.StatusInternalServerError
+		var ee *EventError
+		if errors.As(err, &ee) {
+			status = ee.Status
+		}
+		http.Error(w, http.StatusText(status), status)
+	}
+}
+
+// ServeEvent handles one event delivery, as ServeHTTP does, but leaves the answer to a refusal
+// to the caller: it answers 204 itself when the event was applied, ignored or replayed, and
+// otherwise writes nothing but the Allow or Retry-After header and returns an *[EventError]. An
+// API that answers its errors in its own format (the operator API's problem+json) mounts the
+// handler through this method.
+func (h *EventHandler) ServeEvent(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return refuse(http.StatusMethodNotAllowed, ErrMethod)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			http.Error(w, "event body too large", http.StatusRequestEntityTooLarge)
-			return
+			return refuse(http.StatusRequestEntityTooLarge, mbe)
 		}
-		http.Error(w, "cannot read event body", http.StatusBadRequest)
-		return
+		return refuse(http.StatusBadRequest, fmt.Errorf("%w: the event body could not be read", ports.ErrProtocol))
 	}
 	if !validSignature(h.cfg.Secret, body, r.Header.Get(SignatureHeader)) {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "gocards: event with a bad or missing signature")
-		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return
+		return refuse(http.StatusUnauthorized, fmt.Errorf("%w: bad or missing %s", ports.ErrUnauthenticated, SignatureHeader))
 	}
 	ev, st, err := decodeEvent(body)
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "gocards: malformed event", slog.String("error", err.Error()))
-		http.Error(w, "malformed event", http.StatusBadRequest)
-		return
+		return refuse(http.StatusBadRequest, fmt.Errorf("%w: malformed event", ports.ErrProtocol))
 	}
 	attrs := []slog.Attr{slog.String("event_id", ev.EventID), slog.String("topic", ev.Topic)}
 	if ev.Topic != topicOrderStatusChanged {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "gocards: event with an unknown topic ignored", attrs...)
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
 	attrs = append(attrs, slog.String("order_id", st.OrderID), slog.String("card_id", st.ExternalReference),
 		slog.String("state", string(st.State)))
@@ -204,18 +243,16 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.LogAttrs(ctx, slog.LevelError, "gocards: event dedup failed",
 			append(attrs, slog.String("error", err.Error()))...)
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
+		return refuse(http.StatusServiceUnavailable, fmt.Errorf("%w: event dedup failed", ports.ErrUnavailable))
 	}
 	switch state {
 	case ports.DedupDone:
 		h.log.LogAttrs(ctx, slog.LevelDebug, "gocards: replayed event ignored", attrs...)
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	case ports.DedupBusy:
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, "event is being applied", http.StatusServiceUnavailable)
-		return
+		return refuse(http.StatusServiceUnavailable, fmt.Errorf("%w: the event is being applied", ports.ErrUnavailable))
 	}
 	// The outcome is recorded even when the bureau hung up meanwhile.
 	finish := func(applied bool) {
@@ -242,8 +279,9 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.LogAttrs(ctx, slog.LevelError, "gocards: applying event failed",
 			append(attrs, slog.String("error", err.Error()))...)
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return refuse(http.StatusServiceUnavailable, fmt.Errorf("%w: applying the event failed", ports.ErrUnavailable))
 	}
+	return nil
 }
 
 // SignBody returns the X-GoCards-Signature value of body under secret:

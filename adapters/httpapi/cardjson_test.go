@@ -41,6 +41,11 @@ func FuzzCardEncoding(f *testing.F) {
 		if attempt%2 == 0 {
 			c.Readouts = []httpapi.Readout{{Type: reason, UID: id}, {Type: "", UID: ""}}
 			c.History = []httpapi.History{{State: ports.CardState(name), At: at, Actor: actor}, {State: "", At: time.Time{}}}
+			c.CostCentre = reason
+			c.DeliveryAddress = &ports.Address{Recipient: name, AddressOne: email, PostalCode: id, City: reason, CountryCode: actor}
+		}
+		if attempt%3 == 0 {
+			c.DeliveryAddress = &ports.Address{AddressOne: name, AddressTwo: reason}
 		}
 		want, err := json.Marshal(plainCard(c))
 		if err != nil {

@@ -136,10 +136,10 @@ func (c Config) WithDefaults() Config {
 func (c Config) validate() error {
 	var errs []error
 	if c.Service == nil {
-		errs = append(errs, errors.New("Service is required"))
+		errs = append(errs, errors.New("field Service is required"))
 	}
 	if c.Auth == nil {
-		errs = append(errs, errors.New("Auth is required"))
+		errs = append(errs, errors.New("field Auth is required"))
 	}
 	if c.MaxBodyBytes < 0 || c.MaxScriptBytes < 0 {
 		errs = append(errs, errors.New("MaxBodyBytes and MaxScriptBytes must not be negative"))

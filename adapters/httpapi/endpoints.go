@@ -69,9 +69,13 @@ func (h *handler) order(w http.ResponseWriter, r *http.Request, a ports.Actor) e
 		if err != nil {
 			return nil, err
 		}
+		w.Header().Set("Location", cardLocation(c.ID))
 		return CardOf(c).AppendJSON(buf), nil
 	})
 }
+
+// cardLocation is the path of a card, the Location of a 201 that created it.
+func cardLocation(id string) string { return "/v1/cards/" + url.PathEscape(id) }
 
 // idempotent runs create, answering 201 with the JSON it appends to its buffer, under the
 // request's Idempotency-Key when it has one: the key is scoped to the actor and bound to the path
@@ -482,6 +486,15 @@ func (h *handler) temporary(w http.ResponseWriter, r *http.Request, a ports.Acto
 	})
 }
 
+// dispatchJSON is the answer of a dispatch pass: retried counts the cards whose outcome was
+// unknown and that stay queued for a later attempt (they are also in remaining).
+type dispatchJSON struct {
+	Ordered   int `json:"ordered"`
+	Failed    int `json:"failed"`
+	Retried   int `json:"retried"`
+	Remaining int `json:"remaining"`
+}
+
 type dispatchBody struct {
 	Max *int `json:"max"`
 }
@@ -506,11 +519,7 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, a ports.Actor
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Ordered   int `json:"ordered"`
-		Failed    int `json:"failed"`
-		Remaining int `json:"remaining"`
-	}{res.Ordered, res.Failed, res.Remaining})
+	writeJSON(w, http.StatusOK, dispatchJSON{res.Ordered, res.Failed, res.Retry, res.Remaining})
 	return nil
 }
 
@@ -529,7 +538,7 @@ func (h *handler) statusSync(w http.ResponseWriter, r *http.Request, a ports.Act
 }
 
 // errNoScripts answers the script endpoints of a host without a script engine.
-var errNoScripts = errorf(string(cardorder.CodeNotFound), "this host has no option script engine")
+var errNoScripts = errorf(cardorder.CodeNotFound, "this host has no option script engine")
 
 func (h *handler) getScript(w http.ResponseWriter, r *http.Request, a ports.Actor) error {
 	if h.cfg.Scripts == nil {
@@ -537,7 +546,7 @@ func (h *handler) getScript(w http.ResponseWriter, r *http.Request, a ports.Acto
 	}
 	src, version, err := h.cfg.Scripts.Current(r.Context())
 	if errors.Is(err, ports.ErrNotFound) {
-		return errorf(string(cardorder.CodeNotFound), "no option script is installed")
+		return errorf(cardorder.CodeNotFound, "no option script is installed")
 	}
 	if err != nil {
 		return err

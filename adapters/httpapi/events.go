@@ -1,14 +1,62 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/cardsaddon/extprod/cardorder"
+	"github.com/cardsaddon/extprod/ports"
 )
 
-// eventsProblems wraps the bureau's events handler so that its error answers, written with
-// http.Error as text, reach the client as problems like every other error of the API. The
-// status (and headers such as Retry-After) are kept; the code follows the status:
+// EventServer is an events handler that leaves the answer to a refusal to the API it is
+// mounted in: ServeEvent answers a delivery it accepts itself (204) and returns a refusal as an
+// error, having set at most headers such as Retry-After. gocards.EventHandler is one. Mounted as
+// [Config].Events, its refusals are answered by the API's own problem writer, the code chosen by
+// what the error wraps:
+//
+//	ports.ErrUnauthenticated  401 unauthenticated (a missing or wrong signature)
+//	*http.MaxBytesError       413 payload_too_large
+//	ports.ErrProtocol         400 bad_request (not a well-formed event)
+//	ports.ErrUnavailable      503 unavailable (deliver it again after Retry-After)
+//	anything else             500 internal (the cause is logged)
+type EventServer interface {
+	ServeEvent(w http.ResponseWriter, r *http.Request) error
+}
+
+// events mounts the bureau's events handler: an [EventServer] reports its refusals to the
+// API's problem writer; any other handler's error statuses are turned into problems by
+// [eventsProblems].
+func (h *handler) events(next http.Handler) http.Handler {
+	es, ok := next.(EventServer)
+	if !ok {
+		return eventsProblems(next)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := es.ServeEvent(w, r); err != nil {
+			h.fail(w, r, eventError(err))
+		}
+	})
+}
+
+// eventError is the API's refusal of an event the events handler refused with err.
+func eventError(err error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, ports.ErrUnauthenticated):
+		return errorf(cardorder.CodeUnauthenticated, "the event's signature is missing or wrong")
+	case errors.As(err, &mbe):
+		return errorf(CodePayloadTooLarge, "the event is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, ports.ErrUnavailable):
+		return errorf(CodeUnavailable, "the event could not be applied now; deliver it again later")
+	case errors.Is(err, ports.ErrProtocol):
+		return errorf(CodeBadRequest, "the event is not a well-formed status event")
+	}
+	return err
+}
+
+// eventsProblems wraps an events handler that is not an [EventServer] (a host's own) so that its
+// error answers, written as text, reach the client as problems like every other error of the
+// API. The status (and headers such as Retry-After) are kept; the code follows the status:
 //
 //	400, and any 4xx not named here  bad_request (keeping its status)
 //	401                               unauthenticated
@@ -22,7 +70,7 @@ func eventsProblems(next http.Handler) http.Handler {
 		next.ServeHTTP(pw, r)
 		if pw.status >= 400 {
 			code, detail := eventCode(pw.status)
-			p := Problem{Type: ProblemTypePrefix + code, Title: codes[code].title, Status: pw.status, Detail: detail, Code: code}
+			p := Problem{Type: ProblemTypePrefix + string(code), Title: codes[code].title, Status: pw.status, Detail: detail, Code: string(code)}
 			if p.Status != codes[code].status {
 				p.Title = http.StatusText(p.Status) // the status is the handler's; the title says it
 			}
@@ -32,10 +80,10 @@ func eventsProblems(next http.Handler) http.Handler {
 }
 
 // eventCode is the code and detail of an error status of the events handler.
-func eventCode(status int) (code, detail string) {
+func eventCode(status int) (code cardorder.Code, detail string) {
 	switch {
 	case status == http.StatusUnauthorized:
-		return string(cardorder.CodeUnauthenticated), "the event's signature is missing or wrong"
+		return cardorder.CodeUnauthenticated, "the event's signature is missing or wrong"
 	case status == http.StatusMethodNotAllowed:
 		return CodeMethodNotAllowed, "use POST"
 	case status == http.StatusRequestEntityTooLarge:

@@ -72,9 +72,10 @@ func (h *handler) routes() {
 		{"PUT", "/v1/admin/options-script", h.authed(admin, h.putScript)},
 		{"POST", "/v1/admin/options-script/dry-run", h.authed(admin, h.dryRun)},
 		{"GET", "/healthz", http.HandlerFunc(healthz)},
+		{"GET", "/v1/openapi.json", http.HandlerFunc(serveOpenAPI)},
 	}
 	if h.cfg.Events != nil {
-		rs = append(rs, route{"POST", "/v1/gocards/events", eventsProblems(h.cfg.Events)})
+		rs = append(rs, route{"POST", "/v1/gocards/events", h.events(h.cfg.Events)})
 	}
 	allow := map[string][]string{}
 	var paths []string
@@ -97,7 +98,7 @@ func (h *handler) routes() {
 		})
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, errorf(string(cardorder.CodeNotFound), "no such endpoint"))
+		h.fail(w, r, errorf(cardorder.CodeNotFound, "no such endpoint"))
 	})
 }
 
@@ -142,8 +143,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(http.ErrAbortHandler)
 			}
 			h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: panic serving a request", attrs...)
-			writeProblem(w, Problem{Type: ProblemTypePrefix + CodeInternal, Title: codes[CodeInternal].title,
-				Status: http.StatusInternalServerError, Detail: genericDetail, Code: CodeInternal})
+			writeProblem(w, internalProblem)
 		}
 	}()
 	h.mux.ServeHTTP(tw, r)
@@ -226,7 +226,7 @@ func roles(what string, rs ...ports.Role) rule {
 		if slices.ContainsFunc(rs, a.Has) {
 			return nil
 		}
-		return errorf(string(cardorder.CodeForbidden), "%s needs the %s role", what, need)
+		return errorf(cardorder.CodeForbidden, "%s needs the %s role", what, need)
 	}
 }
 
@@ -239,9 +239,9 @@ func orderer(a ports.Actor, r *http.Request) error {
 	case a.Has(ports.RoleSelfService) && a.ID == r.PathValue("userId"):
 		return nil
 	case a.Has(ports.RoleSelfService):
-		return errorf(string(cardorder.CodeForbidden), "a self-service user may order only for itself")
+		return errorf(cardorder.CodeForbidden, "a self-service user may order only for itself")
 	}
-	return errorf(string(cardorder.CodeForbidden), "ordering cards needs the operator role")
+	return errorf(cardorder.CodeForbidden, "ordering cards needs the operator role")
 }
 
 // actionFunc serves an authenticated request; an error is answered as a problem.
@@ -255,7 +255,7 @@ func (h *handler) authed(check rule, f actionFunc) http.Handler {
 		if !ok {
 			h.authFailed(r, endAuth, "no bearer token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="extprod"`)
-			h.fail(w, r, errorf(string(cardorder.CodeUnauthenticated), "send Authorization: Bearer <token>"))
+			h.fail(w, r, errorf(cardorder.CodeUnauthenticated, "send Authorization: Bearer <token>"))
 			return
 		}
 		a, err := h.cfg.Auth.Authenticate(r.Context(), tok)
@@ -264,12 +264,12 @@ func (h *handler) authed(check rule, f actionFunc) http.Handler {
 		case err == nil, errors.Is(err, ports.ErrUnauthenticated):
 			h.authFailed(r, endAuth, "the token names no one")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="extprod", error="invalid_token"`)
-			h.fail(w, r, errorf(string(cardorder.CodeUnauthenticated), "the token is unknown or expired"))
+			h.fail(w, r, errorf(cardorder.CodeUnauthenticated, "the token is unknown or expired"))
 			return
 		default:
 			// The identity provider could not decide: "try again", not "who are you?". The
 			// cause is logged (it never holds the token: Authenticator must not put it there).
-			endAuth(ports.Outcome{Code: CodeAuthUnavailable})
+			endAuth(ports.Outcome{Code: string(CodeAuthUnavailable)})
 			h.log.LogAttrs(r.Context(), slog.LevelWarn, "httpapi: authentication unavailable",
 				slog.String("route", r.Pattern), slog.String("err", err.Error()))
 			w.Header().Set("Retry-After", "5")
@@ -334,8 +334,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeProblem(w, Problem{Type: ProblemTypePrefix + CodeInternal, Title: codes[CodeInternal].title,
-			Status: http.StatusInternalServerError, Detail: genericDetail, Code: CodeInternal})
+		writeProblem(w, internalProblem)
 		return
 	}
 	writeRaw(w, status, "application/json", b)

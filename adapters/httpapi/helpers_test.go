@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -178,7 +177,6 @@ type env struct {
 	svc     *cardorder.Service
 	idem    *memory.Idempotency
 	handler http.Handler
-	srv     *httptest.Server
 	events  atomic.Int64 // requests the stub events handler received
 	// idemBusy receives a value (when there is room) each time the idempotency store answers
 	// that a key is reserved by a request in progress.
@@ -201,14 +199,6 @@ func (b *busySignal) Reserve(ctx context.Context, key, fp string, now time.Time,
 		}
 	}
 	return rec, reserved, err
-}
-
-func newEnv(t testing.TB) *env {
-	t.Helper()
-	e := newEnvNoServer(t)
-	e.srv = httptest.NewServer(e.handler)
-	t.Cleanup(e.srv.Close)
-	return e
 }
 
 // newEnvNoServer is newEnv without the loopback server, for in-process requests (record).
@@ -277,6 +267,20 @@ func (r resp) problem(t testing.TB) httpapi.Problem {
 	return p
 }
 
+// record serves one request with h in-process.
+func record(h http.Handler, method, path, token, body string, headers ...string) resp {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
 func (r resp) card(t testing.TB) httpapi.Card {
 	t.Helper()
 	var c httpapi.Card
@@ -291,70 +295,4 @@ func (r resp) into(t testing.TB, v any) {
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("body %s: %v", r.body, err)
 	}
-}
-
-// do sends a request; headers come in name, value pairs.
-func (e *env) do(method, path, token, body string, headers ...string) resp {
-	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
-	}
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp{status: res.StatusCode, header: res.Header, body: b}
-}
-
-// order orders a card for user as the operator and returns it.
-func (e *env) order(user string) httpapi.Card {
-	e.t.Helper()
-	r := e.do("POST", "/v1/users/"+user+"/card-orders", tokOp, "")
-	if r.status != http.StatusCreated {
-		e.t.Fatalf("order for %s: %d %s", user, r.status, r.body)
-	}
-	return r.card(e.t)
-}
-
-// countCards counts the stored cards.
-func (e *env) countCards() int {
-	e.t.Helper()
-	page, err := e.store.List(context.Background(), ports.CardFilter{Limit: memory.MaxPage})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return len(page.Cards)
-}
-
-// record serves one request with h in-process.
-func record(h http.Handler, method, path, token, body string, headers ...string) resp {
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }

@@ -50,7 +50,7 @@ func TestPanicBeforeWritingAnswersAProblem(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
 		t.Fatalf("body %q: %v", rec.Body, err)
 	}
-	if p.Code != CodeInternal || p.Status != http.StatusInternalServerError || p.Detail != genericDetail {
+	if p.Code != string(CodeInternal) || p.Status != http.StatusInternalServerError || p.Detail != genericDetail {
 		t.Errorf("problem %+v", p)
 	}
 	out := logs.String()

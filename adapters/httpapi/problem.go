@@ -18,23 +18,28 @@ import (
 // [cardorder.Code] constants. CodeMethodNotAllowed, CodeInternal and CodeUnavailable are not in
 // that table (see the package doc, "Codes beyond docs/http-api.md").
 const (
-	CodeBadRequest           = "bad_request"
-	CodePayloadTooLarge      = "payload_too_large"
-	CodeInvalidScript        = "invalid_script"
-	CodeIdempotencyKeyReused = "idempotency_key_reused"
-	CodeVersionConflict      = "version_conflict"
+	// CodeBadRequest refuses a malformed request: body, path id, query or header (400).
+	CodeBadRequest cardorder.Code = "bad_request"
+	// CodePayloadTooLarge refuses a body over its limit (413).
+	CodePayloadTooLarge cardorder.Code = "payload_too_large"
+	// CodeInvalidScript refuses an option script that does not load or fails (422).
+	CodeInvalidScript cardorder.Code = "invalid_script"
+	// CodeIdempotencyKeyReused refuses an Idempotency-Key sent before with another request (422).
+	CodeIdempotencyKeyReused cardorder.Code = "idempotency_key_reused"
+	// CodeVersionConflict refuses a script install whose If-Match is stale or weak (412).
+	CodeVersionConflict cardorder.Code = "version_conflict"
 	// CodeMethodNotAllowed answers a known path with a method it does not serve (405).
-	CodeMethodNotAllowed = "method_not_allowed"
+	CodeMethodNotAllowed cardorder.Code = "method_not_allowed"
 	// CodeInternal answers anything unexpected (500), with a generic detail.
-	CodeInternal = string(cardorder.CodeInternal)
+	CodeInternal = cardorder.CodeInternal
 	// CodeUnavailable answers a bureau status event that could not be applied now (503, with
 	// the events handler's Retry-After): the bureau delivers it again later. Only
 	// POST /v1/gocards/events answers it.
-	CodeUnavailable = "unavailable"
+	CodeUnavailable cardorder.Code = "unavailable"
 	// CodeAuthUnavailable answers a request whose token could not be checked now: the
 	// [ports.Authenticator] failed with something other than [ports.ErrUnauthenticated] (the
 	// identity provider is down or slow). 503 with Retry-After; the client tries again.
-	CodeAuthUnavailable = "auth_unavailable"
+	CodeAuthUnavailable cardorder.Code = "auth_unavailable"
 )
 
 // ProblemTypePrefix starts the type URI of every problem; the code completes it.
@@ -50,7 +55,9 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
-	Code   string `json:"code"`
+	// Code is one of the codes of docs/http-api.md's error table (a [cardorder.Code] or one
+	// of this package's Code constants).
+	Code string `json:"code"`
 }
 
 type codeInfo struct {
@@ -59,37 +66,37 @@ type codeInfo struct {
 }
 
 // codes is docs/http-api.md's error table and the handler's codes beyond it.
-var codes = map[string]codeInfo{
-	CodeBadRequest:                              {http.StatusBadRequest, "Bad request"},
-	string(cardorder.CodeUnauthenticated):       {http.StatusUnauthorized, "Unauthenticated"},
-	string(cardorder.CodeForbidden):             {http.StatusForbidden, "Forbidden"},
-	string(cardorder.CodeUseCaseDisabled):       {http.StatusForbidden, "Use case disabled"},
-	string(cardorder.CodeNotFound):              {http.StatusNotFound, "Not found"},
-	string(cardorder.CodeUserNotFound):          {http.StatusNotFound, "User not found"},
-	string(cardorder.CodeUserNotActive):         {http.StatusConflict, "User not active"},
-	string(cardorder.CodeOrderExists):           {http.StatusConflict, "Order exists"},
-	string(cardorder.CodeInvalidState):          {http.StatusConflict, "Invalid state"},
-	string(cardorder.CodeInvalidProductionType): {http.StatusUnprocessableEntity, "Invalid production type"},
-	string(cardorder.CodeInvalidCardData):       {http.StatusUnprocessableEntity, "Invalid card data"},
-	CodePayloadTooLarge:                         {http.StatusRequestEntityTooLarge, "Payload too large"},
-	string(cardorder.CodeInvalidAmount):         {http.StatusUnprocessableEntity, "Invalid amount"},
-	string(cardorder.CodeReasonRequired):        {http.StatusUnprocessableEntity, "Reason required"},
-	CodeInvalidScript:                           {http.StatusUnprocessableEntity, "Invalid script"},
-	CodeIdempotencyKeyReused:                    {http.StatusUnprocessableEntity, "Idempotency key reused"},
-	CodeVersionConflict:                         {http.StatusPreconditionFailed, "Version conflict"},
-	string(cardorder.CodeScriptFailed):          {http.StatusInternalServerError, "Script failed"},
-	string(cardorder.CodeProviderError):         {http.StatusBadGateway, "Provider error"},
-	string(cardorder.CodeProviderUnavailable):   {http.StatusServiceUnavailable, "Provider unavailable"},
-	string(cardorder.CodeDirectoryUnavailable):  {http.StatusServiceUnavailable, "Directory unavailable"},
-	CodeMethodNotAllowed:                        {http.StatusMethodNotAllowed, "Method not allowed"},
-	CodeInternal:                                {http.StatusInternalServerError, "Internal error"},
-	CodeUnavailable:                             {http.StatusServiceUnavailable, "Unavailable"},
-	CodeAuthUnavailable:                         {http.StatusServiceUnavailable, "Authentication unavailable"},
-	string(cardorder.CodeJobRunning):            {http.StatusConflict, "Job running"},
+var codes = map[cardorder.Code]codeInfo{
+	CodeBadRequest:                      {http.StatusBadRequest, "Bad request"},
+	cardorder.CodeUnauthenticated:       {http.StatusUnauthorized, "Unauthenticated"},
+	cardorder.CodeForbidden:             {http.StatusForbidden, "Forbidden"},
+	cardorder.CodeUseCaseDisabled:       {http.StatusForbidden, "Use case disabled"},
+	cardorder.CodeNotFound:              {http.StatusNotFound, "Not found"},
+	cardorder.CodeUserNotFound:          {http.StatusNotFound, "User not found"},
+	cardorder.CodeUserNotActive:         {http.StatusConflict, "User not active"},
+	cardorder.CodeOrderExists:           {http.StatusConflict, "Order exists"},
+	cardorder.CodeInvalidState:          {http.StatusConflict, "Invalid state"},
+	cardorder.CodeInvalidProductionType: {http.StatusUnprocessableEntity, "Invalid production type"},
+	cardorder.CodeInvalidCardData:       {http.StatusUnprocessableEntity, "Invalid card data"},
+	CodePayloadTooLarge:                 {http.StatusRequestEntityTooLarge, "Payload too large"},
+	cardorder.CodeInvalidAmount:         {http.StatusUnprocessableEntity, "Invalid amount"},
+	cardorder.CodeReasonRequired:        {http.StatusUnprocessableEntity, "Reason required"},
+	CodeInvalidScript:                   {http.StatusUnprocessableEntity, "Invalid script"},
+	CodeIdempotencyKeyReused:            {http.StatusUnprocessableEntity, "Idempotency key reused"},
+	CodeVersionConflict:                 {http.StatusPreconditionFailed, "Version conflict"},
+	cardorder.CodeScriptFailed:          {http.StatusInternalServerError, "Script failed"},
+	cardorder.CodeProviderError:         {http.StatusBadGateway, "Provider error"},
+	cardorder.CodeProviderUnavailable:   {http.StatusServiceUnavailable, "Provider unavailable"},
+	cardorder.CodeDirectoryUnavailable:  {http.StatusServiceUnavailable, "Directory unavailable"},
+	CodeMethodNotAllowed:                {http.StatusMethodNotAllowed, "Method not allowed"},
+	CodeInternal:                        {http.StatusInternalServerError, "Internal error"},
+	CodeUnavailable:                     {http.StatusServiceUnavailable, "Unavailable"},
+	CodeAuthUnavailable:                 {http.StatusServiceUnavailable, "Authentication unavailable"},
+	cardorder.CodeJobRunning:            {http.StatusConflict, "Job running"},
 }
 
 // StatusOf returns the HTTP status of a code of the error table; 500 for an unknown one.
-func StatusOf(code string) int {
+func StatusOf(code cardorder.Code) int {
 	if ci, ok := codes[code]; ok {
 		return ci.status
 	}
@@ -98,18 +105,22 @@ func StatusOf(code string) int {
 
 // apiError is a refusal by the handler itself (before or around the domain).
 type apiError struct {
-	code   string
+	code   cardorder.Code
 	detail string
 }
 
 // Error implements error.
-func (e *apiError) Error() string { return e.code + ": " + e.detail }
+func (e *apiError) Error() string { return string(e.code) + ": " + e.detail }
 
-func errorf(code, format string, args ...any) *apiError {
+func errorf(code cardorder.Code, format string, args ...any) *apiError {
 	return &apiError{code: code, detail: fmt.Sprintf(format, args...)}
 }
 
 const genericDetail = "an internal error occurred; it has been logged"
+
+// internalProblem answers an unexpected failure.
+var internalProblem = Problem{Type: ProblemTypePrefix + string(CodeInternal), Title: "Internal error",
+	Status: http.StatusInternalServerError, Detail: genericDetail, Code: string(CodeInternal)}
 
 // problemOf turns any error into the problem the client sees. internal reports whether err is
 // an unexpected failure whose cause must be logged, not sent.
@@ -121,17 +132,17 @@ func problemOf(err error) (p Problem, internal bool) {
 	case errors.As(err, &ae) && ae.code != CodeInternal:
 		code, detail = ae.code, ae.detail
 	case errors.As(err, &de) && de.Code != cardorder.CodeInternal:
-		if _, known := codes[string(de.Code)]; known {
-			code, detail = string(de.Code), domainDetail(de)
+		if _, known := codes[de.Code]; known {
+			code, detail = de.Code, domainDetail(de)
 		}
 	}
 	ci := codes[code]
 	return Problem{
-		Type:   ProblemTypePrefix + code,
+		Type:   ProblemTypePrefix + string(code),
 		Title:  ci.title,
 		Status: ci.status,
 		Detail: detail,
-		Code:   code,
+		Code:   string(code),
 	}, code == CodeInternal
 }
 

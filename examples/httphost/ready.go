@@ -122,8 +122,9 @@ func readyz(store func(context.Context) error, script func(context.Context) erro
 				detail += "; " + missing[1]
 			}
 			body.Ready = false
-			body.Problem = &httpapi.Problem{Type: httpapi.ProblemTypePrefix + httpapi.CodeUnavailable,
-				Title: "Unavailable", Status: status, Detail: detail, Code: httpapi.CodeUnavailable}
+			code := string(httpapi.CodeUnavailable)
+			body.Problem = &httpapi.Problem{Type: httpapi.ProblemTypePrefix + code,
+				Title: "Unavailable", Status: status, Detail: detail, Code: code}
 			w.Header().Set("Content-Type", httpapi.ProblemContentType)
 			w.Header().Set("Retry-After", "5")
 		} else {

@@ -89,15 +89,15 @@ func TestProblemCodesDocumented(t *testing.T) {
 
 	codes := problemCodes(t, root)
 	// The scan found the codes the packages export (a scan that finds nothing proves nothing).
-	for _, c := range []string{httpapi.CodeBadRequest, httpapi.CodeMethodNotAllowed, httpapi.CodeUnavailable,
-		httpapi.CodeInternal, string(cardorder.CodeOrderExists), string(cardorder.CodeProviderUnavailable)} {
-		if !slices.Contains(codes, c) {
+	for _, c := range []cardorder.Code{httpapi.CodeBadRequest, httpapi.CodeMethodNotAllowed, httpapi.CodeUnavailable,
+		httpapi.CodeInternal, cardorder.CodeOrderExists, cardorder.CodeProviderUnavailable} {
+		if !slices.Contains(codes, string(c)) {
 			t.Errorf("the scan of the code constants missed %q", c)
 		}
 	}
 	for _, c := range codes {
 		// The handler knows the code: only internal failures answer 500.
-		if st := httpapi.StatusOf(c); st == 500 && c != httpapi.CodeInternal && c != string(cardorder.CodeScriptFailed) {
+		if st := httpapi.StatusOf(cardorder.Code(c)); st == 500 && c != string(httpapi.CodeInternal) && c != string(cardorder.CodeScriptFailed) {
 			t.Errorf("problem code %q answers 500: the handler does not know it", c)
 		}
 		url := httpapi.ProblemTypePrefix + c

@@ -1,4 +1,4 @@
-package httpapi_test
+package httpapitest
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func requestedCard(e *env, token string) string {
 
 // TestErrorCodes produces every code of docs/http-api.md's error table (and the handler's own 404 and
 // 405) and checks status, problem members and the detail.
-func TestErrorCodes(t *testing.T) {
+func testErrorCodes(t *testing.T, cfg Config) {
 	tests := []struct {
 		name      string
 		setup     func(e *env) req
@@ -162,7 +162,7 @@ func TestErrorCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			e := newEnv(t)
+			e := newEnv(t, cfg)
 			r := e.send(tt.setup(e))
 			p := r.problem(t)
 			is.Equal(p.Code, tt.code)
