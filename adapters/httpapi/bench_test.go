@@ -14,6 +14,8 @@ import (
 
 	"github.com/cardsaddon/extprod/adapters/httpapi"
 	"github.com/cardsaddon/extprod/ports"
+
+	"github.com/cardsaddon/extprod/internal/cputime"
 )
 
 // benchClients is the number of concurrent clients of docs/http-api.md "Performance".
@@ -95,7 +97,7 @@ func BenchmarkOrderOverHTTP(b *testing.B) {
 		left.Store(int64(n))
 		var wg sync.WaitGroup
 		var failed atomic.Pointer[error]
-		start, startCPU := time.Now(), processCPU()
+		start, startCPU := time.Now(), cputime.Process()
 		for range benchClients {
 			wg.Go(func() {
 				for left.Add(-1) >= 0 {
@@ -107,7 +109,7 @@ func BenchmarkOrderOverHTTP(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		wall, cpu = time.Since(start), processCPU()-startCPU
+		wall, cpu = time.Since(start), cputime.Process()-startCPU
 		if p := failed.Load(); p != nil {
 			b.Fatal(*p)
 		}
