@@ -22,6 +22,12 @@
 // card. (net/http's transport itself may resend a request that carries an Idempotency-Key when a
 // reused connection breaks before any answer; that is safe for the same reason.)
 //
+// The retries are written here rather than taken from golang.org/x/oauth2 and
+// hashicorp/go-retryablehttp because the bureau needs what neither does: a token the bureau
+// refuses (401) is dropped and fetched again once, without using up an attempt; a Retry-After is
+// honoured only up to a cap and beyond it handed to the dispatcher as a typed error; and a POST
+// is retried only because it carries an Idempotency-Key.
+//
 // # Errors
 //
 // Callers test errors with errors.Is and errors.As:

@@ -27,8 +27,8 @@ const (
 )
 
 // StaticTokens is a [ports.Authenticator] over a fixed map from token to actor, for examples, tests
-// and hosts whose tokens are provisioned out of band. Build it as before, with the tokens in
-// clear as keys (a literal, or make and assign); do not modify it while it is in use.
+// and hosts whose tokens are provisioned out of band. Build it as a map literal (or make and assign)
+// with the tokens in clear as keys; do not modify it while it is in use.
 //
 // Tokens are never looked up by their clear text: a map lookup by string compares the
 // presented token byte by byte with a stored one, and its timing would tell an attacker how

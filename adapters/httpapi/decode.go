@@ -228,6 +228,9 @@ func validID(s string) bool {
 }
 
 func checkID(name, s string) error {
+	if s == "" {
+		return errorf(CodeBadRequest, "%s is required", name)
+	}
 	if !validID(s) {
 		return errorf(CodeBadRequest, "%s must be 1 to %d letters, digits or - _ . ~ : @ +", name, MaxIDLength)
 	}

@@ -59,7 +59,8 @@ func (u *Users) User(ctx context.Context, id string) (ports.User, error) {
 	return user, nil
 }
 
-// Scripts keeps the installed option script in memory.
+// Scripts keeps the installed option script in memory. Its zero value is ready to use (no script
+// installed).
 type Scripts struct {
 	mu              sync.Mutex
 	source, version string
@@ -90,7 +91,7 @@ func (s *Scripts) ReplaceScript(ctx context.Context, source, version, expectVers
 }
 
 // Mailer records the notifications it is asked to send. Fail makes it refuse them, to test that a
-// mail outage loses nothing.
+// mail outage loses nothing. Its zero value is ready to use.
 type Mailer struct {
 	mu   sync.Mutex
 	sent []ports.Notification
@@ -123,7 +124,7 @@ func (m *Mailer) Sent() []ports.Notification {
 	return slices.Clone(m.sent)
 }
 
-// AuditLog records audit events, deduplicated by id.
+// AuditLog records audit events, deduplicated by id. Its zero value is ready to use.
 type AuditLog struct {
 	mu     sync.Mutex
 	seen   map[string]bool

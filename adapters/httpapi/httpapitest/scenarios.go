@@ -529,6 +529,11 @@ func testDryRun(t *testing.T, cfg Config) {
 		r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin, body)
 		is.Equal(r.problem(t).Code, "bad_request")
 	}
+	// A missing id is named as required, not as badly spelt.
+	for body, field := range map[string]string{`{"userId":"u1"}`: "actorId", `{"actorId":"x"}`: "userId"} {
+		r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin, body)
+		is.Equal(r.problem(t).Detail, field+" is required")
+	}
 	r = e.do("POST", "/v1/admin/options-script/dry-run", tokAdmin,
 		`{"script":"`+strings.Repeat("x", 256<<10+1)+`","userId":"u1","actorId":"x"}`)
 	is.Equal(r.problem(t).Code, "payload_too_large")
