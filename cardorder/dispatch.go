@@ -134,16 +134,6 @@ func (s *Service) attempt(ctx context.Context, c ports.Card) (ports.Card, outcom
 	return stored, out, perr
 }
 
-// doubling is the wait after the n-th failed try (n ≥ 1): base, doubling per try, at most max.
-// There is no jitter: waits are measured on the injected clock, and a pass spreads its cards anyway.
-func doubling(base, max time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
-}
-
 // DefaultDispatchMax is how many cards one dispatch pass claims when the caller names no number.
 const DefaultDispatchMax = 1000
 

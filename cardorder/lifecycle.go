@@ -3,128 +3,18 @@ package cardorder
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/cardsaddon/extprod/ports"
 )
-
-// change moves next (derived from prev; prev is zero for a new card) to state to and returns the
-// compare-and-set with its audit event and the notifications the move causes (docs/use-case.md §6). This is
-// the one place where a card changes state.
-func (s *Service) change(prev, next ports.Card, to ports.CardState, actor, reason string) ports.Change {
-	now := s.now()
-	from := prev.State
-	if from == "" {
-		from = ports.StateRegistered
-	}
-	next.State = to
-	next.UpdatedAt = now
-	if !keepsPhoto(to) {
-		next.Photo = nil // erased in the same write (photo.go)
-	}
-	next.History = append(slices.Clip(next.History), ports.HistoryEntry{State: to, At: now, Actor: actor})
-	if to == ports.StateProcessing {
-		next.QueuedAt = now
-		if !next.Options.QueueCards {
-			// Ordered directly: taken as a queue claim would take it, so from now on it cannot be
-			// aborted, and if this process dies the lease expires and the dispatcher retries it
-			// under the same idempotency key.
-			next.DispatchStarted = true
-			next.LeaseUntil = now.Add(s.cfg.DispatchLease)
-		}
-	} else {
-		next.LeaseUntil, next.NotBefore = time.Time{}, time.Time{}
-	}
-	ch := ports.Change{Card: next, Event: ports.AuditEvent{
-		ID: s.cfg.IDs.NewID(), CardID: next.ID, UserID: next.UserID, Actor: actor,
-		From: from, To: to, Reason: reason, At: now,
-	}}
-	// The relay sends a notification at once. With InlineDelivery the call sends it right after
-	// the write, so the outbox holds it back for NotifyRetry and the relay only picks up what
-	// that first try missed.
-	notBefore := now
-	if s.cfg.InlineDelivery {
-		notBefore = now.Add(s.cfg.NotifyRetry)
-	}
-	notify := func(kind ports.NotificationKind, rcpt ports.Recipient) {
-		ch.Notifications = append(ch.Notifications, ports.Notification{
-			ID: s.cfg.IDs.NewID(), Kind: kind, To: rcpt, CardID: next.ID, Reason: reason, At: now,
-			NotBefore: notBefore,
-		})
-	}
-	switch {
-	case to == ports.StateRequested:
-		notify(ports.NotifyApprovalNeeded, ports.Recipient{Approvers: true})
-	case from == ports.StateRequested && to == ports.StateProcessing:
-		notify(ports.NotifyOrderApproved, ports.Recipient{UserID: next.OrderedBy})
-	case to == ports.StateRejected:
-		notify(ports.NotifyOrderRejected, ports.Recipient{UserID: next.OrderedBy})
-	case to == ports.StateOrdered && next.Options.SendCardOrderedEmail && next.UserID != "":
-		notify(ports.NotifyCardOrdered, ports.Recipient{UserID: next.UserID})
-	}
-	return ch
-}
 
 // maxCASRetries bounds how often one action re-reads a card after losing a compare-and-set to a
 // concurrent writer. Each loss means another write succeeded, so this is never reached in
 // practice; it only guards against a store that reports conflicts forever.
 const maxCASRetries = 100
 
-// update reads card id, lets decide derive the change from it and writes it with compare-and-set.
-// When another write wins in between, the decision is made again on the fresh card, so every
-// check (state, four-eyes) holds for the value actually replaced.
-func (s *Service) update(ctx context.Context, id string, decide func(ports.Card) (ports.Change, error)) (ports.Card, error) {
-	for range maxCASRetries {
-		c, err := s.p.Store.Card(ctx, id)
-		if errors.Is(err, ports.ErrNotFound) {
-			return ports.Card{}, refuse(CodeNotFound, "no card %q", id)
-		}
-		if err != nil {
-			return ports.Card{}, wrapErr(CodeInternal, err, "read card %q", id)
-		}
-		ch, err := decide(c)
-		if errors.Is(err, errUnchanged) {
-			return c, err
-		}
-		if err != nil {
-			return ports.Card{}, err
-		}
-		if ch.Card.State != c.State && !CanMove(c.State, ch.Card.State) {
-			return ports.Card{}, refuse(CodeInternal, "card %q: no move from %s to %s", id, c.State, ch.Card.State)
-		}
-		if ch.Event.ID != "" {
-			s.stamp(ctx, &ch.Event)
-		}
-		stored, err := s.p.Store.Update(ctx, ch)
-		switch {
-		case errors.Is(err, ports.ErrConflict):
-			continue
-		case errors.Is(err, ports.ErrOpenOrderExists):
-			return ports.Card{}, orderExists()
-		case err != nil:
-			return ports.Card{}, wrapErr(CodeInternal, err, "update card %q", id)
-		}
-		if ch.Event.ID != "" {
-			s.moved(ctx, ch.Event, stored.Channel)
-			s.written(ctx, []ports.AuditEvent{ch.Event}, ch.Notifications)
-		}
-		return stored, nil
-	}
-	return ports.Card{}, refuse(CodeInternal, "card %q kept changing; gave up after %d tries", id, maxCASRetries)
-}
-
 func invalidState(c ports.Card, action string) error {
 	return refuse(CodeInvalidState, "cannot %s a card in state %s", action, c.State)
-}
-
-// fourEyes refuses an approver who ordered the card or holds it.
-func fourEyes(approver ports.Actor, c ports.Card) error {
-	if approver.ID == c.OrderedBy || approver.ID == c.UserID {
-		return refuse(CodeForbidden, "four-eyes: the approver must be neither the requester nor the cardholder")
-	}
-	return nil
 }
 
 // Approve approves a requested order (four-eyes). The card goes to processing, or is ordered at

@@ -390,16 +390,6 @@ func (s *Service) DryRun(ctx context.Context, admin ports.Actor, d DryRun) (Prev
 	return s.preview(ctx, d.UserID, &OrderOptions{Actor: d.Actor, ProductionType: d.ProductionType}, d.Channel, src), nil
 }
 
-func require(a ports.Actor, r ports.Role, what string) error {
-	switch {
-	case a.ID == "":
-		return ErrUnauthenticated
-	case !a.Has(r):
-		return refuse(CodeForbidden, "%s needs the %s role", what, r)
-	}
-	return nil
-}
-
 // BatchResult is the outcome of one user's order in a batch: the card, or why it was refused.
 type BatchResult struct {
 	UserID string

@@ -252,38 +252,3 @@ type discard struct{}
 
 func (discard) Send(context.Context, ports.Notification) error { return nil }
 func (discard) Record(context.Context, ports.AuditEvent) error { return nil }
-
-// stage is the progress of a card through docs/use-case.md §4, used to keep bureau updates forward-only.
-func stage(s ports.CardState) int {
-	switch s {
-	case ports.StateOrdered:
-		return 1
-	case ports.StateInProduction:
-		return 2
-	case ports.StateProduced, ports.StateFailed:
-		return 3
-	}
-	return 0
-}
-
-// transitions is the state machine of docs/use-case.md §4: every move a card may make. Approve, a direct
-// order and a repeat that orders directly pass through processing (the card is saved before the
-// bureau is called).
-var transitions = map[ports.CardState][]ports.CardState{
-	ports.StateRegistered:   {ports.StateRequested, ports.StateProcessing},
-	ports.StateRequested:    {ports.StateProcessing, ports.StateRejected, ports.StateAborted},
-	ports.StateProcessing:   {ports.StateOrdered, ports.StateAborted, ports.StateFailed},
-	ports.StateOrdered:      {ports.StateInProduction, ports.StateProduced, ports.StateFailed},
-	ports.StateInProduction: {ports.StateProduced, ports.StateFailed},
-	ports.StateFailed:       {ports.StateProcessing},
-}
-
-// CanMove reports whether docs/use-case.md §4 allows a card in state from to move to state to.
-func CanMove(from, to ports.CardState) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -15,22 +14,6 @@ import (
 
 // The Service is what the bureau's status-events handler applies statuses through.
 var _ ports.StatusApplier = (*Service)(nil)
-
-// statusChange derives the change a bureau status makes to c, or nil when it makes none: the card
-// is not (yet) ordered, the status is of an older attempt, or it would not move the card forward.
-func (s *Service) statusChange(c ports.Card, st ports.OrderStatus) *ports.Change {
-	if stage(c.State) == 0 || stage(c.State) == 3 || c.ProviderOrderID != st.OrderID || stage(st.State) <= stage(c.State) {
-		return nil
-	}
-	next := c
-	next.CardNumber, next.ValidThru = st.CardNumber, st.ValidThru
-	next.Readouts = slices.Clone(st.Readouts)
-	if st.State == ports.StateFailed {
-		next.FailureReason = st.Reason
-	}
-	ch := s.change(c, next, st.State, SystemActor, next.FailureReason)
-	return &ch
-}
 
 // applyStatus records st on card id with compare-and-set; changed is false when st made no change.
 func (s *Service) applyStatus(ctx context.Context, id string, st ports.OrderStatus) (_ ports.Card, changed bool, err error) {
