@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -206,37 +204,6 @@ func kindOf(k string) string {
 	return "of another type"
 }
 
-// MaxIDLength bounds a user or card id in a path, query or body.
-const MaxIDLength = 128
-
-// validID reports whether s is a plausible id: 1..MaxIDLength characters among letters, digits
-// and - _ . ~ : @ + (enough for UUIDs, ULIDs, directory ids and email-like user ids).
-func validID(s string) bool {
-	if s == "" || len(s) > MaxIDLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-', c == '_', c == '.', c == '~', c == ':', c == '@', c == '+':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func checkID(name, s string) error {
-	if s == "" {
-		return errorf(CodeBadRequest, "%s is required", name)
-	}
-	if !validID(s) {
-		return errorf(CodeBadRequest, "%s must be 1 to %d letters, digits or - _ . ~ : @ +", name, MaxIDLength)
-	}
-	return nil
-}
-
 // checkText bounds a free-text field (a production type, a reason).
 func checkText(name, s string, max int) error {
 	if len(s) > max {
@@ -246,25 +213,4 @@ func checkText(name, s string, max int) error {
 		return errorf(CodeBadRequest, "%s is not valid UTF-8", name)
 	}
 	return nil
-}
-
-// EncodeCursor encodes a store cursor as the listing's opaque, URL-safe nextCursor.
-func EncodeCursor(after int64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(after))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// DecodeCursor decodes a cursor made by [EncodeCursor]; ok is false for anything else.
-func DecodeCursor(s string) (after int64, ok bool) {
-	if len(s) != base64.RawURLEncoding.EncodedLen(8) {
-		return 0, false
-	}
-	var b [8]byte
-	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(s))
-	if err != nil || n != 8 {
-		return 0, false
-	}
-	v := int64(binary.BigEndian.Uint64(b[:]))
-	return v, v > 0
 }
