@@ -125,7 +125,7 @@ func (c *Config) WithDefaults() Config {
 		out = *c
 	}
 	if out.Clock == nil {
-		out.Clock = systemClock{}
+		out.Clock = ports.SystemClock
 	}
 	if out.IDs == nil {
 		out.IDs = randomIDs{}
@@ -233,10 +233,6 @@ type StaticOptions ports.Options
 func (o StaticOptions) Resolve(context.Context, ports.OptionsRequest) (ports.Resolved, error) {
 	return ports.Resolved{Options: ports.Options(o), ScriptVersion: "static"}, nil
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 type randomIDs struct{}
 

@@ -30,10 +30,6 @@ type EngineConfig struct {
 	Clock ports.Clock
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Engine holds the option script in force, backed by a [ports.ScriptStore] so that every
 // instance of a host uses the same script and a restart keeps it; while the store has none, the
 // default script ([DefaultSource]) is in force. It implements [ports.OptionsSource] by
@@ -80,7 +76,7 @@ func NewEngine(ctx context.Context, store ports.ScriptStore, cfg *EngineConfig) 
 		e.interval = DefaultRefreshInterval
 	}
 	if e.clock == nil {
-		e.clock = systemClock{}
+		e.clock = ports.SystemClock
 	}
 	def, err := load(defaultSource, e.lim, e.pool)
 	if err != nil {

@@ -70,6 +70,15 @@ type Clock interface {
 	Now() time.Time
 }
 
+// ClockFunc adapts a function to a [Clock], as http.HandlerFunc does for handlers.
+type ClockFunc func() time.Time
+
+// Now calls f.
+func (f ClockFunc) Now() time.Time { return f() }
+
+// SystemClock is the wall clock: the default Clock of the domain and of every adapter.
+var SystemClock Clock = ClockFunc(time.Now)
+
 // IDSource gives new unique ids (cards, events, notifications).
 type IDSource interface {
 	NewID() string

@@ -192,7 +192,7 @@ func (c *Client) Layout(ctx context.Context, id string) (ports.Layout, error) {
 // callers share one fetch.
 func (c *Client) layoutList(ctx context.Context) (map[string]ports.Layout, error) {
 	c.layMu.Lock()
-	if c.layouts != nil && c.cfg.Now().Before(c.layUntil) {
+	if c.layouts != nil && c.cfg.Clock.Now().Before(c.layUntil) {
 		l := c.layouts
 		c.layMu.Unlock()
 		return l, nil
@@ -216,7 +216,7 @@ func (c *Client) layoutList(ctx context.Context) (map[string]ports.Layout, error
 			return nil, err
 		}
 		c.layMu.Lock()
-		c.layouts, c.layUntil = layouts, c.cfg.Now().Add(c.cfg.LayoutTTL)
+		c.layouts, c.layUntil = layouts, c.cfg.Clock.Now().Add(c.cfg.LayoutTTL)
 		c.layMu.Unlock()
 		return layouts, nil
 	})
@@ -373,7 +373,7 @@ func (c *Client) answer(ctx context.Context, resp *http.Response, handle handleF
 		return resp.StatusCode, nil
 	case http.StatusTooManyRequests:
 		drain(resp.Body)
-		ra, ok := retryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())
+		ra, ok := retryAfter(resp.Header.Get("Retry-After"), c.cfg.Clock.Now())
 		if ok && ra > c.cfg.RetryAfterCap {
 			// Longer than this call may wait: stop here and pass the bureau's wait on, so the
 			// caller does not try again before it.
@@ -449,11 +449,11 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // token returns a valid cached token or fetches one; concurrent callers share one fetch.
 func (c *Client) token(ctx context.Context) (*token, error) {
-	if t := c.tok.Load(); t != nil && c.cfg.Now().Before(t.refreshAt) {
+	if t := c.tok.Load(); t != nil && c.cfg.Clock.Now().Before(t.refreshAt) {
 		return t, nil
 	}
 	ch := c.tokSF.DoChan("token", func() (any, error) {
-		if t := c.tok.Load(); t != nil && c.cfg.Now().Before(t.refreshAt) {
+		if t := c.tok.Load(); t != nil && c.cfg.Clock.Now().Before(t.refreshAt) {
 			return t, nil // fetched while this caller queued
 		}
 		t, err := c.fetchToken(context.WithoutCancel(ctx))
@@ -494,7 +494,7 @@ func (c *Client) fetchToken(ctx context.Context) (*token, error) {
 	if err != nil {
 		return nil, &transientError{reason: "token: transport: " + transportReason(err)}
 	}
-	obtained := c.cfg.Now()
+	obtained := c.cfg.Clock.Now()
 	var tb tokenBody
 	status, err := c.answer(ctx, resp, func(status int, b []byte, tooLarge bool) error {
 		switch status {

@@ -47,7 +47,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		is.Equal(cfg.MaxAttempts, gocards.DefaultMaxAttempts)
 		is.Equal(cfg.RetryAfterCap, gocards.DefaultRetryAfterCap)
 		is.Equal(cfg.LayoutTTL, gocards.DefaultLayoutTTL)
-		is.True(cfg.HTTPClient != nil && cfg.Logger != nil && cfg.Sleep != nil && cfg.Jitter != nil && cfg.Now != nil)
+		is.True(cfg.HTTPClient != nil && cfg.Logger != nil && cfg.Sleep != nil && cfg.Jitter != nil && cfg.Clock != nil)
 	})
 }
 
@@ -199,7 +199,7 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	is := is.New(t)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	h := newFakeHarness(t, gocardsfake.Config{TokenTTL: 10 * time.Minute}, func(c *gocards.Config) {
-		c.Now = func() time.Time { return now }
+		c.Clock = ports.ClockFunc(func() time.Time { return now })
 		c.TokenRefreshMargin = time.Minute
 	})
 	ctx := t.Context()
@@ -583,7 +583,7 @@ func TestLayout(t *testing.T) {
 	is := is.New(t)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	h := newFakeHarness(t, gocardsfake.Config{}, func(c *gocards.Config) {
-		c.Now = func() time.Time { return now }
+		c.Clock = ports.ClockFunc(func() time.Time { return now })
 		c.LayoutTTL = 5 * time.Minute
 	})
 	ctx := t.Context()

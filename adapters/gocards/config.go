@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/cardsaddon/extprod/ports"
 )
 
 // Defaults of [Config]; a zero field of Config takes the value here (see [Config.WithDefaults]).
@@ -76,8 +78,8 @@ type Config struct {
 	// response bodies). Default: discard.
 	Logger *slog.Logger
 
-	// Now gives the time for token and layout expiry; default time.Now.
-	Now func() time.Time
+	// Clock gives the time for token and layout expiry; default [ports.SystemClock].
+	Clock ports.Clock
 	// Sleep waits d or until ctx ends, returning ctx.Err() in that case; default a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter returns a duration uniform in [0, max]; default math/rand/v2. Inject a fixed
@@ -125,8 +127,8 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = ports.SystemClock
 	}
 	if c.Sleep == nil {
 		c.Sleep = sleepCtx

@@ -60,8 +60,8 @@ type EventHandlerConfig struct {
 	// DedupHold is how long one delivery holds an event id while it applies it; a delivery of
 	// the same event meanwhile is answered 503 (Retry-After: 1). Default DefaultEventDedupHold.
 	DedupHold time.Duration
-	// Now gives the time for the dedup expiry; default time.Now.
-	Now func() time.Time
+	// Clock gives the time for the dedup expiry; default [ports.SystemClock].
+	Clock ports.Clock
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -78,8 +78,8 @@ func (c EventHandlerConfig) WithDefaults() EventHandlerConfig {
 	if c.DedupHold == 0 {
 		c.DedupHold = DefaultEventDedupHold
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = ports.SystemClock
 	}
 	return c
 }
@@ -232,7 +232,7 @@ func (h *EventHandler) ServeEvent(w http.ResponseWriter, r *http.Request) error 
 		slog.String("state", string(st.State)))
 
 	ctx := r.Context()
-	now := h.cfg.Now()
+	now := h.cfg.Clock.Now()
 	if h.ownDedup && h.served.Add(1)%purgeEvery == 0 {
 		if _, err := h.cfg.Dedup.PurgeEvents(ctx, now, purgeBatch); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "gocards: purging expired event ids failed", slog.String("error", err.Error()))
@@ -257,7 +257,7 @@ func (h *EventHandler) ServeEvent(w http.ResponseWriter, r *http.Request) error 
 	// The outcome is recorded even when the bureau hung up meanwhile.
 	finish := func(applied bool) {
 		wctx := context.WithoutCancel(ctx)
-		if err := h.cfg.Dedup.FinishEvent(wctx, ev.EventID, applied, h.cfg.Now().Add(h.cfg.DedupTTL)); err != nil {
+		if err := h.cfg.Dedup.FinishEvent(wctx, ev.EventID, applied, h.cfg.Clock.Now().Add(h.cfg.DedupTTL)); err != nil {
 			h.log.LogAttrs(wctx, slog.LevelWarn, "gocards: event outcome not remembered; a redelivery is applied again",
 				append(attrs, slog.String("error", err.Error()))...)
 		}

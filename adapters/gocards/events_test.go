@@ -225,7 +225,7 @@ func TestEventsDedupExpires(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := newStatusApplier("c")
 	h, err := gocards.NewEventHandler(gocards.EventHandlerConfig{Secret: secret, Applier: a,
-		DedupTTL: time.Hour, Now: func() time.Time { return now }})
+		DedupTTL: time.Hour, Clock: ports.ClockFunc(func() time.Time { return now })})
 	is.NoErr(err)
 	send := func(id string) int {
 		body := []byte(`{"eventId":"` + id + `","topic":"ORDER_STATUS_CHANGED","data":{"orderId":"O-1","externalReference":"c","status":"ORDERED"}}`)

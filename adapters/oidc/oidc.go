@@ -126,15 +126,10 @@ func (c Config) WithDefaults() Config {
 		c.HTTPClient = &client
 	}
 	if c.Clock == nil {
-		c.Clock = systemClock{}
+		c.Clock = ports.SystemClock
 	}
 	return c
 }
-
-// systemClock is the default [ports.Clock].
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // acceptedAlgorithms returns the asymmetric algorithms go-oidc verifies against a key set.
 func acceptedAlgorithms() []string {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/cardsaddon/extprod/ports"
 )
 
 // Defaults of [Config]; a zero field of Config takes the value here (see [Config.WithDefaults]).
@@ -88,8 +90,8 @@ type Config struct {
 	// Logger receives request outcomes (operation, status, duration), never personal data: no
 	// ids, logins, names, emails, URLs or bodies. Default: discard.
 	Logger *slog.Logger
-	// Now gives the time for the cache; default time.Now.
-	Now func() time.Time
+	// Clock gives the time for the cache; default [ports.SystemClock].
+	Clock ports.Clock
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -118,8 +120,8 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = ports.SystemClock
 	}
 	return c
 }

@@ -68,5 +68,5 @@ func TestDefaults(t *testing.T) {
 	is.Equal(c.ActiveWhenAbsent, false)
 	is.True(c.HTTPClient != nil)
 	is.True(c.Logger != nil)
-	is.True(c.Now != nil)
+	is.True(c.Clock != nil)
 }

@@ -93,18 +93,18 @@ func New(cfg Config) (*Directory, error) {
 // Errors never contain id: it may be a login.
 func (d *Directory) User(ctx context.Context, id string) (ports.User, error) {
 	if d.cache != nil {
-		if u, ok := d.cache.get(id, d.cfg.Now()); ok {
+		if u, ok := d.cache.get(id, d.cfg.Clock.Now()); ok {
 			return u, nil
 		}
 	}
-	started := d.cfg.Now()
+	started := d.cfg.Clock.Now()
 	u, err := d.fetchUser(ctx, id)
 	if err != nil {
 		d.logFailure(ctx, err)
 		return ports.User{}, err
 	}
 	if d.cache != nil {
-		d.cache.put(id, u, started.Add(d.cfg.CacheTTL), d.cfg.Now())
+		d.cache.put(id, u, started.Add(d.cfg.CacheTTL), d.cfg.Clock.Now())
 	}
 	return u, nil
 }

@@ -116,10 +116,6 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.Port == 0 {
@@ -146,7 +142,7 @@ func (c Config) WithDefaults() Config {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if c.Clock == nil {
-		c.Clock = systemClock{}
+		c.Clock = ports.SystemClock
 	}
 	if from, err := mail.ParseAddress(c.From); err == nil {
 		if c.EnvelopeFrom == "" {

@@ -92,8 +92,8 @@ func (s *Server) setStatus(ctx context.Context, orderID string, status Status, r
 		if o.CardNumber == "" {
 			n := o.number()
 			o.CardNumber = fmt.Sprintf("C-%08d", n)
-			o.ProductionDate = s.cfg.Now().UTC().Format(time.RFC3339)
-			o.ValidThru = s.cfg.Now().UTC().AddDate(5, 0, 0).Format("2006-01")
+			o.ProductionDate = s.cfg.Clock.Now().UTC().Format(time.RFC3339)
+			o.ValidThru = s.cfg.Clock.Now().UTC().AddDate(5, 0, 0).Format("2006-01")
 			h := fnv.New64a()
 			h.Write([]byte(o.ID))
 			o.Readouts = []Readout{{Type: "MIFARE_UID", UID: strings.ToUpper(fmt.Sprintf("04%012x", h.Sum64()&0xffffffffffff))}}
@@ -111,7 +111,7 @@ func (s *Server) setStatus(ctx context.Context, orderID string, status Status, r
 		Created string     `json:"created"`
 		Topic   string     `json:"topic"`
 		Data    statusBody `json:"data"`
-	}{evID, s.cfg.Now().UTC().Format(time.RFC3339), "ORDER_STATUS_CHANGED", data})
+	}{evID, s.cfg.Clock.Now().UTC().Format(time.RFC3339), "ORDER_STATUS_CHANGED", data})
 	if err != nil {
 		s.mu.Unlock()
 		return err

@@ -31,6 +31,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cardsaddon/extprod/ports"
 )
 
 // Defaults of [Config].
@@ -153,8 +155,8 @@ type Config struct {
 	MaxPhotoBytes int
 	// MaxCostCentre caps an order's cost centre, in characters; default DefaultMaxCostCentre.
 	MaxCostCentre int
-	// Now gives the time of tokens and orders; default time.Now.
-	Now func() time.Time
+	// Clock gives the time of tokens and orders; default [ports.SystemClock].
+	Clock ports.Clock
 }
 
 // Readout is a chip read-out of a produced card.
@@ -271,8 +273,8 @@ func New(cfg Config) *Server {
 	if cfg.MaxCostCentre <= 0 {
 		cfg.MaxCostCentre = DefaultMaxCostCentre
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = ports.SystemClock
 	}
 	s := &Server{
 		cfg:          cfg,
@@ -355,7 +357,7 @@ func (s *Server) RevokeTokens() {
 // known to the fake).
 func (s *Server) ExpireTokens() {
 	s.mu.Lock()
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	for t := range s.tokens {
 		s.tokens[t] = now
 	}

@@ -95,7 +95,7 @@ func (s *Server) IssueToken() string {
 func (s *Server) newToken() string {
 	s.stats.TokensIssued++
 	tok := fmt.Sprintf("T%d-%016x", s.stats.TokensIssued, s.rng.Uint64())
-	s.tokens[tok] = s.cfg.Now().Add(s.cfg.TokenTTL)
+	s.tokens[tok] = s.cfg.Clock.Now().Add(s.cfg.TokenTTL)
 	return tok
 }
 
@@ -165,7 +165,7 @@ func (s *Server) api(next http.HandlerFunc) http.Handler {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		exp, known := s.tokens[tok]
-		valid := ok && known && s.cfg.Now().Before(exp)
+		valid := ok && known && s.cfg.Clock.Now().Before(exp)
 		if !valid {
 			s.stats.Unauthorized++
 		}
@@ -275,7 +275,7 @@ func (s *Server) handlePlaceOrder(w http.ResponseWriter, r *http.Request) {
 		ID: "O-" + strconv.Itoa(s.seq), IdempotencyKey: key, ExternalReference: req.ExternalReference,
 		LayoutID: req.LayoutID, CardHolderEmail: req.CardHolderEmail, Elements: cloneMap(req.CardElements),
 		Photo: photo, DeliveryAddress: req.DeliveryAddress, CostCentre: req.CostCentre,
-		Status: StatusOrdered, Created: s.cfg.Now(),
+		Status: StatusOrdered, Created: s.cfg.Clock.Now(),
 	}, canonical: string(canon)}
 	s.orders[o.ID] = o
 	s.orderIDs = append(s.orderIDs, o.ID)
