@@ -91,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "options.js")
 	is.NoErr(os.WriteFile(script, []byte(e2eScript), 0o600))
 
-	s, stop := startStoppable(t, hooks{}, "-dispatch-interval", "0", "-script", script,
+	s, stop := startStoppable(t, hooks{}, "-dispatch-interval", "0", "-metrics", "-script", script,
 		"-scim-url", dir.origin+"/scim/v2", "-scim-token", scimToken,
 		"-smtp-addr", relay.addr, "-smtp-from", "cards@example.org", "-smtp-tls", "none", "-approvers", "approvers@example.org",
 		"-oidc-issuer", idp.issuer, "-oidc-audience", e2eAudience)
@@ -108,11 +108,14 @@ func TestEndToEnd(t *testing.T) {
 	is.Equal(c.ApprovedBy, "approver-1")
 	is.Equal(c.State, ports.StateProcessing) // queued for the dispatcher
 
+	is.Equal(s.queueDepth(), 1.0) // /metrics sees the queued card
+
 	// The dispatcher orders it at the bureau.
 	var d struct{ Ordered, Failed, Remaining int }
 	s.call("POST", "/v1/dispatch", adminToken, `{"max": 10}`).want(t, 200, &d)
 	is.Equal(d.Ordered, 1)
 	is.Equal(d.Remaining, 0)
+	is.Equal(s.queueDepth(), 0.0)
 	s.call("GET", "/v1/cards/"+c.ID, selfToken, "").want(t, 200, &c)
 	is.Equal(c.State, ports.StateOrdered)
 	o, ok := s.h.fake.Order(c.ProviderOrderID)
@@ -146,6 +149,48 @@ func TestEndToEnd(t *testing.T) {
 	}
 	is.Equal(ordered, 1)
 	is.Equal(approval, 1)
+}
+
+// TestQueueDepthMetric scrapes /metrics while cards wait for the dispatcher (which is off) and
+// again after POST /v1/dispatch: the queue-depth gauge counts the queued cards, then falls to 0.
+func TestQueueDepthMetric(t *testing.T) {
+	is := is.New(t)
+	s := start(t, "-dispatch-interval", "0", "-metrics")
+	is.Equal(s.queueDepth(), 0.0)
+	for _, u := range []string{"u1", "u2"} {
+		s.call("POST", "/v1/users/"+u+"/card-orders", op, "").want(t, 201)
+	}
+	s.call("POST", "/v1/users/u4/card-orders", op, "").want(t, 201) // Finance: waits for approval, not queued
+	is.Equal(s.queueDepth(), 2.0)
+
+	var d struct{ Ordered, Failed, Remaining int }
+	s.call("POST", "/v1/dispatch", admin, `{"max": 10}`).want(t, 200, &d)
+	is.Equal(d.Ordered, 2)
+	is.Equal(s.queueDepth(), 0.0)
+}
+
+// queueDepth scrapes the host's /metrics (Prometheus text) and returns the extprod.queue.depth
+// gauge (docs of adapters/otel); the test fails if the scrape lacks it.
+func (s *started) queueDepth() float64 {
+	s.t.Helper()
+	r := s.call("GET", "/metrics", "", "")
+	r.want(s.t, 200)
+	for line := range strings.SplitSeq(string(r.body), "\n") {
+		name, rest, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if name != "extprod_queue_depth" && !strings.HasPrefix(name, "extprod_queue_depth{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		if err != nil {
+			s.t.Fatalf("extprod_queue_depth: %q: %v", line, err)
+		}
+		return v
+	}
+	s.t.Fatalf("/metrics has no extprod_queue_depth:\n%s", r.body)
+	return 0
 }
 
 func slicesEqual(a, b []string) bool { return cmp.Equal(a, b) }
@@ -477,11 +522,11 @@ type idpClient struct {
 func (c *idpClient) GetID() string                        { return c.id }
 func (c *idpClient) RedirectURIs() []string               { return nil }
 func (c *idpClient) PostLogoutRedirectURIs() []string     { return nil }
-func (c *idpClient) ApplicationType() zop.ApplicationType  { return zop.ApplicationTypeWeb }
+func (c *idpClient) ApplicationType() zop.ApplicationType { return zop.ApplicationTypeWeb }
 func (c *idpClient) AuthMethod() zoidc.AuthMethod         { return zoidc.AuthMethodBasic }
 func (c *idpClient) ResponseTypes() []zoidc.ResponseType  { return nil }
 func (c *idpClient) LoginURL(string) string               { return "" }
-func (c *idpClient) AccessTokenType() zop.AccessTokenType  { return zop.AccessTokenTypeJWT }
+func (c *idpClient) AccessTokenType() zop.AccessTokenType { return zop.AccessTokenTypeJWT }
 func (c *idpClient) IDTokenLifetime() time.Duration       { return time.Hour }
 func (c *idpClient) DevMode() bool                        { return false }
 func (c *idpClient) IsScopeAllowed(string) bool           { return true }
