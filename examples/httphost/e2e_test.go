@@ -130,12 +130,20 @@ func TestEndToEnd(t *testing.T) {
 	is.Equal(dir.photoFetches(), 1)
 
 	// The "card ordered" mail arrives; once the host has stopped, no second one came.
-	for m := range relay.mails {
-		if slicesEqual(m.rcpt, []string{"grace.b@corp.example"}) && strings.Contains(m.data, "Your card has been ordered") {
-			break
+	wait, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for arrived := false; !arrived; {
+		select {
+		case m := <-relay.mails:
+			arrived = slicesEqual(m.rcpt, []string{"grace.b@corp.example"}) && strings.Contains(m.data, "Your card has been ordered")
+		case <-wait.Done():
+			t.Fatal("no \"card ordered\" mail reached the relay")
 		}
 	}
 	is.NoErr(stop())
+	for _, pii := range []string{"Grace", "Brewster", "grace.b@corp.example", "grace@corp.example", "Harbour"} {
+		is.True(!strings.Contains(s.logs.String(), pii)) // no personal data in the host's logs
+	}
 	relay.close()
 	ordered, approval := 0, 0
 	for _, m := range relay.all() {
