@@ -6,11 +6,17 @@ import (
 	"sync/atomic"
 )
 
-// maxUses is how many evaluations a pooled runtime serves before it is replaced: a bound on
-// whatever an evaluation might still leave attached to the frozen built-ins (private class
-// fields can be added to frozen objects, as the language allows) — a bound on memory, since
-// nothing a script attaches there can be read by the next one (docs/option-script.md).
-const maxUses = 10_000
+// maxUses is how many evaluations a pooled runtime serves before it is replaced, and
+// maxStampingUses how many of a script that can stamp: private class fields can be added to
+// frozen objects (as the language allows), so such a script can attach memory to the frozen
+// built-ins in every evaluation — never readable by the next one (docs/option-script.md), but
+// memory. Private names need a "#" in the source, so only a script with one counts against the
+// lower bound; maxUses bounds whatever else might stay behind (nothing known) and costs a
+// rebuild (milliseconds) per million evaluations.
+const (
+	maxUses         = 1_000_000
+	maxStampingUses = 10_000
+)
 
 // pool is the ceiling on evaluations running at once and the hardened runtimes they use.
 // Hardening costs milliseconds (harden.js forces every built-in into existence), so runtimes
@@ -66,7 +72,7 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 
 // release returns the slot, and the runtime to the idle list unless it is broken or worn out.
 func (p *pool) release(sb *sandbox) {
-	if !sb.broken && sb.uses < maxUses {
+	if !sb.broken && sb.uses < maxUses && sb.stampingUses < maxStampingUses {
 		select {
 		case p.idle <- sb:
 		default:

@@ -34,17 +34,31 @@ type sandbox struct {
 	lim    Limits
 	steps  map[*goja.Object]int
 	freeze goja.Callable
+	// isFrozen is Object.isFrozen; protos are the prototypes of plain objects, arrays and
+	// functions (shared.go).
+	isFrozen goja.Callable
+	protos   [3]*goja.Object
+	// shared is the top level this runtime shares between the calls of one script (shared.go);
+	// sharedOK is false when that script's top level could not be shared here.
+	shared   *goja.Program
+	sharedG  globals
+	sharedOK bool
 	// guards are the native functions sandbox.go made (harden.js does not wrap them again).
 	guards map[*goja.Object]bool
 	// stop is set, with the cause, when the evaluation must end (time limit, context): every
 	// guard then halts (harden.go).
 	stop atomic.Pointer[error]
-	// uses counts evaluations; broken is set when the runtime must not be used again.
-	uses   int
+	// uses counts evaluations, stampingUses those of scripts that can stamp (pool.go); broken
+	// is set when the runtime must not be used again.
+	uses, stampingUses int
 	broken bool
 	// lastPrg and lastTop are the last script run here and its top-level function (topLevel).
 	lastPrg *goja.Program
 	lastTop goja.Callable
+	// impure is set when the running call asked for the time or a random number; trace is the
+	// buffer of its reads (memo.go).
+	impure bool
+	trace  []step
 	// timer is the time limit of the running evaluation (nil between evaluations).
 	timer *limitTimer
 	// hasOwn is the intrinsic Object.prototype.hasOwnProperty.call (decode.go).
@@ -61,15 +75,25 @@ type sandbox struct {
 func newSandbox(lim Limits) (*sandbox, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(lim.MaxCallDepth)
-	// Math.random draws from the process-wide generator: no state in the runtime that one
-	// evaluation could set or observe for the next.
-	vm.SetRandSource(rand.Float64)
 	sb := &sandbox{vm: vm, lim: lim}
+	// Math.random draws from the process-wide generator: no state in the runtime that one
+	// evaluation could set or observe for the next. Asking for a random number or the time
+	// makes the call impure: its result is not a function of its reads (memo.go).
+	vm.SetRandSource(func() float64 { sb.impure = true; return rand.Float64() })
+	vm.SetTimeSource(func() time.Time { sb.impure = true; return time.Now() })
 	freeze, ok := goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("freeze"))
 	if !ok {
 		return nil, errors.New("options: Object.freeze missing")
 	}
 	sb.freeze = freeze
+	// (Captured before the prelude and the script run: the intrinsics themselves.)
+	obj := vm.GlobalObject().Get("Object").ToObject(vm)
+	if sb.isFrozen, ok = goja.AssertFunction(obj.Get("isFrozen")); !ok {
+		return nil, errors.New("options: Object.isFrozen missing")
+	}
+	sb.protos = [3]*goja.Object{obj.Get("prototype").ToObject(vm),
+		vm.GlobalObject().Get("Array").ToObject(vm).Get("prototype").ToObject(vm),
+		vm.GlobalObject().Get("Function").ToObject(vm).Get("prototype").ToObject(vm)}
 	hasOwn, ok := goja.AssertFunction(vm.GlobalObject().Get("Object").ToObject(vm).Get("prototype").ToObject(vm).Get("hasOwnProperty"))
 	if !ok {
 		return nil, errors.New("options: Object.prototype.hasOwnProperty missing")

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,13 @@ type Script struct {
 	opts         ports.Options // the global options, validated at load
 	// loadErr is set on a stored script that does not load (Engine): every order fails.
 	loadErr error
+	// shared is the wrapped top level whose run a runtime may share between calls, or nil
+	// (shared.go).
+	shared *goja.Program
+	// stamps is set when the script has a "#", so may declare private class fields (pool.go).
+	stamps bool
+	// resolveMemo and mapMemo answer orders that read like earlier ones (memo.go).
+	resolveMemo, mapMemo memo
 }
 
 var _ ports.OptionsSource = (*Script)(nil)
@@ -141,16 +149,27 @@ func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 	if _, err := goja.CompileAST(ast, true); err != nil {
 		return nil, syntaxError(src, err)
 	}
-	prg, se := compileWrapped(src)
+	prg, se := compileWrapped(src, wrapSuffix)
 	if se != nil {
 		return nil, se
 	}
+	var shared *goja.Program
+	if names, ok := sharable(ast); ok {
+		if shared, se = compileWrapped(src, sharedSuffix(names)); se != nil {
+			return nil, se
+		}
+	}
 	sum := sha256.Sum256([]byte(src))
-	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl, tblNames: names(tbl)}
+	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl, tblNames: names(tbl),
+		stamps: strings.Contains(src, "#"), shared: shared}
 
 	// The top level and the global options.
 	bg := context.Background()
-	err = s.eval(bg, nil, ErrInvalidScript, "", func(sb *sandbox, st *evalState, g globals) error {
+	err = s.eval(bg, ErrInvalidScript, "", func(sb *sandbox, st *evalState) error {
+		g, err := s.runTop(sb, st)
+		if err != nil {
+			return err
+		}
 		s.hasResolve, s.hasMap = g.resolve != nil, g.mapUserToCard != nil
 		opts, defaulted, fe := sb.decodeOptions(g.options, s.tbl, s.tblNames, nil)
 		if fe != nil {
@@ -186,8 +205,8 @@ func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 // compileWrapped compiles the script's top level wrapped in a function (wrapPrefix). The script
 // parsed alone already; the wrapped source must parse as exactly one function literal, so no
 // script can close the wrapper early and run code outside it.
-func compileWrapped(src string) (*goja.Program, *ScriptError) {
-	wrapped := wrapPrefix + src + wrapSuffix
+func compileWrapped(src, suffix string) (*goja.Program, *ScriptError) {
+	wrapped := wrapPrefix + src + suffix
 	file, err := parser.ParseFile(nil, scriptName, wrapped, 0, parser.WithDisableSourceMaps)
 	if err != nil {
 		return nil, &ScriptError{Kind: ErrInvalidScript, Message: "the script does not stand alone: " + err.Error()}
@@ -290,36 +309,79 @@ func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind erro
 
 func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind error, channel string, defaulted *[]string) (ports.Resolved, error) {
 	res := ports.Resolved{ScriptVersion: s.version}
-	err := s.eval(ctx, &r, kind, channel, func(sb *sandbox, st *evalState, g globals) error {
-		if g.resolve != nil {
-			st.phase = "resolve"
-			v, err := g.resolve(goja.Undefined(), st.ctxObj)
-			if err != nil {
-				return err
-			}
-			opts, dflt, fe := sb.decodeOptions(v, s.tbl, s.tblNames, s.opts.ProductionTypes)
-			if fe != nil {
-				fe.path = "resolve()." + fe.path
-				return fe
-			}
-			res.Options = opts
-			if defaulted != nil {
-				*defaulted = dflt
-			}
-		} else {
-			res.Options = cloneOptions(s.opts)
+	runResolve, runMap := s.hasResolve, s.hasMap && r.User != nil
+	// Orders are answered from the memos where they can be (memo.go); the sample runs at load,
+	// which report the defaults a result used, always run.
+	memoize := defaulted == nil
+	if memoize && runResolve {
+		if v, ok := s.resolveMemo.lookup(&r); ok {
+			res.Options, runResolve = cloneOptions(v.(ports.Options)), false
 		}
-		if g.mapUserToCard != nil && r.User != nil {
-			st.phase = "mapUserToCard"
-			v, err := g.mapUserToCard(goja.Undefined(), st.userObj)
+	}
+	if memoize && runMap {
+		if v, ok := s.mapMemo.lookup(&r); ok {
+			res.Overrides, runMap = cloneOverrides(v.(*ports.CardOverrides)), false
+		}
+	}
+	if !s.hasResolve {
+		res.Options = cloneOptions(s.opts)
+	}
+	if !runResolve && !runMap {
+		return res, nil
+	}
+	err := s.eval(ctx, kind, channel, func(sb *sandbox, st *evalState) error {
+		if runResolve {
+			record := memoize && s.resolveMemo.accepting()
+			pure, err := s.call(sb, st, &r, "resolve", record, func(g globals, d *orderData) (bool, error) {
+				if g.resolve == nil {
+					res.Options = cloneOptions(s.opts) // the top level did not define it this time
+					return false, nil
+				}
+				v, err := g.resolve(goja.Undefined(), d.ctx())
+				if err != nil {
+					return false, err
+				}
+				opts, dflt, fe := sb.decodeOptions(v, s.tbl, s.tblNames, s.opts.ProductionTypes)
+				if fe != nil {
+					fe.path = "resolve()." + fe.path
+					return false, fe
+				}
+				res.Options = opts
+				if defaulted != nil {
+					*defaulted = dflt
+				}
+				return true, nil
+			})
 			if err != nil {
 				return err
 			}
-			ov, fe := sb.decodeOverrides(v)
-			if fe != nil {
-				return fe
+			if record && pure {
+				s.resolveMemo.add(sb.trace, cloneOptions(res.Options))
 			}
-			res.Overrides = ov
+		}
+		if runMap {
+			record := memoize && s.mapMemo.accepting()
+			pure, err := s.call(sb, st, &r, "mapUserToCard", record, func(g globals, d *orderData) (bool, error) {
+				if g.mapUserToCard == nil {
+					return false, nil
+				}
+				v, err := g.mapUserToCard(goja.Undefined(), d.user())
+				if err != nil {
+					return false, err
+				}
+				ov, fe := sb.decodeOverrides(v)
+				if fe != nil {
+					return false, fe
+				}
+				res.Overrides = ov
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			if record && pure {
+				s.mapMemo.add(sb.trace, cloneOverrides(res.Overrides))
+			}
 		}
 		return nil
 	})
@@ -329,21 +391,79 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 	return res, nil
 }
 
+// call runs one call of resolve or mapUserToCard (phase) through body, which gets the script's
+// names and the order's data (whose reads go to sb.trace when record is set) and reports
+// whether its result may be memoized. The call runs on the runtime's shared top level when the
+// script has one (shared.go); if it fails there, it runs again on a fresh top level, whose
+// outcome stands: a call that wrote to a frozen object gets the result it would have had
+// without the sharing. pure is false when the result must not be memoized (the call asked for
+// the time or a random number).
+func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase string, record bool,
+	body func(globals, *orderData) (bool, error)) (pure bool, err error) {
+	st.phase = "top level"
+	if g, ok := sb.sharedTop(s); ok {
+		st.phase = phase
+		memo, err := body(g, sb.orderData(r, record))
+		if err == nil {
+			return memo && !sb.impure, nil
+		}
+		if sb.stop.Load() != nil {
+			return false, err // stopped (time limit, context): no second run
+		}
+	}
+	g, err := s.runTop(sb, st)
+	if err != nil {
+		return false, err
+	}
+	st.phase = phase
+	memo, err := body(g, sb.orderData(r, record))
+	return memo && !sb.impure, err
+}
+
+// orderData starts a call's view of r: nothing impure asked yet, and (record) its reads written
+// down afresh in sb.trace.
+func (sb *sandbox) orderData(r *ports.OptionsRequest, record bool) *orderData {
+	sb.impure = false
+	d := &orderData{vm: sb.vm, r: r}
+	if record {
+		sb.trace = sb.trace[:0]
+		d.trace = &sb.trace
+	}
+	return d
+}
+
+// cloneOverrides copies what mapUserToCard returned, so that no caller shares it with the memo.
+func cloneOverrides(o *ports.CardOverrides) *ports.CardOverrides {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	for _, p := range []**string{&c.CommonName, &c.UPN, &c.Email, &c.CostCentre} {
+		if *p != nil {
+			v := **p
+			*p = &v
+		}
+	}
+	c.Elements = maps.Clone(o.Elements)
+	if o.DeliveryAddress != nil {
+		a := *o.DeliveryAddress
+		c.DeliveryAddress = &a
+	}
+	return &c
+}
+
 type globals struct {
 	options                goja.Value
 	resolve, mapUserToCard goja.Callable
 }
 
 type evalState struct {
-	phase   string
-	ctxObj  goja.Value // the read-only ctx of resolve (request.go)
-	userObj goja.Value // the read-only ctx.user
+	phase string
 }
 
-// eval takes a slot and a hardened runtime from the pool, builds the frozen inputs for r (if
-// any), runs the wrapped top level, reads the script's names and calls body, all under the
-// limits; every error comes back as a *ScriptError of the given kind.
-func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, channel string, body func(*sandbox, *evalState, globals) error) error {
+// eval takes a slot and a hardened runtime from the pool and calls body under the limits; every
+// error comes back as a *ScriptError of the given kind.
+func (s *Script) eval(ctx context.Context, kind error, channel string, body func(*sandbox, *evalState) error) error {
 	st := &evalState{phase: "top level"}
 	sb, err := s.pool.acquire(ctx)
 	if err != nil {
@@ -354,46 +474,12 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 		return e
 	}
 	defer s.pool.release(sb)
+	if s.stamps {
+		sb.stampingUses++
+	}
 	var se *ScriptError
 	err = sb.run(ctx, func() error {
-		err := func() error {
-			if r != nil {
-				// Built before the script runs, with intrinsics it cannot have replaced.
-				var err error
-				if st.ctxObj, st.userObj, err = sb.request(*r); err != nil {
-					return err
-				}
-			}
-			top, err := sb.topLevel(s.prg)
-			if err != nil {
-				return err
-			}
-			gv, err := top(goja.Undefined())
-			if err != nil {
-				return err
-			}
-			arr := gv.(*goja.Object)
-			g := globals{options: arr.Get("0")}
-			for _, f := range []struct {
-				name string
-				v    goja.Value
-				dst  *goja.Callable
-			}{{"resolve", arr.Get("1"), &g.resolve}, {"mapUserToCard", arr.Get("2"), &g.mapUserToCard}} {
-				if goja.IsUndefined(f.v) {
-					continue
-				}
-				fn, ok := goja.AssertFunction(f.v)
-				if !ok {
-					return &fieldErr{path: f.name, msg: "must be a function, got " + kindOf(f.v)}
-				}
-				*f.dst = fn
-			}
-			if g.options == nil || goja.IsUndefined(g.options) {
-				return &fieldErr{path: "options", msg: "the script must define the options object (var options = {...})"}
-			}
-			return body(sb, st, g)
-		}()
-		if err != nil {
+		if err := body(sb, st); err != nil {
 			// Described inside the run: describing a thrown object may run its JavaScript.
 			se = s.describe(sb, err, kind, st, channel)
 		}
@@ -425,6 +511,45 @@ func (s *Script) eval(ctx context.Context, r *ports.OptionsRequest, kind error, 
 	}
 	// A Go panic in the engine.
 	return &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
+}
+
+// runTop runs the script's top level afresh and reads the names it defines.
+func (s *Script) runTop(sb *sandbox, st *evalState) (globals, error) {
+	st.phase = "top level"
+	var g globals
+	top, err := sb.topLevel(s.prg)
+	if err != nil {
+		return g, err
+	}
+	gv, err := top(goja.Undefined())
+	if err != nil {
+		return g, err
+	}
+	return globalsOf(gv.(*goja.Object))
+}
+
+// globalsOf reads the names the wrapped top level returned (wrapSuffix).
+func globalsOf(arr *goja.Object) (globals, error) {
+	var g globals
+	g.options = arr.Get("0")
+	for _, f := range []struct {
+		name string
+		v    goja.Value
+		dst  *goja.Callable
+	}{{"resolve", arr.Get("1"), &g.resolve}, {"mapUserToCard", arr.Get("2"), &g.mapUserToCard}} {
+		if goja.IsUndefined(f.v) {
+			continue
+		}
+		fn, ok := goja.AssertFunction(f.v)
+		if !ok {
+			return g, &fieldErr{path: f.name, msg: "must be a function, got " + kindOf(f.v)}
+		}
+		*f.dst = fn
+	}
+	if g.options == nil || goja.IsUndefined(g.options) {
+		return g, &fieldErr{path: "options", msg: "the script must define the options object (var options = {...})"}
+	}
+	return g, nil
 }
 
 // topLevel returns the function that runs prg's wrapped top level in this runtime. The function

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +29,21 @@ function resolve(ctx) {
 function mapUserToCard(user) {
   return { commonName: user.familyName + ", " + user.givenName, elements: { DEPARTMENT: (user.department || "none").toUpperCase() } };
 }`)
+
+// people is a directory in which every user has a name and a department of their own (and one in
+// ten works in Finance), so that mapUserToCard, which reads the name, has a different answer for
+// every order and is evaluated every time; resolve reads the channel, the organisation and the
+// roles, as the example host's script does.
+type people struct{}
+
+func (people) User(_ context.Context, id string) (ports.User, error) {
+	org := "Research"
+	if strings.HasSuffix(id, "7") {
+		org = "Finance"
+	}
+	return ports.User{ID: id, State: ports.UserActive, GivenName: "Ada", FamilyName: "Lovelace " + id,
+		Email: "ada." + id + "@example.com", Organisation: org, Department: "Department " + id}, nil
+}
 
 // BenchmarkOrderCard: OrderCard for distinct users with memory adapters, with static options
 // (the use case enabled) and with the option engine serving liveScript, whose resolve and
@@ -99,7 +115,7 @@ func BenchmarkOrderCard(b *testing.B) {
 func orderService(b *testing.B, src ports.OptionsSource) *cardorder.Service {
 	store := memory.NewStore()
 	svc, err := cardorder.New(cardorder.Ports{
-		Users: everyone{}, Store: store, Provider: memory.NewBureau(), Options: src,
+		Users: people{}, Store: store, Provider: memory.NewBureau(), Options: src,
 	}, &cardorder.Config{IDs: memory.NewIDs("c")})
 	if err != nil {
 		b.Fatal(err)
