@@ -51,7 +51,7 @@ type sandbox struct {
 	// uses counts evaluations, stampingUses those of scripts that can stamp (pool.go); broken
 	// is set when the runtime must not be used again.
 	uses, stampingUses int
-	broken bool
+	broken             bool
 	// lastPrg and lastTop are the last script run here and its top-level function (topLevel).
 	lastPrg *goja.Program
 	lastTop goja.Callable
