@@ -28,8 +28,9 @@ type pool struct {
 	lim   Limits
 	slots chan struct{}
 	idle  chan *sandbox
-	// waiting counts the evaluations waiting for a slot (observable by tests).
-	waiting atomic.Int32
+	// waiting counts the evaluations waiting for a slot, built the runtimes built (observable
+	// by tests).
+	waiting, built atomic.Int32
 }
 
 func newPool(lim Limits) *pool {
@@ -62,6 +63,7 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 		return sb, nil
 	default:
 	}
+	p.built.Add(1)
 	sb, err := newSandbox(p.lim)
 	if err != nil {
 		<-p.slots
