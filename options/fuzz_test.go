@@ -3,6 +3,7 @@ package options
 import (
 	"context"
 	"errors"
+	"github.com/google/go-cmp/cmp"
 	"testing"
 	"unicode/utf8"
 
@@ -55,8 +56,8 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-// FuzzResolve: any context values resolve or fail with ErrScriptFailed, and a script's result
-// never depends on anything but the context.
+// FuzzResolve: any context values resolve or fail with ErrScriptFailed, a script's result
+// never depends on anything but the context, and the memos answer as an evaluation does.
 func FuzzResolve(f *testing.F) {
 	src := DefaultSource() + `
 function resolve(ctx) {
@@ -86,6 +87,12 @@ function mapUserToCard(user) {
 				Email: email, Organisation: org, Attributes: map[string]string{attrKey: attrVal}}
 		}
 		r, err := s.Resolve(context.Background(), req)
+		// The same order evaluated without the memos (memo.go): the same answer.
+		var defaulted []string
+		fresh, freshErr := s.evaluateWith(context.Background(), req, ErrScriptFailed, "", &defaulted)
+		if (err == nil) != (freshErr == nil) || (err == nil && !cmp.Equal(r, fresh)) {
+			t.Fatalf("memoized %+v, %v; evaluated %+v, %v", r, err, fresh, freshErr)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrScriptFailed) {
 				t.Fatalf("untyped error %T %v", err, err)
