@@ -57,17 +57,37 @@
 //
 // Evaluations run in hardened runtimes that are built once and reused (pool.go, harden.js):
 //
-//   - Isolation. The script's top level runs inside a function that is called afresh for every
-//     evaluation, so its var, let, const and function declarations, and every closure, belong to
-//     that one evaluation. Everything else a script can reach — the global object, every
-//     built-in, the prototypes, the iterator and generator prototypes — is deeply frozen, the
-//     Symbol.for registry and WeakMap/WeakSet are removed, Math.random draws from the process's
-//     generator, and queued promise jobs run before the evaluation ends. Consequences for
-//     administrators: top-level this is undefined; globalThis cannot be written; assigning a
-//     method that a built-in prototype has (o.toString = ...) to a plain object throws in strict
-//     mode — use an object literal ({ toString: function () {...} }) or a class instead. A
-//     script must stand alone: it may not close the function its top level runs in. A runtime
-//     is replaced after a stopped run, an engine failure, or 10,000 evaluations.
+//   - Isolation. Each call of resolve or mapUserToCard runs on a top level of its own: the
+//     script's top level runs inside a function called afresh for the call, so its var, let,
+//     const and function declarations, and every closure, belong to that one call (resolve and
+//     mapUserToCard cannot pass values to each other either). Everything else a script can
+//     reach — the global object, every built-in, the prototypes, the iterator and generator
+//     prototypes — is deeply frozen, the Symbol.for registry and WeakMap/WeakSet are removed,
+//     Math.random draws from the process's generator, and queued promise jobs run before the
+//     evaluation ends. Consequences for administrators: top-level this is undefined;
+//     globalThis cannot be written; assigning a method that a built-in prototype has
+//     (o.toString = ...) to a plain object throws in strict mode — use an object literal
+//     ({ toString: function () {...} }) or a class instead. A script must stand alone: it may
+//     not close the function its top level runs in. A runtime is replaced after a stopped run,
+//     an engine failure, 10,000 evaluations of a script with a "#" (private class fields can be
+//     added to frozen objects: a bound on memory) or a million of any script.
+//
+//   - A shared top level (shared.go). A script whose top level only declares — data written as
+//     literals, and functions — and whose functions never assign to a top-level name (nor use
+//     try, async functions, promises, Reflect or isFrozen and kin) runs its top level once per
+//     runtime; everything that made is frozen, and every call uses it. Nothing older than a call
+//     is then writable, and a call that writes to one of those frozen objects (through another
+//     name: options.x = ... directly makes the script not share) is run again on a fresh top
+//     level, so it gets the result it would have had anyway. A script that probes whether its
+//     objects are frozen by names made at run time can tell the two apart.
+//
+//   - A memo of results (memo.go). A call's result depends only on what it reads of the
+//     order's data (the views of ctx and user note every read) unless it asks for the time or a
+//     random number. So each function's results are kept in a tree keyed by its reads, and an
+//     order that reads like an earlier one is answered from there, running no JavaScript: a
+//     resolve that decides by channel, organisation and role runs a few times in all. Up to
+//     1,024 results per function and installed script; a call that asked for the time or a
+//     random number is not kept.
 //
 //   - No host objects: no require, console, process, timers or file system; the only input is
 //     the read-only ctx (or user) argument, a view of the order's data made for this
@@ -75,7 +95,7 @@
 //     (also of generators and async functions), Proxy, ArrayBuffer, DataView, the typed arrays,
 //     WeakRef, FinalizationRegistry and String.raw are removed. Source-map comments are ignored.
 //
-//   - Time: each evaluation (top level + resolve + mapUserToCard for one order, or one sample run
+//   - Time: each evaluation (resolve and mapUserToCard with their top levels for one order, or one sample run
 //     at load) stops at [Limits.TimeLimit] (default 50 ms) of CPU time or when the caller's
 //     context ends; a script cannot catch it. On Linux the limit counts the CPU time of the OS
 //     thread the evaluation holds for its whole run (runtime.LockOSThread and the thread's
@@ -153,7 +173,8 @@
 //
 // # Cost
 //
-// A hardened runtime costs about 20 ms and 4 MB to build (BenchmarkNewSandbox), once per slot.
-// An evaluation of a script with resolve and mapUserToCard then costs tens of microseconds; see
-// BENCHMARKS.md (BenchmarkOrderCard in internal/integration) for figures.
+// A hardened runtime costs about 20–55 ms and 4 MB to build (BenchmarkNewSandbox), once per
+// slot. A call of mapUserToCard on a shared top level then costs a few microseconds, a resolve
+// answered from its memo well under one; see BENCHMARKS.md (BenchmarkOrderCard in
+// internal/integration) for figures.
 package options

@@ -74,7 +74,7 @@ func TestMemoAnswersAsAFreshEvaluation(t *testing.T) {
 		}
 	}
 	is.True(s.resolveMemo.results > 0 && s.resolveMemo.results < 100) // a few dozen ways to read
-	is.True(s.mapMemo.results == 2)                                    // Sales, Labs
+	is.True(s.mapMemo.results == 2)                                   // Sales, Labs
 	is.True(!s.resolveMemo.off && !s.mapMemo.off)
 }
 
