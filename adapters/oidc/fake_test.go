@@ -19,6 +19,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/oidc"
+	"github.com/cardsaddon/extprod/adapters/oidc/oidctest"
 )
 
 type fakeProvider struct {
@@ -86,7 +87,7 @@ func (f *fakeProvider) sign(t *testing.T, kid string, claims map[string]any) str
 }
 
 func (f *fakeProvider) claims(sub string) map[string]any {
-	return map[string]any{"iss": f.issuer, "aud": apiAudience, "sub": sub, "exp": time.Now().Add(time.Hour).Unix()}
+	return map[string]any{"iss": f.issuer, "aud": oidctest.Audience, "sub": sub, "exp": time.Now().Add(time.Hour).Unix()}
 }
 
 func (f *fakeProvider) publicJWK(kid, use string) jose.JSONWebKey {
@@ -105,7 +106,7 @@ func TestKeySetSkipsKeysItCannotUse(t *testing.T) {
 		jose.JSONWebKey{Key: &ec.PublicKey, KeyID: "ec", Algorithm: "ES256", Use: "sig"},
 		f.publicJWK("sig-key", "sig"),
 	)
-	a := newAuthenticator(t, oidc.Config{Issuer: f.issuer, Audience: apiAudience})
+	a := newAuthenticator(t, oidc.Config{Issuer: f.issuer, Audience: oidctest.Audience})
 
 	actor, err := a.Authenticate(testContext(t), f.sign(t, "sig-key", f.claims("u-1")))
 	is.NoErr(err)
@@ -121,7 +122,7 @@ func TestTokenWithoutKid(t *testing.T) {
 	is := is.New(t)
 	f := newFakeProvider(t)
 	f.serveKeys(t, f.publicJWK("only", "sig"))
-	a := newAuthenticator(t, oidc.Config{Issuer: f.issuer, Audience: apiAudience})
+	a := newAuthenticator(t, oidc.Config{Issuer: f.issuer, Audience: oidctest.Audience})
 	actor, err := a.Authenticate(testContext(t), f.sign(t, "", f.claims("u-2")))
 	is.NoErr(err)
 	is.Equal(actor.ID, "u-2")
@@ -131,7 +132,7 @@ func TestKeySetNotJSON(t *testing.T) {
 	f := newFakeProvider(t)
 	doc := []byte("<html>maintenance</html>")
 	f.keys.Store(&doc)
-	a := newAuthenticator(t, oidc.Config{Issuer: f.issuer, Audience: apiAudience})
+	a := newAuthenticator(t, oidc.Config{Issuer: f.issuer, Audience: oidctest.Audience})
 	tok := f.sign(t, "k", f.claims("u-3"))
 	_, err := a.Authenticate(testContext(t), tok)
 	unavailable(t, err, tok)

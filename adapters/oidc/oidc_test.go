@@ -16,6 +16,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/oidc"
+	"github.com/cardsaddon/extprod/adapters/oidc/oidctest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -106,9 +107,9 @@ func rewrite(t *testing.T, token string, header, payload func(map[string]any), s
 
 func TestValidToken(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
-	tok := p.issue(t, "svc-operator", map[string]any{"roles": []string{"operator", "approver"}})
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
+	tok := p.Issue(t, "svc-operator", map[string]any{"roles": []string{"operator", "approver"}})
 
 	actor, err := a.Authenticate(testContext(t), tok)
 	is.NoErr(err)
@@ -119,19 +120,19 @@ func TestValidToken(t *testing.T) {
 	again, err := a.Authenticate(testContext(t), tok)
 	is.NoErr(err)
 	is.Equal(again.ID, "svc-operator")
-	is.Equal(p.faults.keyFetches.Load(), int64(1)) // the keys are cached
+	is.Equal(p.Faults.Keys.Requests.Load(), int64(1)) // the keys are cached
 }
 
 func TestRefusedTokens(t *testing.T) {
-	p := newProvider(t)
-	other := startProvider(t, p.store) // same keys, another issuer
-	valid := p.issue(t, "svc", map[string]any{"roles": []string{"operator"}})
+	p := oidctest.New(t)
+	other := p.Another(t) // same keys, another issuer
+	valid := p.Issue(t, "svc", map[string]any{"roles": []string{"operator"}})
 
 	// An expired token, from the provider's token-issuing clock set back: it expired four
 	// minutes ago, beyond the default minute of skew.
-	p.store.setClock(func() time.Time { return time.Now().Add(-9 * time.Minute) })
-	expired := p.issue(t, "svc-expired", nil)
-	p.store.setClock(time.Now)
+	p.SetClock(func() time.Time { return time.Now().Add(-9 * time.Minute) })
+	expired := p.Issue(t, "svc-expired", nil)
+	p.SetClock(time.Now)
 
 	cases := []struct {
 		name   string
@@ -143,7 +144,7 @@ func TestRefusedTokens(t *testing.T) {
 		{name: "not a JWT", token: "opaque-reference-token", reason: "malformed jwt"},
 		{name: "expired", token: expired, reason: "token expired at"},
 		{name: "wrong audience", cfg: func(c *oidc.Config) { c.Audience = "another-api" }, token: valid, reason: "audience"},
-		{name: "wrong issuer", token: other.issue(t, "svc-other", nil), reason: "different provider"},
+		{name: "wrong issuer", token: other.Issue(t, "svc-other", nil), reason: "different provider"},
 		{
 			name:   "alg none",
 			token:  rewrite(t, valid, func(h map[string]any) { h["alg"] = "none"; delete(h, "kid") }, nil, ""),
@@ -173,13 +174,13 @@ func TestRefusedTokens(t *testing.T) {
 		},
 		{
 			name:   "roles claim of the wrong shape",
-			token:  p.issue(t, "svc-odd-roles", map[string]any{"roles": 7}),
+			token:  p.Issue(t, "svc-odd-roles", map[string]any{"roles": 7}),
 			reason: `roles claim "/roles"`,
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := oidc.Config{Issuer: p.issuer, Audience: apiAudience}
+			cfg := oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience}
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
@@ -192,10 +193,10 @@ func TestRefusedTokens(t *testing.T) {
 }
 
 func TestClockSkew(t *testing.T) {
-	p := newProvider(t)
+	p := oidctest.New(t)
 	issued := time.Now()
-	p.store.setClock(func() time.Time { return issued })
-	tok := p.issue(t, "svc", nil) // expires at issued + 5 min
+	p.SetClock(func() time.Time { return issued })
+	tok := p.Issue(t, "svc", nil) // expires at issued + 5 min
 	expiry := issued.Add(5 * time.Minute)
 
 	cases := []struct {
@@ -213,7 +214,7 @@ func TestClockSkew(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAuthenticator(t, oidc.Config{
-				Issuer: p.issuer, Audience: apiAudience, ClockSkew: tc.skew,
+				Issuer: p.Issuer, Audience: oidctest.Audience, ClockSkew: tc.skew,
 				Clock: fixedClock(tc.now),
 			})
 			_, err := a.Authenticate(testContext(t), tok)
@@ -228,9 +229,9 @@ func TestClockSkew(t *testing.T) {
 
 func TestActorClaim(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience, ActorClaim: "employee_id"})
-	tok := p.issue(t, "svc", map[string]any{"employee_id": "u-42", "roles": []string{"selfservice"}})
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience, ActorClaim: "employee_id"})
+	tok := p.Issue(t, "svc", map[string]any{"employee_id": "u-42", "roles": []string{"selfservice"}})
 	actor, err := a.Authenticate(testContext(t), tok)
 	is.NoErr(err)
 	if d := cmp.Diff(ports.Actor{ID: "u-42", Roles: []ports.Role{ports.RoleSelfService}}, actor); d != "" {
@@ -239,7 +240,7 @@ func TestActorClaim(t *testing.T) {
 }
 
 func TestRolePresets(t *testing.T) {
-	p := newProvider(t)
+	p := oidctest.New(t)
 	cases := []struct {
 		name    string
 		pointer string
@@ -294,9 +295,9 @@ func TestRolePresets(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience, RolesClaim: tc.pointer, RoleMap: tc.roleMap})
+			a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience, RolesClaim: tc.pointer, RoleMap: tc.roleMap})
 			id := "svc-" + string(rune('a'+i))
-			actor, err := a.Authenticate(testContext(t), p.issue(t, id, tc.claims))
+			actor, err := a.Authenticate(testContext(t), p.Issue(t, id, tc.claims))
 			is.NoErr(err)
 			if d := cmp.Diff(ports.Actor{ID: id, Roles: tc.want}, actor); d != "" {
 				t.Fatal(d)
@@ -307,24 +308,24 @@ func TestRolePresets(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
-	old := p.issue(t, "svc-old", nil)
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
+	old := p.Issue(t, "svc-old", nil)
 	_, err := a.Authenticate(testContext(t), old)
 	is.NoErr(err)
-	is.Equal(p.faults.keyFetches.Load(), int64(1))
+	is.Equal(p.Faults.Keys.Requests.Load(), int64(1))
 
 	// The provider rotates to an ES256 key and retires the RS256 one at once.
-	p.store.rotate(t, "key-2", jose.ES256, false)
-	rotated := p.issue(t, "svc-new", nil)
+	p.Rotate(t, "key-2", jose.ES256, false)
+	rotated := p.Issue(t, "svc-new", nil)
 	actor, err := a.Authenticate(testContext(t), rotated)
 	is.NoErr(err) // the unknown kid made go-oidc fetch the keys again
 	is.Equal(actor.ID, "svc-new")
-	is.Equal(p.faults.keyFetches.Load(), int64(2))
+	is.Equal(p.Faults.Keys.Requests.Load(), int64(2))
 
 	_, err = a.Authenticate(testContext(t), rotated)
 	is.NoErr(err)
-	is.Equal(p.faults.keyFetches.Load(), int64(2)) // the new key is cached
+	is.Equal(p.Faults.Keys.Requests.Load(), int64(2)) // the new key is cached
 
 	// A token signed with the retired key no longer verifies.
 	_, err = a.Authenticate(testContext(t), old)
@@ -333,15 +334,15 @@ func TestKeyRotation(t *testing.T) {
 
 func TestKeyRotationOverlap(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
-	old := p.issue(t, "svc-old", nil)
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
+	old := p.Issue(t, "svc-old", nil)
 	_, err := a.Authenticate(testContext(t), old)
 	is.NoErr(err)
 
 	// The provider publishes the new key beside the old one: both verify.
-	p.store.rotate(t, "key-2", jose.RS256, true)
-	_, err = a.Authenticate(testContext(t), p.issue(t, "svc-new", nil))
+	p.Rotate(t, "key-2", jose.RS256, true)
+	_, err = a.Authenticate(testContext(t), p.Issue(t, "svc-new", nil))
 	is.NoErr(err)
 	_, err = a.Authenticate(testContext(t), old)
 	is.NoErr(err)
@@ -349,18 +350,18 @@ func TestKeyRotationOverlap(t *testing.T) {
 
 func TestKeySetFailsDuringRotation(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
-	_, err := a.Authenticate(testContext(t), p.issue(t, "svc-old", nil))
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
+	_, err := a.Authenticate(testContext(t), p.Issue(t, "svc-old", nil))
 	is.NoErr(err)
 
-	p.store.rotate(t, "key-2", jose.RS256, false)
-	rotated := p.issue(t, "svc-new", nil)
-	p.faults.keysDown.Store(true)
+	p.Rotate(t, "key-2", jose.RS256, false)
+	rotated := p.Issue(t, "svc-new", nil)
+	p.Faults.Keys.Down.Store(true)
 	_, err = a.Authenticate(testContext(t), rotated)
 	unavailable(t, err, rotated) // the key might be good: no one can tell now
 
-	p.faults.keysDown.Store(false)
+	p.Faults.Keys.Down.Store(false)
 	actor, err := a.Authenticate(testContext(t), rotated)
 	is.NoErr(err)
 	is.Equal(actor.ID, "svc-new")
@@ -368,17 +369,17 @@ func TestKeySetFailsDuringRotation(t *testing.T) {
 
 func TestDiscoveryDown(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	tok := p.issue(t, "svc", nil)
-	p.faults.discoveryDown.Store(true)
+	p := oidctest.New(t)
+	tok := p.Issue(t, "svc", nil)
+	p.Faults.Discovery.Down.Store(true)
 
-	a, err := oidc.New(oidc.Config{Issuer: p.issuer, Audience: apiAudience})
+	a, err := oidc.New(oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
 	is.NoErr(err) // construction does not reach the provider: the host starts
 	unavailable(t, a.Discover(testContext(t)), "")
 	_, err = a.Authenticate(testContext(t), tok)
 	unavailable(t, err, tok)
 
-	p.faults.discoveryDown.Store(false)
+	p.Faults.Discovery.Down.Store(false)
 	actor, err := a.Authenticate(testContext(t), tok)
 	is.NoErr(err)
 	is.Equal(actor.ID, "svc")
@@ -389,15 +390,15 @@ func TestProviderUnreachable(t *testing.T) {
 	srv := httptest.NewServer(nil)
 	issuer := srv.URL
 	srv.Close() // nothing listens there now
-	a := newAuthenticator(t, oidc.Config{Issuer: issuer, Audience: apiAudience})
+	a := newAuthenticator(t, oidc.Config{Issuer: issuer, Audience: oidctest.Audience})
 	const tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl"
 	_, err := a.Authenticate(testContext(t), tok)
 	unavailable(t, err, tok)
 }
 
 func TestIssuerMismatchAtDiscovery(t *testing.T) {
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer + "/", Audience: apiAudience})
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer + "/", Audience: oidctest.Audience})
 	err := a.Discover(testContext(t))
 	unavailable(t, err, "")
 	if !strings.Contains(err.Error(), "did not match") {
@@ -408,11 +409,11 @@ func TestIssuerMismatchAtDiscovery(t *testing.T) {
 // The slow-provider tests each have their own deadline: Timeout is the limit under test, and
 // the watchdog context, fifty times longer, only keeps a broken test from hanging.
 func TestSlowDiscovery(t *testing.T) {
-	p := newProvider(t)
-	tok := p.issue(t, "svc", nil)
-	p.faults.slowDiscovery.Store(true)
+	p := oidctest.New(t)
+	tok := p.Issue(t, "svc", nil)
+	p.Faults.Discovery.Slow.Store(true)
 	const limit = 100 * time.Millisecond
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience, Timeout: limit})
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience, Timeout: limit})
 
 	watchdog, cancel := context.WithTimeout(t.Context(), 50*limit)
 	defer cancel()
@@ -425,12 +426,12 @@ func TestSlowDiscovery(t *testing.T) {
 
 func TestSlowKeySet(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	tok := p.issue(t, "svc", nil)
+	p := oidctest.New(t)
+	tok := p.Issue(t, "svc", nil)
 	const limit = 100 * time.Millisecond
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience, Timeout: limit})
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience, Timeout: limit})
 	is.NoErr(a.Discover(testContext(t)))
-	p.faults.slowKeys.Store(true)
+	p.Faults.Keys.Slow.Store(true)
 
 	watchdog, cancel := context.WithTimeout(t.Context(), 50*limit)
 	defer cancel()
@@ -442,9 +443,9 @@ func TestSlowKeySet(t *testing.T) {
 }
 
 func TestCallerGivesUp(t *testing.T) {
-	p := newProvider(t)
-	tok := p.issue(t, "svc", nil)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
+	p := oidctest.New(t)
+	tok := p.Issue(t, "svc", nil)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := a.Authenticate(ctx, tok)
@@ -455,11 +456,11 @@ func TestCallerGivesUp(t *testing.T) {
 }
 
 func TestConcurrentFirstCalls(t *testing.T) {
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
 	tokens := make([]string, 8)
 	for i := range tokens {
-		tokens[i] = p.issue(t, "svc-"+string(rune('a'+i)), map[string]any{"roles": []string{"operator"}})
+		tokens[i] = p.Issue(t, "svc-"+string(rune('a'+i)), map[string]any{"roles": []string{"operator"}})
 	}
 	ctx := testContext(t)
 	errs := make([]error, len(tokens))
@@ -478,15 +479,15 @@ func TestConcurrentFirstCalls(t *testing.T) {
 	for _, err := range errs {
 		is.NoErr(err)
 	}
-	is.Equal(p.faults.discoveries.Load(), int64(1)) // one caller discovered, the others waited
-	is.Equal(p.faults.keyFetches.Load(), int64(1))  // and one fetch of the keys served all
+	is.Equal(p.Faults.Discovery.Requests.Load(), int64(1)) // one caller discovered, the others waited
+	is.Equal(p.Faults.Keys.Requests.Load(), int64(1))      // and one fetch of the keys served all
 }
 
 func TestForgedTokenFetchesNoKeys(t *testing.T) {
 	is := is.New(t)
-	p := newProvider(t)
-	a := newAuthenticator(t, oidc.Config{Issuer: p.issuer, Audience: apiAudience})
-	valid := p.issue(t, "svc", map[string]any{"roles": []string{"selfservice"}})
+	p := oidctest.New(t)
+	a := newAuthenticator(t, oidc.Config{Issuer: p.Issuer, Audience: oidctest.Audience})
+	valid := p.Issue(t, "svc", map[string]any{"roles": []string{"selfservice"}})
 	_, err := a.Authenticate(testContext(t), valid)
 	is.NoErr(err)
 
@@ -497,7 +498,7 @@ func TestForgedTokenFetchesNoKeys(t *testing.T) {
 		_, err = a.Authenticate(testContext(t), forged)
 		refused(t, err, "signature", forged)
 	}
-	is.Equal(p.faults.keyFetches.Load(), int64(1))
+	is.Equal(p.Faults.Keys.Requests.Load(), int64(1))
 }
 
 func TestConfig(t *testing.T) {

@@ -1,15 +1,14 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/cardsaddon/extprod/internal/outboxclaim"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -53,34 +52,21 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, max int, lease t
 		return nil, fmt.Errorf("claim audit events: %w", mapErr(err))
 	}
 	defer rows.Close()
-	type claimed struct {
-		seq int64
-		at  time.Time
-		ev  ports.AuditEvent
-	}
-	var got []claimed
-	for rows.Next() {
+	out, err := outboxclaim.Collect(rows, func() (outboxclaim.Row[ports.AuditEvent], error) {
 		var (
-			cl   claimed
+			r    outboxclaim.Row[ports.AuditEvent]
 			data []byte
 		)
-		if err := rows.Scan(&cl.seq, &cl.at, &data); err != nil {
-			return nil, fmt.Errorf("claim audit events: %w", mapErr(err))
+		if err := rows.Scan(&r.Seq, &r.At, &data); err != nil {
+			return r, err
 		}
-		if err := json.Unmarshal(data, &cl.ev); err != nil {
-			return nil, fmt.Errorf("claim audit events: decode: %w", err)
+		if err := json.Unmarshal(data, &r.Entry); err != nil {
+			return r, fmt.Errorf("decode: %w", err)
 		}
-		got = append(got, cl)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim audit events: %w", mapErr(err))
-	}
-	slices.SortFunc(got, func(a, b claimed) int {
-		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.seq, b.seq))
+		return r, nil
 	})
-	out := make([]ports.AuditEvent, len(got))
-	for i := range got {
-		out[i] = got[i].ev
+	if err != nil {
+		return nil, fmt.Errorf("claim audit events: %w", mapErr(err))
 	}
 	return out, nil
 }
@@ -122,41 +108,31 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, max int, 
 		return nil, fmt.Errorf("claim notifications: %w", mapErr(err))
 	}
 	defer rows.Close()
-	type claimed struct {
-		seq int64
-		n   ports.Notification
-	}
-	var got []claimed
-	for rows.Next() {
+	out, err := outboxclaim.Collect(rows, func() (outboxclaim.Row[ports.Notification], error) {
 		var (
-			cl        claimed
+			r         outboxclaim.Row[ports.Notification]
 			data      []byte
 			tries     int32
 			notBefore pgtype.Timestamptz
 			nd        notificationData
 		)
-		if err := rows.Scan(&cl.seq, &cl.n.ID, &data, &tries, &cl.n.LastError, &notBefore); err != nil {
-			return nil, fmt.Errorf("claim notifications: %w", mapErr(err))
+		if err := rows.Scan(&r.Seq, &r.Entry.ID, &data, &tries, &r.Entry.LastError, &notBefore); err != nil {
+			return r, err
 		}
 		if err := json.Unmarshal(data, &nd); err != nil {
-			return nil, fmt.Errorf("claim notifications: decode: %w", err)
+			return r, fmt.Errorf("decode: %w", err)
 		}
-		cl.n.Kind, cl.n.To, cl.n.CardID, cl.n.Reason, cl.n.At = nd.Kind, nd.To, nd.CardID, nd.Reason, nd.At
-		cl.n.Tries = int(tries)
+		n := &r.Entry
+		n.Kind, n.To, n.CardID, n.Reason, n.At = nd.Kind, nd.To, nd.CardID, nd.Reason, nd.At
+		n.Tries = int(tries)
 		if notBefore.Valid {
-			cl.n.NotBefore = notBefore.Time.UTC()
+			n.NotBefore = notBefore.Time.UTC()
 		}
-		got = append(got, cl)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim notifications: %w", mapErr(err))
-	}
-	slices.SortFunc(got, func(a, b claimed) int {
-		return cmp.Or(a.n.At.Compare(b.n.At), cmp.Compare(a.seq, b.seq))
+		r.At = n.At
+		return r, nil
 	})
-	out := make([]ports.Notification, len(got))
-	for i := range got {
-		out[i] = got[i].n
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", mapErr(err))
 	}
 	return out, nil
 }

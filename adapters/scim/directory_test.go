@@ -8,20 +8,21 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/scim"
+	"github.com/cardsaddon/extprod/adapters/scim/scimtest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
 // TestUserMapping reads realistic users from a real SCIM server (elimity-com/scim, with the
 // enterprise extension) by id and checks every mapped field.
 func TestUserMapping(t *testing.T) {
-	d := newDirectory(t)
+	d := scimtest.New(t)
 	ids := map[string]string{
-		"ada":      d.create(resource(d.withOrigin(adaMembers))),
-		"grace":    d.create(resource(d.withOrigin(graceMembers))),
-		"linus":    d.create(resource(linusMembers)),
-		"margaret": d.create(resource(margaretMembers)),
+		"ada":      d.Create(resource(withOrigin(d, adaMembers))),
+		"grace":    d.Create(resource(withOrigin(d, graceMembers))),
+		"linus":    d.Create(resource(linusMembers)),
+		"margaret": d.Create(resource(margaretMembers)),
 	}
-	dir := open(t, d.config())
+	dir := open(t, config(d))
 
 	for _, tc := range []struct {
 		name string
@@ -38,7 +39,7 @@ func TestUserMapping(t *testing.T) {
 				Recipient: "Ada King, Countess of Lovelace", AddressOne: "Analytical Engine Works", AddressTwo: "Floor 2",
 				PostalCode: "EC1A 1BB", City: "London", CountryCode: "GB",
 			},
-			PhotoURL: d.origin + "/photos/ada.jpg",
+			PhotoURL: d.Origin + "/photos/ada.jpg",
 			Attributes: map[string]string{
 				"scimId": ids["ada"], "userName": adaUserName, "externalId": "E-1815",
 				"displayName": "Ada Lovelace", "title": "Analyst", "division": "Engines",
@@ -84,10 +85,10 @@ func TestUserMapping(t *testing.T) {
 // TestActiveWhenAbsent: a host whose directory omits "active" can count such users as active;
 // an explicit false stays inactive.
 func TestActiveWhenAbsent(t *testing.T) {
-	d := newDirectory(t)
-	margaret := d.create(resource(margaretMembers))
-	linus := d.create(resource(linusMembers))
-	cfg := d.config()
+	d := scimtest.New(t)
+	margaret := d.Create(resource(margaretMembers))
+	linus := d.Create(resource(linusMembers))
+	cfg := config(d)
 	cfg.ActiveWhenAbsent = true
 	dir := open(t, cfg)
 	for _, tc := range []struct {
@@ -103,8 +104,8 @@ func TestActiveWhenAbsent(t *testing.T) {
 
 // TestUPNAttribute: the host names another attribute as the UPN.
 func TestUPNAttribute(t *testing.T) {
-	d := newDirectory(t)
-	ada := d.create(resource(d.withOrigin(adaMembers)))
+	d := scimtest.New(t)
+	ada := d.Create(resource(withOrigin(d, adaMembers)))
 	for _, tc := range []struct {
 		attr, want string
 	}{
@@ -119,7 +120,7 @@ func TestUPNAttribute(t *testing.T) {
 	} {
 		t.Run(tc.attr, func(t *testing.T) {
 			is := is.New(t)
-			cfg := d.config()
+			cfg := config(d)
 			cfg.UPNAttribute = tc.attr
 			u, err := open(t, cfg).User(t.Context(), ada)
 			is.NoErr(err)
@@ -128,7 +129,7 @@ func TestUPNAttribute(t *testing.T) {
 	}
 	t.Run("not a string", func(t *testing.T) {
 		is := is.New(t)
-		cfg := d.config()
+		cfg := config(d)
 		cfg.UPNAttribute = "emails"
 		_, err := open(t, cfg).User(t.Context(), ada)
 		is.True(errors.Is(err, ports.ErrProtocol))
@@ -138,10 +139,10 @@ func TestUPNAttribute(t *testing.T) {
 // TestUserByKeyAttribute: a host that keys users by login finds them with a filter; the
 // returned user carries the host's key as its ID.
 func TestUserByKeyAttribute(t *testing.T) {
-	d := newDirectory(t)
-	ada := d.create(resource(d.withOrigin(adaMembers)))
-	d.create(resource(d.withOrigin(graceMembers)))
-	d.create(resource(linusMembers))
+	d := scimtest.New(t)
+	ada := d.Create(resource(withOrigin(d, adaMembers)))
+	d.Create(resource(withOrigin(d, graceMembers)))
+	d.Create(resource(linusMembers))
 
 	for _, tc := range []struct {
 		name, key, id string
@@ -160,7 +161,7 @@ func TestUserByKeyAttribute(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			cfg := d.config()
+			cfg := config(d)
 			cfg.KeyAttribute = tc.key
 			u, err := open(t, cfg).User(t.Context(), tc.id)
 			if tc.want != nil {
@@ -181,9 +182,9 @@ func TestUserDeletedBetweenReads(t *testing.T) {
 	for _, key := range []string{scim.KeyID, scim.KeyUserName} {
 		t.Run(key, func(t *testing.T) {
 			is := is.New(t)
-			d := newDirectory(t)
-			id := d.create(resource(d.withOrigin(adaMembers)))
-			cfg := d.config()
+			d := scimtest.New(t)
+			id := d.Create(resource(withOrigin(d, adaMembers)))
+			cfg := config(d)
 			cfg.KeyAttribute = key
 			dir := open(t, cfg)
 			asked := map[string]string{scim.KeyID: id, scim.KeyUserName: adaUserName}[key]
@@ -192,12 +193,12 @@ func TestUserDeletedBetweenReads(t *testing.T) {
 			is.NoErr(err)
 			is.Equal(u.State, ports.UserActive)
 
-			d.replace(id, resource(`"userName":"ada.lovelace@example.com","active":false`))
+			d.Replace(id, resource(`"userName":"ada.lovelace@example.com","active":false`))
 			u, err = dir.User(t.Context(), asked)
 			is.NoErr(err)
 			is.Equal(u.State, ports.UserInactive) // the change is seen at once
 
-			d.delete(id)
+			d.Delete(id)
 			_, err = dir.User(t.Context(), asked)
 			is.True(errors.Is(err, ports.ErrNotFound))
 		})
@@ -207,8 +208,8 @@ func TestUserDeletedBetweenReads(t *testing.T) {
 // TestOddIDs: ids that would change the request path are escaped or refused, never sent as a
 // path of their own.
 func TestOddIDs(t *testing.T) {
-	d := newDirectory(t)
-	dir := open(t, d.config())
+	d := scimtest.New(t)
+	dir := open(t, config(d))
 	for _, id := range []string{"", ".", "..", "../Users", "a/b", "?filter=x", "%2e%2e", "#x", "Schemas"} {
 		t.Run(id, func(t *testing.T) {
 			is := is.New(t)
@@ -222,9 +223,9 @@ func TestOddIDs(t *testing.T) {
 // caller, not "no such user"), with the status in a *StatusError.
 func TestRefusedToken(t *testing.T) {
 	is := is.New(t)
-	d := newDirectory(t)
-	id := d.create(resource(linusMembers))
-	cfg := d.config()
+	d := scimtest.New(t)
+	id := d.Create(resource(linusMembers))
+	cfg := config(d)
 	cfg.Token = "wrong"
 	_, err := open(t, cfg).User(t.Context(), id)
 	is.True(errors.Is(err, ports.ErrUnavailable))

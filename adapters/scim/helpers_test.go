@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cardsaddon/extprod/adapters/scim"
+	"github.com/cardsaddon/extprod/adapters/scim/scimtest"
 )
 
 // The realistic users of the tests, as a provisioning client would send them. Every string a
@@ -71,14 +72,20 @@ var personal = []string{
 	"apollo", "elsewhere", "photos/",
 }
 
+// resource renders a User resource with the given JSON members (a realistic set follows).
+func resource(members ...string) string {
+	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],` +
+		strings.Join(members, ",") + `}`
+}
+
 // withOrigin puts the service's origin into a fixture's photo URLs.
-func (d *directory) withOrigin(members string) string {
-	return strings.ReplaceAll(members, "ORIGIN", d.origin)
+func withOrigin(d *scimtest.Service, members string) string {
+	return strings.ReplaceAll(members, "ORIGIN", d.Origin)
 }
 
 // config is a working configuration for d.
-func (d *directory) config() scim.Config {
-	return scim.Config{BaseURL: d.baseURL(), Token: testToken, HTTPClient: d.client}
+func config(d *scimtest.Service) scim.Config {
+	return scim.Config{BaseURL: d.BaseURL(), Token: scimtest.Token, HTTPClient: d.Client}
 }
 
 // open returns a Directory for cfg, failing the test on an invalid config.

@@ -13,6 +13,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/scim"
+	"github.com/cardsaddon/extprod/adapters/scim/scimtest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -24,7 +25,7 @@ func fakeDirectory(t *testing.T, h http.HandlerFunc) scim.Config {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return scim.Config{BaseURL: srv.URL + "/scim/v2", Token: testToken, HTTPClient: srv.Client()}
+	return scim.Config{BaseURL: srv.URL + "/scim/v2", Token: scimtest.Token, HTTPClient: srv.Client()}
 }
 
 // answer returns a handler that answers with status, content type and body.
@@ -191,7 +192,7 @@ func TestBearerToken(t *testing.T) {
 	})
 	_, err := open(t, cfg).User(t.Context(), "a/b c")
 	is.NoErr(err)
-	is.Equal(auth, "Bearer "+testToken)
+	is.Equal(auth, "Bearer "+scimtest.Token)
 	is.True(strings.Contains(accept, "application/scim+json"))
 	is.Equal(path, "/scim/v2/Users/a%2Fb%20c") // the id is one path segment
 }

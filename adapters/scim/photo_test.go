@@ -13,19 +13,20 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/scim"
+	"github.com/cardsaddon/extprod/adapters/scim/scimtest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
 // TestPhoto: the photo a real SCIM server names is fetched from its own origin, without its
 // credentials, size-capped and type-checked; anything else is refused or not found.
 func TestPhoto(t *testing.T) {
-	d := newDirectory(t)
+	d := scimtest.New(t)
 	jpg, pngData := testJPEG(t), testPNG(t)
-	d.photos["/photos/ada.jpg"] = jpg
-	d.photos["/photos/ada.png"] = pngData
-	d.photos["/photos/ada.gif"] = []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
-	d.photos["/photos/ada.svg"] = []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)
-	d.photos["/photos/big.jpg"] = append(bytes.Clone(jpg), make([]byte, 2048)...)
+	d.SetPhoto("/photos/ada.jpg", jpg)
+	d.SetPhoto("/photos/ada.png", pngData)
+	d.SetPhoto("/photos/ada.gif", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"))
+	d.SetPhoto("/photos/ada.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`))
+	d.SetPhoto("/photos/big.jpg", append(bytes.Clone(jpg), make([]byte, 2048)...))
 
 	// another origin that counts what reaches it
 	var foreignHits atomic.Int64
@@ -35,7 +36,7 @@ func TestPhoto(t *testing.T) {
 	}))
 	t.Cleanup(foreign.Close)
 	// redirects on the directory's origin
-	mux := d.handler.(*http.ServeMux)
+	mux := d.Mux
 	mux.HandleFunc("/moved/same", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/photos/ada.png", http.StatusFound)
 	})
@@ -53,8 +54,8 @@ func TestPhoto(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	})
 
-	ada := d.create(resource(d.withOrigin(adaMembers)))
-	cfg := d.config()
+	ada := d.Create(resource(withOrigin(d, adaMembers)))
+	cfg := config(d)
 	cfg.MaxPhotoBytes = 1024
 	dir := open(t, cfg)
 	u, err := dir.User(t.Context(), ada)
@@ -69,23 +70,23 @@ func TestPhoto(t *testing.T) {
 		wantType  string
 	}{
 		{name: "the directory's photo", url: u.PhotoURL, wantData: jpg, wantType: "image/jpeg"},
-		{name: "png", url: d.origin + "/photos/ada.png", wantData: pngData, wantType: "image/png"},
+		{name: "png", url: d.Origin + "/photos/ada.png", wantData: pngData, wantType: "image/png"},
 		{name: "relative", url: "/photos/ada.png", wantData: pngData, wantType: "image/png"},
-		{name: "same-origin redirect", url: d.origin + "/moved/same", wantData: pngData, wantType: "image/png"},
+		{name: "same-origin redirect", url: d.Origin + "/moved/same", wantData: pngData, wantType: "image/png"},
 		{name: "none", url: "", want: ports.ErrNotFound},
-		{name: "gone", url: d.origin + "/photos/nobody.jpg", want: ports.ErrNotFound},
-		{name: "gif", url: d.origin + "/photos/ada.gif", want: ports.ErrPhotoRefused},
-		{name: "svg", url: d.origin + "/photos/ada.svg", want: ports.ErrPhotoRefused},
-		{name: "too large", url: d.origin + "/photos/big.jpg", want: ports.ErrPhotoRefused},
-		{name: "announced too large", url: d.origin + "/photos/announced-big.jpg", want: ports.ErrPhotoRefused},
+		{name: "gone", url: d.Origin + "/photos/nobody.jpg", want: ports.ErrNotFound},
+		{name: "gif", url: d.Origin + "/photos/ada.gif", want: ports.ErrPhotoRefused},
+		{name: "svg", url: d.Origin + "/photos/ada.svg", want: ports.ErrPhotoRefused},
+		{name: "too large", url: d.Origin + "/photos/big.jpg", want: ports.ErrPhotoRefused},
+		{name: "announced too large", url: d.Origin + "/photos/announced-big.jpg", want: ports.ErrPhotoRefused},
 		{name: "another origin", url: foreign.URL + "/ada.jpg", want: ports.ErrPhotoRefused},
-		{name: "another scheme", url: "https" + d.origin[len("http"):] + "/photos/ada.jpg", want: ports.ErrPhotoRefused},
+		{name: "another scheme", url: "https" + d.Origin[len("http"):] + "/photos/ada.jpg", want: ports.ErrPhotoRefused},
 		{name: "protocol-relative to another host", url: "//elsewhere.example/ada.jpg", want: ports.ErrPhotoRefused},
-		{name: "user info", url: "http://user:pw@" + d.origin[len("http://"):] + "/photos/ada.jpg", want: ports.ErrPhotoRefused},
+		{name: "user info", url: "http://user:pw@" + d.Origin[len("http://"):] + "/photos/ada.jpg", want: ports.ErrPhotoRefused},
 		{name: "data URI", url: "data:image/jpeg;base64,/9j/", want: ports.ErrPhotoRefused},
-		{name: "redirect to another origin", url: d.origin + "/moved/away", want: ports.ErrPhotoRefused},
-		{name: "redirect loop", url: d.origin + "/moved/loop", want: ports.ErrPhotoRefused},
-		{name: "server error", url: d.origin + "/photos/broken.jpg", want: ports.ErrUnavailable},
+		{name: "redirect to another origin", url: d.Origin + "/moved/away", want: ports.ErrPhotoRefused},
+		{name: "redirect loop", url: d.Origin + "/moved/loop", want: ports.ErrPhotoRefused},
+		{name: "server error", url: d.Origin + "/photos/broken.jpg", want: ports.ErrUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
@@ -124,12 +125,12 @@ func TestPhotoCredentials(t *testing.T) {
 				_, _ = w.Write(jpg)
 			}))
 			t.Cleanup(srv.Close)
-			dir := open(t, scim.Config{BaseURL: srv.URL + "/scim/v2", Token: testToken, SendTokenWithPhoto: send})
+			dir := open(t, scim.Config{BaseURL: srv.URL + "/scim/v2", Token: scimtest.Token, SendTokenWithPhoto: send})
 			_, _, err := dir.Photo(t.Context(), ports.User{PhotoURL: srv.URL + "/photos/x.jpg"})
 			is.NoErr(err)
 			is.Equal(auth != "", send)
 			if send {
-				is.Equal(auth, "Bearer "+testToken)
+				is.Equal(auth, "Bearer "+scimtest.Token)
 			}
 		})
 	}
@@ -152,7 +153,7 @@ func TestPhotoDefaultCap(t *testing.T) {
 				_, _ = w.Write(body)
 			}))
 			t.Cleanup(srv.Close)
-			dir := open(t, scim.Config{BaseURL: srv.URL, Token: testToken})
+			dir := open(t, scim.Config{BaseURL: srv.URL, Token: scimtest.Token})
 			data, _, err := dir.Photo(t.Context(), ports.User{PhotoURL: srv.URL + "/p.jpg"})
 			if tc.want != nil {
 				is.True(errors.Is(err, tc.want))
@@ -177,7 +178,7 @@ func TestPhotoSlow(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 	const timeout = 100 * time.Millisecond
-	dir := open(t, scim.Config{BaseURL: srv.URL, Token: testToken, Timeout: timeout})
+	dir := open(t, scim.Config{BaseURL: srv.URL, Token: scimtest.Token, Timeout: timeout})
 	var err error
 	within(t, 40*timeout, func() { _, _, err = dir.Photo(t.Context(), ports.User{PhotoURL: srv.URL + "/p.jpg"}) })
 	is.True(errors.Is(err, ports.ErrUnavailable))

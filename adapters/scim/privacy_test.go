@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cardsaddon/extprod/adapters/scim"
+	"github.com/cardsaddon/extprod/adapters/scim/scimtest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -20,14 +21,14 @@ func TestNothingPersonal(t *testing.T) {
 		logs logBuffer
 		errs []error
 	)
-	d := newDirectory(t)
-	ada := d.create(resource(d.withOrigin(adaMembers)))
-	d.create(resource(d.withOrigin(graceMembers)))
-	margaret := d.create(resource(margaretMembers))
-	d.photos["/photos/ada.jpg"] = []byte("<html>Ada Lovelace</html>")
+	d := scimtest.New(t)
+	ada := d.Create(resource(withOrigin(d, adaMembers)))
+	d.Create(resource(withOrigin(d, graceMembers)))
+	margaret := d.Create(resource(margaretMembers))
+	d.SetPhoto("/photos/ada.jpg", []byte("<html>Ada Lovelace</html>"))
 
 	dirWith := func(mod func(*scim.Config)) *scim.Directory {
-		cfg := d.config()
+		cfg := config(d)
 		cfg.Logger = logs.logger()
 		if mod != nil {
 			mod(&cfg)
@@ -66,7 +67,7 @@ func TestNothingPersonal(t *testing.T) {
 		_, _, err := dirWith(nil).Photo(ctx, u) // on another origin
 		errs = append(errs, err)
 	}
-	d.delete(ada)
+	d.Delete(ada)
 	try(dirWith(nil).User(ctx, ada))
 	try(dirWith(byLogin).User(ctx, adaUserName))
 
@@ -88,7 +89,7 @@ func TestNothingPersonal(t *testing.T) {
 	// a directory that is gone: net/http's errors name the URL, which names the login
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close()
-	cfg := scim.Config{BaseURL: gone.URL, Token: testToken, KeyAttribute: scim.KeyUserName, Logger: logs.logger()}
+	cfg := scim.Config{BaseURL: gone.URL, Token: scimtest.Token, KeyAttribute: scim.KeyUserName, Logger: logs.logger()}
 	try(open(t, cfg).User(ctx, adaUserName))
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -110,7 +111,7 @@ func TestNothingPersonal(t *testing.T) {
 		}
 	}
 	lower := strings.ToLower(seen)
-	for _, p := range append(personal, strings.ToLower(testToken), "wrong") {
+	for _, p := range append(personal, strings.ToLower(scimtest.Token), "wrong") {
 		if strings.Contains(lower, strings.ToLower(p)) {
 			t.Errorf("%q appears in an error or a log:\n%s", p, seen)
 		}

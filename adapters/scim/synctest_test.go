@@ -13,6 +13,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/cardsaddon/extprod/adapters/scim"
+	"github.com/cardsaddon/extprod/adapters/scim/scimtest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -25,9 +26,9 @@ func TestCacheTTL(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				is := is.New(t)
-				d := newInProcessDirectory(t)
-				id := d.create(resource(d.withOrigin(adaMembers)))
-				cfg := d.config()
+				d := scimtest.NewInProcess(t)
+				id := d.Create(resource(withOrigin(d, adaMembers)))
+				cfg := config(d)
 				cfg.KeyAttribute = key
 				cfg.CacheTTL = ttl
 				dir := open(t, cfg)
@@ -35,8 +36,8 @@ func TestCacheTTL(t *testing.T) {
 
 				first, err := dir.User(t.Context(), asked)
 				is.NoErr(err)
-				before := d.requests.Load()
-				d.delete(id)
+				before := d.Requests()
+				d.Delete(id)
 
 				time.Sleep(ttl - time.Nanosecond) // fake time: the last moment the entry is fresh
 				cached, err := dir.User(t.Context(), asked)
@@ -44,12 +45,12 @@ func TestCacheTTL(t *testing.T) {
 				if diff := cmp.Diff(first, cached); diff != "" {
 					t.Errorf("cached user (-first +cached):\n%s", diff)
 				}
-				is.Equal(d.requests.Load(), before+1) // only the delete reached the directory
+				is.Equal(d.Requests(), before+1) // only the delete reached the directory
 
 				time.Sleep(time.Nanosecond) // the TTL has passed
 				_, err = dir.User(t.Context(), asked)
 				is.True(errors.Is(err, ports.ErrNotFound)) // asked the directory again
-				is.Equal(d.requests.Load(), before+2)
+				is.Equal(d.Requests(), before+2)
 			})
 		})
 	}
@@ -59,15 +60,15 @@ func TestCacheTTL(t *testing.T) {
 func TestCacheOffByDefault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		d := newInProcessDirectory(t)
-		id := d.create(resource(linusMembers))
-		dir := open(t, d.config())
-		before := d.requests.Load()
+		d := scimtest.NewInProcess(t)
+		id := d.Create(resource(linusMembers))
+		dir := open(t, config(d))
+		before := d.Requests()
 		for range 3 {
 			_, err := dir.User(t.Context(), id)
 			is.NoErr(err)
 		}
-		is.Equal(d.requests.Load(), before+3)
+		is.Equal(d.Requests(), before+3)
 	})
 }
 
@@ -75,9 +76,9 @@ func TestCacheOffByDefault(t *testing.T) {
 func TestCacheCopies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		d := newInProcessDirectory(t)
-		id := d.create(resource(d.withOrigin(adaMembers)))
-		cfg := d.config()
+		d := scimtest.NewInProcess(t)
+		id := d.Create(resource(withOrigin(d, adaMembers)))
+		cfg := config(d)
 		cfg.CacheTTL = time.Minute
 		dir := open(t, cfg)
 		u, err := dir.User(t.Context(), id)
@@ -96,10 +97,10 @@ func TestCacheCopies(t *testing.T) {
 func TestCacheSlowRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		d := newInProcessDirectory(t)
-		id := d.create(resource(linusMembers))
+		d := scimtest.NewInProcess(t)
+		id := d.Create(resource(linusMembers))
 		const ttl = 5 * time.Second
-		cfg := d.config()
+		cfg := config(d)
 		cfg.CacheTTL = ttl
 		cfg.Timeout = time.Minute
 		slow := true
@@ -107,16 +108,16 @@ func TestCacheSlowRead(t *testing.T) {
 			if slow {
 				time.Sleep(ttl) // fake time: the directory takes the whole TTL to answer
 			}
-			return d.client.Transport.RoundTrip(r)
+			return d.Client.Transport.RoundTrip(r)
 		})}
 		dir := open(t, cfg)
-		before := d.requests.Load()
+		before := d.Requests()
 		_, err := dir.User(t.Context(), id)
 		is.NoErr(err)
 		slow = false
 		_, err = dir.User(t.Context(), id)
 		is.NoErr(err)
-		is.Equal(d.requests.Load(), before+2) // the first answer was too old to cache
+		is.Equal(d.Requests(), before+2) // the first answer was too old to cache
 	})
 }
 
@@ -124,9 +125,9 @@ func TestCacheSlowRead(t *testing.T) {
 func TestCacheBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		d := newInProcessDirectory(t)
-		ids := []string{d.create(resource(linusMembers)), d.create(resource(margaretMembers)), d.create(resource(d.withOrigin(graceMembers)))}
-		cfg := d.config()
+		d := scimtest.NewInProcess(t)
+		ids := []string{d.Create(resource(linusMembers)), d.Create(resource(margaretMembers)), d.Create(resource(withOrigin(d, graceMembers)))}
+		cfg := config(d)
 		cfg.CacheTTL = time.Minute
 		cfg.CacheMaxEntries = 2
 		dir := open(t, cfg)
@@ -139,10 +140,10 @@ func TestCacheBounded(t *testing.T) {
 			id       string
 			requests int64
 		}{{ids[1], 0}, {ids[2], 0}, {ids[0], 1}, {ids[2], 0}, {ids[1], 1}} {
-			before := d.requests.Load()
+			before := d.Requests()
 			_, err := dir.User(t.Context(), tc.id)
 			is.NoErr(err)
-			is.Equal(d.requests.Load()-before, tc.requests) // requests for this read
+			is.Equal(d.Requests()-before, tc.requests) // requests for this read
 		}
 	})
 }
@@ -156,7 +157,7 @@ func TestTimeoutExact(t *testing.T) {
 		t.Run(tc.want.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				is := is.New(t)
-				cfg := scim.Config{BaseURL: "http://scim.test/v2", Token: testToken, Timeout: tc.timeout}
+				cfg := scim.Config{BaseURL: "http://scim.test/v2", Token: scimtest.Token, Timeout: tc.timeout}
 				cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					<-r.Context().Done() // a directory that never answers
 					return nil, r.Context().Err()
@@ -174,9 +175,9 @@ func TestTimeoutExact(t *testing.T) {
 // TestConcurrentReads: the directory and its cache are safe for concurrent use (run with -race).
 func TestConcurrentReads(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := newInProcessDirectory(t)
-		ids := []string{d.create(resource(linusMembers)), d.create(resource(d.withOrigin(adaMembers)))}
-		cfg := d.config()
+		d := scimtest.NewInProcess(t)
+		ids := []string{d.Create(resource(linusMembers)), d.Create(resource(withOrigin(d, adaMembers)))}
+		cfg := config(d)
 		cfg.CacheTTL = time.Second
 		cfg.CacheMaxEntries = 1
 		dir := open(t, cfg)

@@ -78,7 +78,7 @@ func TestHeaderInjection(t *testing.T) {
 	if err := benign.mailer.Send(context.Background(), note("n-benign", ports.NotifyCardOrdered, ports.Recipient{UserID: "u-eve"})); err != nil {
 		t.Fatal(err)
 	}
-	wantKeys := headerKeys(parse(t, benign.relay.next(t).data))
+	wantKeys := headerKeys(parse(t, benign.relay.Next(t).Data))
 
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestHeaderInjection(t *testing.T) {
 			err := s.mailer.Send(context.Background(), n)
 			if tc.want == nil {
 				is.True(errors.Is(err, smtp.ErrNoAddress))
-				mails, _ := s.relay.counts()
+				mails, _ := s.relay.Counts()
 				is.Equal(mails, 0)
 				noPersonalData(t, "error", err.Error())
 				noPersonalData(t, "log", s.logs.String())
@@ -104,11 +104,11 @@ func TestHeaderInjection(t *testing.T) {
 				return
 			}
 			is.NoErr(err)
-			got := s.relay.next(t)
-			if d := cmp.Diff(tc.want, got.rcpts); d != "" {
+			got := s.relay.Next(t)
+			if d := cmp.Diff(tc.want, got.Rcpts); d != "" {
 				t.Fatalf("envelope recipients (-want +got):\n%s", d)
 			}
-			p := parse(t, got.data)
+			p := parse(t, got.Data)
 			if d := cmp.Diff(wantKeys, headerKeys(p)); d != "" {
 				t.Fatalf("header fields (-benign +got):\n%s", d)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/matryer/is"
 
 	smtp "github.com/cardsaddon/extprod/adapters/smtp"
+	"github.com/cardsaddon/extprod/adapters/smtp/smtptest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -70,13 +71,13 @@ func TestSendDelivers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
 			is.NoErr(s.mailer.Send(context.Background(), tc.n))
-			got := s.relay.next(t)
-			is.True(got.tls) // STARTTLS happened before the mail
-			is.Equal(got.from, "cards@example.org")
-			if d := cmp.Diff(tc.rcpts, got.rcpts); d != "" {
+			got := s.relay.Next(t)
+			is.True(got.TLS) // STARTTLS happened before the mail
+			is.Equal(got.From, "cards@example.org")
+			if d := cmp.Diff(tc.rcpts, got.Rcpts); d != "" {
 				t.Fatalf("envelope recipients (-want +got):\n%s", d)
 			}
-			p := parse(t, got.data)
+			p := parse(t, got.Data)
 			var to []string
 			for _, a := range p.to {
 				to = append(to, a.Address)
@@ -112,18 +113,18 @@ func TestMessageIDStableAcrossRetry(t *testing.T) {
 	s := newSetup(t, nil, directory(), nil)
 	n := note("n-1", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID})
 	is.NoErr(s.mailer.Send(context.Background(), n))
-	first := s.relay.next(t)
+	first := s.relay.Next(t)
 	is.NoErr(s.mailer.Send(context.Background(), n)) // the relay retries: same notification
-	second := s.relay.next(t)
+	second := s.relay.Next(t)
 	is.NoErr(s.mailer.Send(context.Background(), note("n-2", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID})))
-	other := s.relay.next(t)
+	other := s.relay.Next(t)
 
-	id1 := parse(t, first.data).header.Get("Message-Id")
+	id1 := parse(t, first.Data).header.Get("Message-Id")
 	is.True(strings.HasPrefix(id1, "<") && strings.HasSuffix(id1, "@example.org>"))
 	is.True(!strings.Contains(id1, "n-1")) // derived, not copied
-	is.Equal(parse(t, second.data).header.Get("Message-Id"), id1)
-	is.True(parse(t, other.data).header.Get("Message-Id") != id1)
-	if d := cmp.Diff(string(first.data), string(second.data)); d != "" {
+	is.Equal(parse(t, second.Data).header.Get("Message-Id"), id1)
+	is.True(parse(t, other.Data).header.Get("Message-Id") != id1)
+	if d := cmp.Diff(string(first.Data), string(second.Data)); d != "" {
 		t.Fatalf("a retry is not the same mail (-first +second):\n%s", d)
 	}
 }
@@ -176,11 +177,11 @@ func TestRecipientResolution(t *testing.T) {
 					is.True(errors.Is(err, ports.ErrNotFound))
 					is.True(!errors.Is(err, ports.ErrUnavailable))
 				}
-				mails, _ := s.relay.counts()
+				mails, _ := s.relay.Counts()
 				is.Equal(mails, 0)
 			} else {
 				is.NoErr(err)
-				if d := cmp.Diff(tc.want, s.relay.next(t).rcpts); d != "" {
+				if d := cmp.Diff(tc.want, s.relay.Next(t).Rcpts); d != "" {
 					t.Fatalf("recipients (-want +got):\n%s", d)
 				}
 			}
@@ -200,13 +201,13 @@ func TestUnknownKind(t *testing.T) {
 	err := s.mailer.Send(context.Background(), note("n-x", "card_exploded", ports.Recipient{UserID: ada.ID}))
 	is.True(errors.Is(err, smtp.ErrInvalid))
 	is.True(errors.Is(err, ports.ErrProtocol))
-	s.relay.none(t)
+	s.relay.None(t)
 }
 
 // TestConcurrentSends: the mailer is safe for concurrent use.
 func TestConcurrentSends(t *testing.T) {
 	is := is.New(t)
-	s := newSetup(t, &relay{got: make(chan received, 32)}, directory(), nil)
+	s := newSetup(t, &smtptest.Relay{Got: make(chan smtptest.Mail, 32)}, directory(), nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := range 8 {
@@ -222,7 +223,7 @@ func TestConcurrentSends(t *testing.T) {
 	}
 	ids := map[string]bool{}
 	for range 8 {
-		ids[parse(t, s.relay.next(t).data).header.Get("Message-Id")] = true
+		ids[parse(t, s.relay.Next(t).Data).header.Get("Message-Id")] = true
 	}
 	is.Equal(len(ids), 8)
 }

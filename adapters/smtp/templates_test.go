@@ -49,14 +49,14 @@ func TestReplacedTemplates(t *testing.T) {
 	n := note("n-de", ports.NotifyOrderRejected, ports.Recipient{UserID: ada.ID})
 	n.Reason = `Foto fehlt <script>alert("x")</script> & "mehr"`
 	is.NoErr(s.mailer.Send(context.Background(), n))
-	p := parse(t, s.relay.next(t).data)
+	p := parse(t, s.relay.Next(t).Data)
 	is.Equal(p.subject, "Kartenauftrag card-n-de abgelehnt")
 	is.Equal(p.text, "Hallo Ada Lovelace,\n\nGrund: "+n.Reason+"\n")
 	is.Equal(p.html, "<p>Hallo Ada Lovelace,</p><p>Grund: Foto fehlt &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;mehr&#34;</p>")
 
 	// Another kind keeps its default.
 	is.NoErr(s.mailer.Send(context.Background(), note("n-en", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID})))
-	is.Equal(parse(t, s.relay.next(t).data).subject, "Your card has been ordered")
+	is.Equal(parse(t, s.relay.Next(t).Data).subject, "Your card has been ordered")
 }
 
 // TestBrokenTemplates: a template that does not parse or fails on the data fails New, naming

@@ -13,6 +13,7 @@ import (
 	"github.com/matryer/is"
 
 	smtp "github.com/cardsaddon/extprod/adapters/smtp"
+	"github.com/cardsaddon/extprod/adapters/smtp/smtptest"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -35,7 +36,7 @@ func send(t *testing.T, m *smtp.Mailer, ctx context.Context, n ports.Notificatio
 // stays pending; once the relay is back, the pending notification is sent.
 func TestRelayDownThenBack(t *testing.T) {
 	is := is.New(t)
-	pki := newPKI(t)
+	pki := smtptest.NewPKI(t)
 	// Reserve a port, then free it: nothing listens there now.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	is.NoErr(err)
@@ -45,7 +46,7 @@ func TestRelayDownThenBack(t *testing.T) {
 
 	logs := &logBuf{}
 	m, err := smtp.New(directory(), smtp.Config{
-		Host: "127.0.0.1", Port: port, TLSConfig: &tls.Config{RootCAs: pki.pool},
+		Host: "127.0.0.1", Port: port, TLSConfig: &tls.Config{RootCAs: pki.Pool},
 		From: "cards@example.org", Timeout: 10 * time.Second, Logger: logs.logger(),
 	})
 	is.NoErr(err)
@@ -69,12 +70,12 @@ func TestRelayDownThenBack(t *testing.T) {
 	relayPass()
 	is.Equal(len(pending), 1) // still pending
 
-	r := &relay{}
-	r.start(t, pki, addr) // the relay is back, on the same address
+	r := &smtptest.Relay{}
+	r.Start(t, pki, addr) // the relay is back, on the same address
 	relayPass()
 	is.Equal(len(pending), 0)
-	got := r.next(t)
-	is.Equal(got.rcpts, []string{"ada.lovelace@example.org"})
+	got := r.Next(t)
+	is.Equal(got.Rcpts, []string{"ada.lovelace@example.org"})
 	noPersonalData(t, "log", logs.String())
 }
 
@@ -82,52 +83,52 @@ func TestRelayDownThenBack(t *testing.T) {
 // the mail.
 func TestSTARTTLSRequiredNotOffered(t *testing.T) {
 	is := is.New(t)
-	r := &relay{noTLS: true, users: map[string]string{"mailer": "s3cret"}}
+	r := &smtptest.Relay{NoTLS: true, Users: map[string]string{"mailer": "s3cret"}}
 	s := newSetup(t, r, directory(), func(c *smtp.Config) { c.Username, c.Password = "mailer", "s3cret" })
 	err := send(t, s.mailer, context.Background(), note("n-tls", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID}), 20*time.Second)
 	is.True(errors.Is(err, smtp.ErrTLS))
 	is.True(!errors.Is(err, ports.ErrUnavailable))
-	mails, auths := r.counts()
+	mails, auths := r.Counts()
 	is.Equal(mails, 0)
 	is.Equal(auths, 0)
-	s.relay.none(t)
+	s.relay.None(t)
 	noPersonalData(t, "error", err.Error())
 }
 
 // TestUntrustedCertificate: a certificate the mailer does not trust is a TLS failure.
 func TestUntrustedCertificate(t *testing.T) {
 	is := is.New(t)
-	s := newSetup(t, nil, directory(), func(c *smtp.Config) { c.TLSConfig = &tls.Config{RootCAs: newPKI(t).pool} })
+	s := newSetup(t, nil, directory(), func(c *smtp.Config) { c.TLSConfig = &tls.Config{RootCAs: smtptest.NewPKI(t).Pool} })
 	err := send(t, s.mailer, context.Background(), note("n-cert", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID}), 20*time.Second)
 	is.True(errors.Is(err, smtp.ErrTLS))
-	mails, _ := s.relay.counts()
+	mails, _ := s.relay.Counts()
 	is.Equal(mails, 0)
 }
 
 // TestImplicitTLS: TLS from the first byte.
 func TestImplicitTLS(t *testing.T) {
 	is := is.New(t)
-	s := newSetup(t, &relay{implicit: true}, directory(), nil)
+	s := newSetup(t, &smtptest.Relay{Implicit: true}, directory(), nil)
 	is.NoErr(send(t, s.mailer, context.Background(), note("n-smtps", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID}), 20*time.Second))
-	got := s.relay.next(t)
-	is.True(got.tls)
-	is.Equal(got.rcpts, []string{"ada.lovelace@example.org"})
+	got := s.relay.Next(t)
+	is.True(got.TLS)
+	is.Equal(got.Rcpts, []string{"ada.lovelace@example.org"})
 }
 
 // TestAuth: AUTH PLAIN over TLS, accepted and refused.
 func TestAuth(t *testing.T) {
 	tests := []struct {
 		name     string
-		relay    *relay
+		relay    *smtptest.Relay
 		user     string
 		password string
 		wantErr  error
 	}{
-		{name: "accepted", relay: &relay{users: map[string]string{"mailer": "s3cret"}}, user: "mailer", password: "s3cret"},
-		{name: "refused", relay: &relay{users: map[string]string{"mailer": "s3cret"}}, user: "mailer", password: "wrong-s3cret",
+		{name: "accepted", relay: &smtptest.Relay{Users: map[string]string{"mailer": "s3cret"}}, user: "mailer", password: "s3cret"},
+		{name: "refused", relay: &smtptest.Relay{Users: map[string]string{"mailer": "s3cret"}}, user: "mailer", password: "wrong-s3cret",
 			wantErr: smtp.ErrAuth},
-		{name: "not offered", relay: &relay{}, user: "mailer", password: "s3cret", wantErr: smtp.ErrAuth},
-		{name: "required but not configured", relay: &relay{users: map[string]string{"mailer": "s3cret"}},
+		{name: "not offered", relay: &smtptest.Relay{}, user: "mailer", password: "s3cret", wantErr: smtp.ErrAuth},
+		{name: "required but not configured", relay: &smtptest.Relay{Users: map[string]string{"mailer": "s3cret"}},
 			wantErr: smtp.ErrAuth},
 	}
 	for _, tc := range tests {
@@ -137,14 +138,14 @@ func TestAuth(t *testing.T) {
 			err := send(t, s.mailer, context.Background(), note("n-auth", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID}), 20*time.Second)
 			if tc.wantErr == nil {
 				is.NoErr(err)
-				got := s.relay.next(t)
-				is.Equal(got.authUser, "mailer")
-				is.True(got.tls)
+				got := s.relay.Next(t)
+				is.Equal(got.AuthUser, "mailer")
+				is.True(got.TLS)
 				return
 			}
 			is.True(errors.Is(err, tc.wantErr))
 			is.True(errors.Is(err, ports.ErrUnauthorized))
-			s.relay.none(t)
+			s.relay.None(t)
 			noPersonalData(t, "error", err.Error())
 			noPersonalData(t, "log", s.logs.String())
 		})
@@ -165,7 +166,7 @@ func TestRelayReplies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			r := &relay{rcptErr: func(to string) error {
+			r := &smtptest.Relay{RcptErr: func(to string) error {
 				return &gosmtp.SMTPError{Code: tc.code, EnhancedCode: gosmtp.EnhancedCode{tc.code / 100, 1, 1}, Message: to + ": mailbox unavailable"}
 			}}
 			s := newSetup(t, r, directory(), nil)
@@ -179,7 +180,7 @@ func TestRelayReplies(t *testing.T) {
 			noPersonalData(t, "error", err.Error())
 			noPersonalData(t, "log", s.logs.String())
 			is.True(strings.Contains(s.logs.String(), "step=rcpt"))
-			s.relay.none(t)
+			s.relay.None(t)
 		})
 	}
 }
@@ -219,7 +220,7 @@ func TestTimeouts(t *testing.T) {
 	})
 	t.Run("stall after the data", func(t *testing.T) {
 		is := is.New(t)
-		r := &relay{dataStall: make(chan struct{})}
+		r := &smtptest.Relay{DataStall: make(chan struct{})}
 		s := newSetup(t, r, directory(), func(c *smtp.Config) { c.Timeout = 200 * time.Millisecond })
 		err := send(t, s.mailer, context.Background(), note("n-slow", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID}), 10*time.Second)
 		is.True(errors.Is(err, ports.ErrUnavailable))
@@ -229,7 +230,7 @@ func TestTimeouts(t *testing.T) {
 	})
 	t.Run("context deadline shorter than the timeout", func(t *testing.T) {
 		is := is.New(t)
-		r := &relay{dataStall: make(chan struct{})}
+		r := &smtptest.Relay{DataStall: make(chan struct{})}
 		s := newSetup(t, r, directory(), func(c *smtp.Config) { c.Timeout = time.Hour })
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
@@ -239,12 +240,12 @@ func TestTimeouts(t *testing.T) {
 	})
 	t.Run("context cancelled mid-session", func(t *testing.T) {
 		is := is.New(t)
-		r := &relay{dataStall: make(chan struct{}), dataSeen: make(chan struct{}, 1)}
+		r := &smtptest.Relay{DataStall: make(chan struct{}), DataSeen: make(chan struct{}, 1)}
 		s := newSetup(t, r, directory(), func(c *smtp.Config) { c.Timeout = time.Hour })
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() {
-			<-r.dataSeen // the relay holds the mail: cancel now
+			<-r.DataSeen // the relay holds the mail: cancel now
 			cancel()
 		}()
 		err := send(t, s.mailer, ctx, note("n-cancel", ports.NotifyCardOrdered, ports.Recipient{UserID: ada.ID}), 10*time.Second)

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/cardsaddon/extprod/internal/outboxclaim"
 	"github.com/cardsaddon/extprod/ports"
 )
 
@@ -84,13 +84,8 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, max int, lease t
 	if max <= 0 {
 		return nil, ctx.Err()
 	}
-	type claimed struct {
-		seq int64
-		e   ports.AuditEvent
-	}
-	var got []claimed
+	var out []ports.AuditEvent
 	err := s.write(ctx, "claim audit events", func(tx *wtx) error {
-		got = got[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox_events SET lease_until = ?
 			WHERE seq IN (SELECT seq FROM outbox_events WHERE delivered_at IS NULL AND lease_until <= ?
 				ORDER BY at, seq LIMIT ?)
@@ -99,31 +94,22 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, max int, lease t
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var c claimed
+		out, err = outboxclaim.Collect(rows, func() (outboxclaim.Row[ports.AuditEvent], error) {
+			var r outboxclaim.Row[ports.AuditEvent]
 			var data []byte
-			if err := rows.Scan(&c.seq, &data); err != nil {
-				return err
+			if err := rows.Scan(&r.Seq, &data); err != nil {
+				return r, err
 			}
-			if err := json.Unmarshal(data, &c.e); err != nil {
-				return fmt.Errorf("decode audit event: %w", err)
+			if err := json.Unmarshal(data, &r.Entry); err != nil {
+				return r, fmt.Errorf("decode audit event: %w", err)
 			}
-			got = append(got, c)
-		}
-		return rows.Err()
+			r.At = r.Entry.At
+			return r, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	slices.SortFunc(got, func(a, b claimed) int {
-		if c := a.e.At.Compare(b.e.At); c != 0 {
-			return c
-		}
-		return int(a.seq - b.seq)
-	})
-	out := make([]ports.AuditEvent, len(got))
-	for i, c := range got {
-		out[i] = c.e
 	}
 	return out, nil
 }
@@ -149,13 +135,8 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, max int, 
 	if max <= 0 {
 		return nil, ctx.Err()
 	}
-	type claimed struct {
-		seq int64
-		n   ports.Notification
-	}
-	var got []claimed
+	var out []ports.Notification
 	err := s.write(ctx, "claim notifications", func(tx *wtx) error {
-		got = got[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox_notifications SET lease_until = ?1, tries = tries + 1
 			WHERE seq IN (SELECT seq FROM outbox_notifications
 				WHERE sent_at IS NULL AND not_before <= ?2 AND lease_until <= ?2
@@ -165,34 +146,25 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, max int, 
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var c claimed
+		out, err = outboxclaim.Collect(rows, func() (outboxclaim.Row[ports.Notification], error) {
+			var r outboxclaim.Row[ports.Notification]
 			var data []byte
 			var notBefore int64
-			if err := rows.Scan(&c.seq, &c.n.Tries, &c.n.LastError, &notBefore, &data); err != nil {
-				return err
+			if err := rows.Scan(&r.Seq, &r.Entry.Tries, &r.Entry.LastError, &notBefore, &data); err != nil {
+				return r, err
 			}
-			tries, lastErr := c.n.Tries, c.n.LastError
-			if err := json.Unmarshal(data, &c.n); err != nil {
-				return fmt.Errorf("decode notification: %w", err)
+			tries, lastErr := r.Entry.Tries, r.Entry.LastError
+			if err := json.Unmarshal(data, &r.Entry); err != nil {
+				return r, fmt.Errorf("decode notification: %w", err)
 			}
-			c.n.Tries, c.n.LastError, c.n.NotBefore = tries, lastErr, fromNS(notBefore)
-			got = append(got, c)
-		}
-		return rows.Err()
+			r.Entry.Tries, r.Entry.LastError, r.Entry.NotBefore = tries, lastErr, fromNS(notBefore)
+			r.At = r.Entry.At
+			return r, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	slices.SortFunc(got, func(a, b claimed) int {
-		if c := a.n.At.Compare(b.n.At); c != 0 {
-			return c
-		}
-		return int(a.seq - b.seq)
-	})
-	out := make([]ports.Notification, len(got))
-	for i, c := range got {
-		out[i] = c.n
 	}
 	return out, nil
 }

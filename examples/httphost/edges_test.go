@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -109,101 +108,21 @@ func TestOIDCSignIn(t *testing.T) {
 // user's address.
 func TestSMTPMail(t *testing.T) {
 	is := is.New(t)
-	relay := startSMTP(t)
+	relay := startRelay(t)
 	afterPass, passed := passes()
 	s := startWith(t, hooks{afterPass: afterPass}, "-dispatch-interval", "10ms",
-		"-smtp-addr", relay.addr, "-smtp-from", "cards@example.org", "-smtp-tls", "none", "-approvers", "approvers@example.org")
+		"-smtp-addr", relay.Addr, "-smtp-from", "cards@example.org", "-smtp-tls", "none", "-approvers", "approvers@example.org")
 	is.True(strings.Contains(s.logs.String(), "mail=smtp"))
 	var c httpapi.Card
 	s.call("POST", "/v1/users/u1/card-orders", op, "").want(t, 201, &c)
 	s.waitState(c.ID, ports.StateOrdered, passed)
-	m := <-relay.mails
-	is.Equal(m.rcpt, []string{"ada@example.com"})
-	is.True(strings.Contains(m.data, c.ID))
+	m := <-relay.Got
+	is.Equal(m.Rcpts, []string{"ada@example.com"})
+	is.True(strings.Contains(string(m.Data), c.ID))
 	// An order that needs approval mails the approvers.
 	s.call("POST", "/v1/users/u4/card-orders", op, "").want(t, 201)
-	m = <-relay.mails
-	is.Equal(m.rcpt, []string{"approvers@example.org"})
-}
-
-type mail struct {
-	rcpt []string
-	data string
-}
-
-type smtpRelay struct {
-	addr  string
-	mails chan mail
-}
-
-// startSMTP runs a minimal SMTP relay on loopback that accepts every mail.
-func startSMTP(t *testing.T) *smtpRelay {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &smtpRelay{addr: ln.Addr().String(), mails: make(chan mail, 16)}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { r.session(conn) })
-		}
-	})
-	return r
-}
-
-func (r *smtpRelay) session(conn net.Conn) {
-	defer conn.Close()
-	br := bufio.NewReader(conn)
-	say := func(s string) { fmt.Fprint(conn, s+"\r\n") }
-	say("220 relay.test ESMTP")
-	var m mail
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(strings.TrimSpace(line))
-		switch {
-		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-			say("250-relay.test")
-			say("250 8BITMIME")
-		case strings.HasPrefix(cmd, "MAIL FROM"):
-			m = mail{}
-			say("250 ok")
-		case strings.HasPrefix(cmd, "RCPT TO:"):
-			addr := strings.Trim(strings.TrimSpace(line)[len("RCPT TO:"):], "<> ")
-			m.rcpt = append(m.rcpt, addr)
-			say("250 ok")
-		case cmd == "DATA":
-			say("354 go on")
-			var b strings.Builder
-			for {
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				b.WriteString(l)
-			}
-			m.data = b.String()
-			r.mails <- m
-			say("250 queued")
-		case cmd == "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("250 ok")
-		}
-	}
+	m = <-relay.Got
+	is.Equal(m.Rcpts, []string{"approvers@example.org"})
 }
 
 // -log-format json writes one JSON object per line, naming the store.
