@@ -41,9 +41,10 @@ const MaxSourceSize = 256 << 10
 // scriptName is the file name of the administrator's script in positions and stack traces.
 const scriptName = "options.js"
 
-// The script's top level runs inside a function that is called afresh for every evaluation
-// (docs/option-script.md): its var, let, const and function declarations are that call's locals,
-// so nothing survives into the next evaluation on the same pooled runtime. wrapPrefix is put on
+// The script's top level runs inside a function that is called afresh for every call of resolve
+// or mapUserToCard (docs/option-script.md): its var, let, const and function declarations are
+// that call's locals, so nothing survives into the next call on the same pooled runtime (or the
+// top level's one run is shared, frozen: shared.go). wrapPrefix is put on
 // the script's first line (line numbers stay; columns of line 1 shift by its length), wrapSuffix
 // after its last line.
 const (
@@ -267,8 +268,9 @@ func sampleRequest(ch ports.Channel) ports.OptionsRequest {
 
 // Resolve returns the options for one order. Without resolve and mapUserToCard (the default
 // script) it runs no JavaScript: it returns the options computed at load, as a fresh copy, in
-// about the time of one small allocation. Otherwise it evaluates the script in a fresh sandboxed
-// runtime under the script's limits and ctx; a failure is a [*ScriptError] matching
+// about the time of one small allocation. Otherwise it answers from the memo of an earlier order
+// that read the same (memo.go), or calls resolve and mapUserToCard in a pooled sandboxed runtime,
+// each on a top level of its own, under the script's limits and ctx; a failure is a [*ScriptError] matching
 // [ErrScriptFailed] (and [ErrTimeLimit], [ErrCallDepth], [ErrSizeLimit] or ctx's error when one
 // of those ended the run).
 func (s *Script) Resolve(ctx context.Context, r ports.OptionsRequest) (ports.Resolved, error) {
