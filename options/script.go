@@ -403,6 +403,7 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase string, record bool,
 	body func(globals, *orderData) (bool, error)) (pure bool, err error) {
 	st.phase = "top level"
+	sb.impure = false
 	if g, ok := sb.sharedTop(s); ok {
 		st.phase = phase
 		memo, err := body(g, sb.orderData(r, record))
@@ -413,6 +414,7 @@ func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase
 			return false, err // stopped (time limit, context): no second run
 		}
 	}
+	sb.impure = false // (a random number or the time asked for by the top level counts too)
 	g, err := s.runTop(sb, st)
 	if err != nil {
 		return false, err
@@ -422,10 +424,8 @@ func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase
 	return memo && !sb.impure, err
 }
 
-// orderData starts a call's view of r: nothing impure asked yet, and (record) its reads written
-// down afresh in sb.trace.
+// orderData starts a call's view of r, with (record) its reads written down afresh in sb.trace.
 func (sb *sandbox) orderData(r *ports.OptionsRequest, record bool) *orderData {
-	sb.impure = false
 	d := &orderData{vm: sb.vm, r: r}
 	if record {
 		sb.trace = sb.trace[:0]
