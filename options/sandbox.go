@@ -228,6 +228,14 @@ func (sb *sandbox) helpers() *goja.Object {
 		sb.guardArrayMethods(c.Argument(0).(*goja.Object))
 		return goja.Undefined()
 	})
+	set("guardReflective", func(c goja.FunctionCall) goja.Value {
+		var names []string
+		if err := vm.ExportTo(c.Argument(2), &names); err != nil {
+			panic(err)
+		}
+		sb.guardReflective(c.Argument(0).(*goja.Object), c.Argument(1).String(), names)
+		return goja.Undefined()
+	})
 	set("wrap", func(c goja.FunctionCall) goja.Value {
 		return sb.wrap(c.Argument(0).(*goja.Object))
 	})
@@ -279,6 +287,56 @@ func (sb *sandbox) guardArrayMethods(ap *goja.Object) {
 		if err := ap.DefineDataProperty(name, guard, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
 			panic(err)
 		}
+	}
+}
+
+// guardReflective replaces each function names of o (Object.keys and kin: one value per
+// element of a string or an array) by a guard that refuses strings longer than a hundredth of
+// MaxLength and arrays longer than a tenth, as arguments, then calls the original with o as
+// this. A string grows cheaply past any cap by concatenation, and one descriptor per character
+// is hundreds of bytes.
+func (sb *sandbox) guardReflective(o *goja.Object, prefix string, names []string) {
+	for _, name := range names {
+		fn := o.Get(name).(*goja.Object)
+		orig, ok := goja.AssertFunction(fn)
+		if !ok {
+			continue
+		}
+		what := prefix + name
+		guard := sb.guarded(sb.vm.ToValue(func(c goja.FunctionCall) goja.Value {
+			sb.enter(c.This, c.Arguments)
+			for _, a := range c.Arguments {
+				sb.perElement(a, what)
+			}
+			v, err := orig(o, c.Arguments...)
+			if err != nil {
+				panic(err) // a JavaScript exception, an interrupt or a halt goes on up unchanged
+			}
+			return v
+		}), fn.Get("name"), fn.Get("length"))
+		if err := o.DefineDataProperty(name, guard, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// perElement refuses, as the argument of what, a string (or String object) longer than a
+// hundredth of MaxLength or an array longer than a tenth.
+func (sb *sandbox) perElement(v goja.Value, what string) {
+	n, per := int64(0), int64(0)
+	switch v := v.(type) {
+	case goja.String:
+		n, per = int64(v.Length()), 100
+	case *goja.Object:
+		switch v.ClassName() {
+		case "String":
+			n, per = v.Get("length").ToInteger(), 100
+		case "Array":
+			n, per = v.Get("length").ToInteger(), 10
+		}
+	}
+	if n*per > int64(sb.lim.MaxLength) {
+		sb.throwLimit(what)
 	}
 }
 

@@ -251,26 +251,9 @@
 	// string or an array: a string grows cheaply past any cap by concatenation, and one
 	// descriptor per character is hundreds of bytes, so these take short strings (a hundredth of
 	// the cap) and arrays up to a tenth of the cap.
-	function perElement(v, what) {
-		if (typeof v === "string" || (v !== null && typeof v === "object" && apply(objToString, v, []) === "[object String]")) {
-			h.limit(S(v).length * 100, what);
-		} else if (isArray(v)) {
-			h.limit(v.length * 10, what);
-		}
-	}
-	function reflective(o, prefix, names) {
-		for (var i = 0; i < names.length; i++) {
-			(function (name) {
-				var orig = o[name], what = prefix + name;
-				def(o, name, named(function () {
-					for (var j = 0; j < arguments.length; j++) perElement(arguments[j], what);
-					return apply(orig, o, arguments);
-				}, name));
-			})(names[i]);
-		}
-	}
-	reflective(O, "Object.", ["keys", "values", "entries", "assign", "getOwnPropertyNames", "getOwnPropertyDescriptors", "fromEntries"]);
-	reflective(Reflect, "Reflect.", ["ownKeys"]);
+	// (Installed from Go, h.guardReflective: a guard per function, no interpreted wrapper.)
+	h.guardReflective(O, "Object.", ["keys", "values", "entries", "assign", "getOwnPropertyNames", "getOwnPropertyDescriptors", "fromEntries"]);
+	h.guardReflective(Reflect, "Reflect.", ["ownKeys"]);
 
 	// 7. No accessors on the script's objects (literals.go refuses getter and setter syntax):
 	// results are then plain data, read without running the script's code (decode.go).
