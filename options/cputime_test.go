@@ -3,6 +3,7 @@ package options
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,4 +88,29 @@ func TestBusyLoopStopsAtItsCPULimit(t *testing.T) {
 	within(t, watchdog, func() { _, err = s.Resolve(context.Background(), operatorRequest()) })
 	is.True(errors.Is(err, ErrTimeLimit))
 	is.True(errors.Is(err, ErrScriptFailed))
+}
+
+// TestLateFiringDoesNotStopTheNextEvaluation: the timer is the runtime's, re-armed for each
+// evaluation, so a firing that was due to the previous evaluation can arrive in the next one; on
+// either clock it finds the new evaluation within its limit and re-arms instead of stopping it.
+func TestLateFiringDoesNotStopTheNextEvaluation(t *testing.T) {
+	for _, cpu := range []bool{true, false} {
+		t.Run(fmt.Sprint("cpu clock ", cpu), func(t *testing.T) {
+			is := is.New(t)
+			_, sb := heldSandbox(t, time.Hour)
+			is.NoErr(sb.run(context.Background(), func() error { return nil })) // the previous evaluation
+			var runErr error
+			err := sb.run(context.Background(), func() error {
+				sb.timer.mu.Lock()
+				sb.timer.cpu = sb.timer.cpu && cpu
+				sb.timer.mu.Unlock()
+				sb.timer.fire() // as if armed by the previous evaluation
+				_, runErr = sb.vm.RunString(`1 + 1`)
+				return nil
+			})
+			is.NoErr(err)
+			is.NoErr(runErr)
+			is.True(sb.stop.Load() == nil && !sb.broken)
+		})
+	}
 }

@@ -59,7 +59,7 @@ type sandbox struct {
 	// buffer of its reads (memo.go).
 	impure bool
 	trace  []step
-	// timer is the time limit of the running evaluation (nil between evaluations).
+	// timer is the time limit, armed for each evaluation (made by the first).
 	timer *limitTimer
 	// hasOwn is the intrinsic Object.prototype.hasOwnProperty.call (decode.go).
 	hasOwn func(o *goja.Object, key goja.Value) (goja.Value, error)
@@ -408,10 +408,11 @@ func (sb *sandbox) halt(cause error) {
 	sb.vm.Interrupt(cause)
 }
 
-// limitTimer enforces the time limit of one evaluation. Where the OS tells the CPU time of the
-// evaluating thread (Linux), the limit counts the CPU time the evaluation got: when the wall
-// timer fires early because the machine was busy and the thread waited for a CPU, it is re-armed
-// for the CPU time left; the wall clock stops the evaluation at the limit plus WallSlack regardless.
+// limitTimer enforces the time limit of the evaluation running on a runtime (one timer per
+// runtime, re-armed for each evaluation). Where the OS tells the CPU time of the evaluating
+// thread (Linux), the limit counts the CPU time the evaluation got: when the wall timer fires
+// early because the machine was busy and the thread waited for a CPU, it is re-armed for the CPU
+// time left; the wall clock stops the evaluation at the limit plus WallSlack regardless.
 // Elsewhere the limit is wall-clock.
 type limitTimer struct {
 	sb    *sandbox
@@ -443,6 +444,9 @@ func (d *limitTimer) fire() {
 				return
 			}
 		}
+	} else if wall := time.Since(d.start); wall < d.limit {
+		d.t.Reset(d.limit - wall) // a late firing armed by the previous evaluation
+		return
 	}
 	d.sb.halt(ErrTimeLimit)
 }
@@ -460,16 +464,24 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	clear(sb.steps)
 	clear(sb.causes)
 	runtime.LockOSThread()
-	d := &limitTimer{sb: sb, limit: sb.lim.TimeLimit}
-	d.clock, d.cpu = currentThreadClock()
-	if d.cpu {
-		d.base, d.cpu = d.clock.now()
+	clock, cpu := currentThreadClock()
+	var base time.Duration
+	if cpu {
+		base, cpu = clock.now()
 	}
-	d.start = time.Now()
+	d := sb.timer
+	if d == nil {
+		d = &limitTimer{sb: sb}
+		sb.timer = d
+	}
 	d.mu.Lock()
-	d.t = time.AfterFunc(d.limit, d.fire)
+	d.limit, d.clock, d.cpu, d.base, d.start, d.done = sb.lim.TimeLimit, clock, cpu, base, time.Now(), false
+	if d.t == nil {
+		d.t = time.AfterFunc(d.limit, d.fire)
+	} else {
+		d.t.Reset(d.limit)
+	}
 	d.mu.Unlock()
-	sb.timer = d
 	var ctxFired chan struct{}
 	stopCtx := func() bool { return true }
 	if ctx.Done() != nil {
@@ -486,7 +498,6 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 		if !stopCtx() {
 			<-ctxFired
 		}
-		sb.timer = nil
 		runtime.UnlockOSThread()
 		if sb.stop.Load() != nil {
 			sb.broken = true // stopped in the middle of something
