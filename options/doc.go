@@ -78,7 +78,8 @@
 //     runtime; everything that made is frozen, and every call uses it. Nothing older than a call
 //     is then writable, and a call that writes to one of those frozen objects (through another
 //     name: options.x = ... directly makes the script not share) is run again on a fresh top
-//     level, so it gets the result it would have had anyway. A script that probes whether its
+//     level, with a time limit of its own, so it gets the result it would have had anyway; the
+//     script then runs a fresh top level for every call. A script that probes whether its
 //     objects are frozen by names made at run time can tell the two apart.
 //
 //   - A memo of results (memo.go). A call's result depends only on what it reads of the
@@ -95,8 +96,8 @@
 //     (also of generators and async functions), Proxy, ArrayBuffer, DataView, the typed arrays,
 //     WeakRef, FinalizationRegistry and String.raw are removed. Source-map comments are ignored.
 //
-//   - Time: each evaluation (resolve and mapUserToCard with their top levels for one order, or one sample run
-//     at load) stops at [Limits.TimeLimit] (default 50 ms) of CPU time or when the caller's
+//   - Time: each call of resolve or mapUserToCard (with its top level), and each sample run at
+//     load, stops at [Limits.TimeLimit] (default 50 ms) of CPU time or when the caller's
 //     context ends; a script cannot catch it. On Linux the limit counts the CPU time of the OS
 //     thread the evaluation holds for its whole run (runtime.LockOSThread and the thread's
 //     CPU-time clock): a busy machine that keeps the thread waiting for a CPU does not push an
@@ -143,6 +144,10 @@
 //     padEnd, repeat, indexOf, JSON.parse (n/10)    < 1
 //
 //     (At 100,000 the same calls took up to 55 ms, and at 1,000,000 up to 0.5 s.)
+//
+//   - No arguments inside arrow functions: goja's compiler reads it from a stale stack slot
+//     there (values of earlier calls, the sandbox's captured originals), so such a script is
+//     refused at load (literals.go).
 //
 //   - No regular expressions and no BigInt: goja runs some matches on a backtracking engine
 //     nothing can interrupt, and BigInt operations allocate by a number the script chooses in

@@ -18,14 +18,20 @@ import (
 //     must be plain data, read without running the script's code (decode.go). Together with
 //     Object.defineProperty and its kin refusing accessor descriptors (sandbox.js), no object a
 //     script makes has an accessor property.
+//   - arguments inside an arrow function: goja's compiler reads it from a stale stack slot
+//     instead of the enclosing function's arguments object (it never moves that object to the
+//     closure's scope), so the arrow could read values of earlier calls — including the
+//     sandbox's own captured originals — and write to them (docs/option-script.md, "No state
+//     between orders"). Refused wherever an arrow function holds the name.
 //   - BigInt: a BigInt operation allocates by a number the script chooses (1n << (2n ** 40n),
 //     BigInt.asUintN(2 ** 40, -1n)) in one uninterruptible step. Literals are refused here and
 //     the BigInt global is removed, so no BigInt value can exist in a run.
 
 const (
-	msgRegExp = "regular expressions are not available in option scripts; use includes, startsWith, endsWith or indexOf"
-	msgBigInt = "BigInt is not available in option scripts"
-	msgAccess = "getters and setters are not available in option scripts; use plain properties"
+	msgRegExp    = "regular expressions are not available in option scripts; use includes, startsWith, endsWith or indexOf"
+	msgBigInt    = "BigInt is not available in option scripts"
+	msgAccess    = "getters and setters are not available in option scripts; use plain properties"
+	msgArrowArgs = "arguments inside an arrow function is not available in option scripts; use a rest parameter (...args) or a function expression"
 )
 
 // forbiddenLiteral returns the position (1-based file.Idx) and message of the first regular
@@ -59,6 +65,11 @@ func forbiddenLiteral(prg *ast.Program) (idx int, msg string) {
 					idx, msg = int(lit.Idx), msgAccess
 					return true
 				}
+			case *ast.ArrowFunctionLiteral:
+				if at := argumentsIn(lit); at > 0 {
+					idx, msg = at, msgArrowArgs
+					return true
+				}
 			case *ast.NumberLiteral:
 				if lit.Value != nil && reflect.TypeOf(lit.Value) == bigIntType {
 					idx, msg = int(lit.Idx), msgBigInt
@@ -87,4 +98,17 @@ func forbiddenLiteral(prg *ast.Program) (idx int, msg string) {
 	}
 	walk(reflect.ValueOf(prg))
 	return idx, msg
+}
+
+// argumentsIn returns the position (1-based file.Idx) of the first name "arguments" anywhere
+// in the arrow function f (its parameters and body, nested functions too), or 0.
+func argumentsIn(f *ast.ArrowFunctionLiteral) int {
+	at := 0
+	walkAST(reflect.ValueOf(f), reflect.TypeOf(ast.Program{}).PkgPath(), func(n any) bool {
+		if id, ok := n.(*ast.Identifier); ok && id.Name == "arguments" {
+			at = int(id.Idx)
+		}
+		return at == 0
+	})
+	return at
 }

@@ -19,7 +19,7 @@ import (
 // an administrator could install that try to carry state from one order to the next, or to make
 // an answer differ from what a fresh evaluation of the script for that order gives. Each test
 // asserts the promise, so it passes while the library keeps it. The tests named
-// TestRedteamBreak... failed when written: each is a real leak or discrepancy (see its comment).
+// TestRedteamBreak... failed when written: each was a real leak or discrepancy, fixed since (see its comment).
 
 // unsharedTwin is src with a call at its top level: the same script, which never shares its top
 // level (sharable refuses it), so every call runs on a fresh one.
@@ -220,9 +220,9 @@ function resolve(ctx) {
   put("source", String(resolve).length + "/" + String(helper) + "/" + String(table.arrow));
   put("stack", new Error("x").stack);
   put("names", helper.name + helper.length + table.fn.name + table.fn.length + table.arrow.name + table.arrow.length);
-  put("prototype", Object.getOwnPropertyNames(helper.prototype).join() + ("prototype" in table.arrow) + (helper.prototype.constructor === helper));
-  put("arrow names", Object.getOwnPropertyNames(table.arrow).join());
-  put("keys", Object.keys(options).join() + "/" + Object.keys(table).join() + "/" + Object.getOwnPropertyNames(arr).join() + "/" + Object.getOwnPropertyNames(holes).join());
+  put("prototype", Object.keys(helper.prototype).join() + ("prototype" in table.arrow) + (helper.prototype.constructor === helper));
+  put("arrow names", table.arrow.name + table.arrow.length);
+  put("keys", Object.keys(options).join() + "/" + Object.keys(table).join() + "/" + Object.keys(arr).join() + "/" + Object.keys(holes).join());
   put("json", JSON.stringify(options) + JSON.stringify(holes) + JSON.stringify(table));
   put("entries", JSON.stringify(Object.entries(table.list[0])) + Object.entries(helper).length + Object.values(arr).join());
   put("for-in", (function () { var s = []; for (var k in table) s.push(k); for (var j in holes) s.push(j); for (var m in helper) s.push(m); return s.join(); })());
@@ -242,8 +242,8 @@ function resolve(ctx) {
 
 // TestRedteamSharedObservesAsFresh: what a call observes of its own top level (source text,
 // stack traces, key lists and order, copies, template objects, prototypes) is the same on the
-// shared top level as on a fresh one. (Object.getOwnPropertyNames of a script function is the
-// exception: TestRedteamBreakFunctionKeyOrder.)
+// shared top level as on a fresh one. (Object.getOwnPropertyNames, which lists a frozen
+// function's properties in another order, makes a script not share: TestRedteamBreakFunctionKeyOrder.)
 func TestRedteamSharedObservesAsFresh(t *testing.T) {
 	is := is.New(t)
 	s, err := Load(redteamObservations, Limits{MaxConcurrent: 1})
@@ -264,8 +264,8 @@ func TestRedteamSharedObservesAsFresh(t *testing.T) {
 // another order: Object.getOwnPropertyNames(resolve) is "length,name,prototype" on the shared
 // top level and "prototype,length,name" on a fresh one. No exception, no name computed at run
 // time: the call's result differs between the two (and the memo then keeps the shared one).
-// Fix: add getOwnPropertyNames (and keys-listing kin that include non-enumerable keys) to
-// notShared, or materialise a function's lazy properties in the fresh order before freezing.
+// Fixed: getOwnPropertyNames is in notShared (getOwnPropertyDescriptors and Reflect.ownKeys were
+// already).
 func TestRedteamBreakFunctionKeyOrder(t *testing.T) {
 	is := is.New(t)
 	src := enabledDefault() + `
@@ -277,7 +277,7 @@ function mapUserToCard(user) {
 }`
 	s, err := Load(src, Limits{MaxConcurrent: 1})
 	is.NoErr(err)
-	is.True(s.shared != nil)
+	is.True(s.shared == nil) // the fix: getOwnPropertyNames keeps the script from sharing
 	twin, err := Load(unsharedTwin(src), Limits{MaxConcurrent: 1})
 	is.NoErr(err)
 	req := orderOf("u-1", "d")
@@ -297,8 +297,7 @@ function mapUserToCard(user) {
 // and live as long as the runtime: one order writes the user's email on the original repeat, the
 // next order on that runtime reads it. The same function is unguarded: it repeats past
 // MaxLength (and can allocate without bound), and other slots give "index out of range" engine
-// panics. Fix: refuse `arguments` inside arrow functions at load (an AST check like literals.go),
-// and, in depth, freeze every original sandbox.js captures and the h object.
+// panics. Fixed: `arguments` inside arrow functions is refused at load (literals.go).
 func TestRedteamBreakStaleStackThroughArrowArguments(t *testing.T) {
 	var probes strings.Builder
 	var names []string
@@ -329,6 +328,9 @@ function mapUserToCard(user) {
 }`
 	s, err := Load(src, Limits{MaxConcurrent: 1})
 	if err != nil {
+		if !errors.Is(err, ErrInvalidScript) || !strings.Contains(err.Error(), "arrow function") {
+			t.Fatalf("refused for another reason: %v", err)
+		}
 		return // refused at load: the fix
 	}
 	var emails []string
@@ -357,8 +359,8 @@ function mapUserToCard(user) {
 // sandbox marks the call impure, but Script.call then starts the call's order data
 // (sb.orderData), which sets sb.impure = false again: the result is memoized, and every later
 // order with the same reads gets the first order's coin — or the first order's date, so a
-// script that switches an option on from a given day never switches it. Fix: reset sb.impure at
-// the start of Script.call (before runTop), not in orderData.
+// script that switches an option on from a given day never switches it. Fixed: sb.impure is reset
+// at the start of every call, before its top level runs (sandbox.startCall).
 func TestRedteamBreakTopLevelRandomIsMemoized(t *testing.T) {
 	for name, src := range map[string]string{
 		"Math.random": enabledDefault() + `
@@ -398,8 +400,8 @@ function resolve(ctx) { return Object.assign({}, options, { approvalStep: now % 
 // mapUserToCard can see the count (a RangeError instead of a TypeError). So mapUserToCard learns
 // the channel, which it is never given, while its memo keys on its own reads only: an order is
 // answered with what an order on another channel got, and differs from a fresh evaluation. It
-// also breaks "resolve and mapUserToCard cannot pass values to each other". Fix: clear sb.steps
-// at the start of every call (Script.call), or key the counts by call.
+// also breaks "resolve and mapUserToCard cannot pass values to each other". Fixed: clear sb.steps
+// at the start of every call (sandbox.startCall).
 func TestRedteamBreakStepCountPassesFromResolveToMap(t *testing.T) {
 	is := is.New(t)
 	s, err := Load(enabledDefault()+`
@@ -423,9 +425,9 @@ function mapUserToCard(user) { return { commonName: burn(1) ? "resolve ran on th
 // evaluation, and so within the same time limit: a call that takes two thirds of the limit and
 // then writes to a frozen object (through a local name, which keeps the script sharable) takes
 // twice that and is stopped at the limit, where the same script evaluated fresh succeeds. ("It
-// is only slower", say the docs; slower here means failed.) Fix: give the second run a limit of
-// its own (restart the limit timer's budget when Script.call falls back), or stop sharing for a
-// script once one of its calls has fallen back.
+// is only slower", say the docs; slower here means failed.) Fixed: the second run has a limit of
+// its own (each call has, sandbox.startCall), and a script whose call fell back and then
+// succeeded stops sharing.
 func TestRedteamBreakFallbackSharesTheTimeLimit(t *testing.T) {
 	is := is.New(t)
 	const limit = 200 * time.Millisecond

@@ -428,6 +428,22 @@ type limitTimer struct {
 	rearms atomic.Int32 // times the wall timer found CPU time left (observable by tests)
 }
 
+// restart starts the time limit of the running evaluation again, from now: each call of resolve
+// or mapUserToCard has a limit of its own (docs/option-script.md, "Limits").
+func (d *limitTimer) restart() {
+	now, cpu := d.clock.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done {
+		return
+	}
+	d.start = time.Now()
+	if d.cpu {
+		d.base, d.cpu = now, cpu
+	}
+	d.t.Reset(d.limit)
+}
+
 // fire runs when the wall timer expires.
 func (d *limitTimer) fire() {
 	d.mu.Lock()

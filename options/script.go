@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/cardsaddon/extprod/ports"
@@ -76,6 +77,9 @@ type Script struct {
 	shared *goja.Program
 	// stamps is set when the script has a "#", so may declare private class fields (pool.go).
 	stamps bool
+	// sharingOff is set when a call failed on the shared top level and succeeded on a fresh
+	// one: the script writes to its top level's objects (shared.go).
+	sharingOff atomic.Bool
 	// resolveMemo and mapMemo answer orders that read like earlier ones (memo.go).
 	resolveMemo, mapMemo memo
 }
@@ -403,8 +407,9 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase string, record bool,
 	body func(globals, *orderData) (bool, error)) (pure bool, err error) {
 	st.phase = "top level"
-	sb.impure = false
-	if g, ok := sb.sharedTop(s); ok {
+	sb.startCall()
+	shared := false
+	if g, ok := sb.sharedTop(s); ok && !s.sharingOff.Load() {
 		st.phase = phase
 		memo, err := body(g, sb.orderData(r, record))
 		if err == nil {
@@ -413,15 +418,30 @@ func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase
 		if sb.stop.Load() != nil {
 			return false, err // stopped (time limit, context): no second run
 		}
+		shared = true
+		sb.startCall() // the second run has a time limit of its own
 	}
-	sb.impure = false // (a random number or the time asked for by the top level counts too)
 	g, err := s.runTop(sb, st)
 	if err != nil {
 		return false, err
 	}
 	st.phase = phase
 	memo, err := body(g, sb.orderData(r, record))
+	if err == nil && shared {
+		// It writes to its top level's objects: it runs on fresh ones from now on, rather
+		// than twice.
+		s.sharingOff.Store(true)
+	}
 	return memo && !sb.impure, err
+}
+
+// startCall gives a call (or its second run) a clean start: nothing impure asked yet (a random
+// number or the time asked for by the top level counts too), no steps of built-in iterators
+// counted, and the whole time limit.
+func (sb *sandbox) startCall() {
+	sb.impure = false
+	clear(sb.steps)
+	sb.timer.restart()
 }
 
 // orderData starts a call's view of r, with (record) its reads written down afresh in sb.trace.
