@@ -56,8 +56,9 @@ type sandbox struct {
 	lastPrg *goja.Program
 	lastTop goja.Callable
 	// impure is set when the running call asked for the time or a random number; trace is the
-	// buffer of its reads (memo.go).
+	// buffer of its reads (memo.go); calls counts the calls of the running evaluation.
 	impure bool
+	calls  int
 	trace  []step
 	// timer is the time limit, armed for each evaluation (made by the first).
 	timer *limitTimer
@@ -477,6 +478,7 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 		return err
 	}
 	sb.uses++
+	sb.calls = 0
 	clear(sb.steps)
 	clear(sb.causes)
 	runtime.LockOSThread()
