@@ -21,9 +21,10 @@ import (
 //     bindings (never assigned by a function: checked here), the objects they hold (frozen) and
 //     the built-ins (frozen); every scope a call creates is its own;
 //   - a call that modifies a frozen object gets a TypeError, and is then run again on a fresh
-//     top level (Script.evaluateWith), so its result is the one it would have had without the
-//     sharing. Constructs that would see the TypeError, or the freezing, without failing are
-//     not shared (try, async functions and promises, Reflect, isFrozen and kin).
+//     top level, with a time limit of its own (Script.call), so its result is the one it would
+//     have had without the sharing; the script then stops sharing. Constructs that would see the
+//     TypeError, or the freezing, without failing are not shared (try, async functions and
+//     promises, Reflect, isFrozen and kin).
 //
 // sharable decides; anything it does not know is not shared. A script that is not shared runs
 // its top level afresh for every call, as before.
