@@ -409,7 +409,7 @@ func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase
 	st.phase = "top level"
 	sb.startCall()
 	shared := false
-	if g, ok := sb.sharedTop(s); ok && !s.sharingOff.Load() {
+	if g, ok := sb.sharedTop(s); ok {
 		st.phase = phase
 		memo, err := body(g, sb.orderData(r, record))
 		if err == nil {

@@ -225,10 +225,10 @@ func sharedSuffix(names []string) string {
 }
 
 // sharedTop returns the shared top level of s in this runtime, running and freezing it on first
-// use; ok is false when s does not share its top level, or it could not be shared here (then
-// the call runs a fresh one, which also reports any error of the top level).
+// use; ok is false when s does not share its top level (or no longer does), or it could not be
+// shared here (then the call runs a fresh one, which also reports any error of the top level).
 func (sb *sandbox) sharedTop(s *Script) (g globals, ok bool) {
-	if s.shared == nil {
+	if s.shared == nil || s.sharingOff.Load() {
 		return g, false
 	}
 	if sb.shared == s.shared {
