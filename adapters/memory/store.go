@@ -160,7 +160,7 @@ func (s *Store) track(e *entry, prev ports.CardState) {
 		return
 	}
 	s.queued[e] = struct{}{}
-	heap.Push(&s.waiting, ref(e))
+	push(&s.waiting, ref(e))
 }
 
 func ref(e *entry) queueRef {
@@ -260,7 +260,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 	for s.waiting.Len() > 0 && !s.waiting[0].due.After(now) {
 		r := heap.Pop(&s.waiting).(queueRef)
 		if r.live() {
-			heap.Push(&s.ready, r)
+			push(&s.ready, r)
 		}
 	}
 	var out []ports.Card
@@ -273,7 +273,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 		c.DispatchStarted = true
 		c.LeaseUntil = now.Add(lease)
 		c.Version++
-		heap.Push(&s.waiting, ref(r.e))
+		push(&s.waiting, ref(r.e))
 		out = append(out, clone(*c))
 	}
 	return out, nil
@@ -321,6 +321,16 @@ func (h readyHeap) Less(i, j int) bool {
 func (h readyHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *readyHeap) Push(x any)   { *h = append(*h, x.(queueRef)) }
 func (h *readyHeap) Pop() any     { return pop(h) }
+
+// push adds r to h as heap.Push does, without boxing r in an interface (an allocation for
+// every card queued).
+func push[H ~[]queueRef, P interface {
+	*H
+	heap.Interface
+}](h P, r queueRef) {
+	*h = append(*h, r)
+	heap.Fix(h, len(*h)-1) // sifts the new last element up, as heap.Push does
+}
 
 func pop[H ~[]queueRef](h *H) any {
 	old := *h
