@@ -32,9 +32,9 @@ type Store struct {
 	cards   map[string]*entry
 	bySeq   []*entry // every card in creation order; index = seq-1
 	users   map[string]*userCards
-	queued  map[*entry]struct{} // processing cards
-	waiting dueHeap             // queue entries by the time they become claimable
-	ready   readyHeap           // claimable queue entries, oldest QueuedAt first
+	queued  []*entry  // the processing cards, in no order (entry.qi is each one's place)
+	waiting dueHeap   // queue entries by the time they become claimable
+	ready   readyHeap // claimable queue entries, oldest QueuedAt first
 
 	outbox outbox // audit events and notifications, see outbox.go
 }
@@ -48,6 +48,7 @@ type userCards struct {
 type entry struct {
 	card ports.Card
 	seq  int64
+	qi   int // 1 + the index of the entry in Store.queued while it is processing, else 0
 }
 
 // queueRef is a queue position of one version of a card; it is stale once the card changes.
@@ -65,9 +66,8 @@ func (r queueRef) live() bool {
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{
-		cards:  make(map[string]*entry),
-		users:  make(map[string]*userCards),
-		queued: make(map[*entry]struct{}),
+		cards: make(map[string]*entry),
+		users: make(map[string]*userCards),
 	}
 }
 
@@ -156,11 +156,26 @@ func (s *Store) track(e *entry, prev ports.CardState) {
 		}
 	}
 	if now != ports.StateProcessing {
-		delete(s.queued, e)
+		s.unqueue(e)
 		return
 	}
-	s.queued[e] = struct{}{}
+	if e.qi == 0 {
+		s.queued = append(s.queued, e)
+		e.qi = len(s.queued)
+	}
 	push(&s.waiting, ref(e))
+}
+
+// unqueue removes e from s.queued, if it is there, moving the last entry into its place.
+func (s *Store) unqueue(e *entry) {
+	if e.qi == 0 {
+		return
+	}
+	last := s.queued[len(s.queued)-1]
+	s.queued[e.qi-1], last.qi = last, e.qi
+	s.queued[len(s.queued)-1] = nil
+	s.queued = s.queued[:len(s.queued)-1]
+	e.qi = 0
 }
 
 func ref(e *entry) queueRef {
@@ -287,7 +302,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (ports.QueueStats, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ports.QueueStats{Depth: len(s.queued)}
-	for e := range s.queued {
+	for _, e := range s.queued {
 		if !due(e.card).After(now) {
 			st.Due++
 		}
