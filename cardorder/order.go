@@ -371,7 +371,7 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 		to = ports.StateRequested
 	}
 	ch := s.change(ports.Card{}, c, to, c.OrderedBy, "")
-	s.stamp(ctx, &ch.Event)
+	s.stampTraced(ctx, &ch.Event, c.TraceParent)
 	// The card and its event in one allocation: the store takes them as slices.
 	one := &struct {
 		card  [1]ports.Card
