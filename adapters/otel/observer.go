@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -78,9 +80,13 @@ type Observer struct {
 	scriptLimits     metric.Int64Counter
 	authFailures     metric.Int64Counter
 
-	names  map[ports.Operation]string // span names, fixed at New
-	sets   sync.Map                   // attrKey → metric.MeasurementOption, built once per value
-	starts sync.Map                   // startKey → trace.SpanStartOption
+	names map[ports.Operation]string // span names, fixed at New
+
+	// sets maps an attrKey to its *measure, built once per value: a map replaced whole under
+	// setsMu when a value first appears, read without a lock (a sync.Map would hash the key
+	// through an interface on every measurement).
+	sets   atomic.Pointer[map[attrKey]*measure]
+	setsMu sync.Mutex
 }
 
 // ErrConfig reports an unusable [Config] or a provider that refused an instrument.
@@ -188,14 +194,29 @@ type measure struct {
 }
 
 // set returns the options of k, built by mk on first use. The values are of small, fixed sets
-// (operations, channels, states, error codes), so the cache stays small.
+// (operations, channels, states, error codes), so the map stays small.
 func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) *measure {
-	if v, ok := o.sets.Load(k); ok {
-		return v.(*measure)
+	if m := o.sets.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	o.setsMu.Lock()
+	defer o.setsMu.Unlock()
+	var old map[attrKey]*measure
+	if m := o.sets.Load(); m != nil {
+		old = *m
+	}
+	if v, ok := old[k]; ok {
+		return v
 	}
 	opt := metric.WithAttributeSet(attribute.NewSet(mk()...))
-	v, _ := o.sets.LoadOrStore(k, &measure{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}})
-	return v.(*measure)
+	v := &measure{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
+	next := make(map[attrKey]*measure, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = v
+	o.sets.Store(&next)
+	return v
 }
 
 // withError appends error.type when code is not empty.
@@ -209,24 +230,35 @@ func withError(kv []attribute.KeyValue, code string) []attribute.KeyValue {
 // Start implements [ports.Observer]: it starts a span named "extprod.<operation>" (a child of
 // ctx's span, linked to the trace contexts of s.Links) and returns the function that ends it and
 // records the operation's metrics.
+//
+// The span's attributes are set once it is known to be recording, so an order whose trace is
+// not sampled allocates none; a sampler therefore sees the span's name (which names the
+// operation), not its attributes.
 func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, func(ports.Outcome)) {
 	name, ok := o.names[s.Op]
 	if !ok {
 		name = "extprod.operation"
 	}
-	var opts []trace.SpanStartOption
-	switch {
-	case s.CardID == "" && len(s.Links) == 0:
-		opts = o.startOpts(s) // the common case of an order: built once per operation and channel
-	case len(s.Links) == 0:
-		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)}
-	default:
-		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...), trace.WithLinks(links(s.Links)...)}
+	var start time.Time
+	if timed(s.Op) {
+		start = time.Now()
 	}
-	start := time.Now()
-	sctx, span := o.tracer.Start(ctx, name, opts...)
+	var sctx context.Context
+	var span trace.Span
+	if len(s.Links) == 0 {
+		sctx, span = o.tracer.Start(ctx, name)
+	} else {
+		sctx, span = o.tracer.Start(ctx, name, trace.WithLinks(links(s.Links)...))
+	}
+	if span.IsRecording() {
+		span.SetAttributes(spanAttrs(s)...)
+	}
+	k := opKind{op: s.Op, ch: s.Channel, call: s.Call}
 	return sctx, func(out ports.Outcome) {
-		took := time.Since(start).Seconds()
+		var took float64
+		if !start.IsZero() {
+			took = time.Since(start).Seconds()
+		}
 		if span.IsRecording() {
 			if out.Cards > 0 {
 				span.SetAttributes(AttrCards.Int(out.Cards))
@@ -237,8 +269,20 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 			}
 		}
 		span.End()
-		o.record(sctx, s, out, took)
+		o.record(sctx, k, out, took)
 	}
+}
+
+// timed reports whether the metrics of op take its duration (extprod.operation.duration): every
+// operation's but an order's, whose count and outcome are extprod.orders' and whose latency is
+// the request's.
+func timed(op ports.Operation) bool { return op != ports.OpOrder }
+
+// opKind is what the metrics of an ended operation are recorded by.
+type opKind struct {
+	op   ports.Operation
+	ch   ports.Channel
+	call ports.BureauCall
 }
 
 // spanAttrs are the attributes a span starts with.
@@ -257,33 +301,15 @@ func spanAttrs(s ports.Span) []attribute.KeyValue {
 	return attrs
 }
 
-// startKey identifies the start attributes of a span that concerns no one card.
-type startKey struct {
-	op   ports.Operation
-	ch   ports.Channel
-	call ports.BureauCall
-}
-
-// startOpts returns the start options of a span without a card id or links, built once per
-// kind.
-func (o *Observer) startOpts(s ports.Span) []trace.SpanStartOption {
-	k := startKey{s.Op, s.Channel, s.Call}
-	if v, ok := o.starts.Load(k); ok {
-		return v.([]trace.SpanStartOption)
-	}
-	v, _ := o.starts.LoadOrStore(k, []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)})
-	return v.([]trace.SpanStartOption)
-}
-
 // record adds an ended operation to the metrics.
-func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, took float64) {
-	op, code, ch := string(s.Op), out.Code, string(s.Channel)
-	if s.Op != ports.OpOrder { // an order's count and outcome are extprod.orders'; its latency the request's
+func (o *Observer) record(ctx context.Context, s opKind, out ports.Outcome, took float64) {
+	op, code, ch := string(s.op), out.Code, string(s.ch)
+	if timed(s.op) {
 		o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
 		}).rec...)
 	}
-	switch s.Op {
+	switch s.op {
 	case ports.OpOrder:
 		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
@@ -300,7 +326,7 @@ func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, 
 		}).rec...)
 	case ports.OpBureauCall:
 		if code != "" {
-			call := string(s.Call)
+			call := string(s.call)
 			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
 				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
 			}).add...)
