@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,17 +71,23 @@ type Observer struct {
 	tracer trace.Tracer
 	meter  metric.Meter
 
-	orders           metric.Int64Counter
+	// The counters are observable: each attribute set's count is an atomic in its measure,
+	// added to as things happen and observed when the meter provider collects (observeCounts),
+	// so counting costs the hot path an atomic add, not an SDK measurement.
+	orders           metric.Int64ObservableCounter
 	opDuration       metric.Float64Histogram
 	dispatchDuration metric.Float64Histogram
-	transitions      metric.Int64Counter
-	bureauErrors     metric.Int64Counter
-	notifications    metric.Int64Counter
+	transitions      metric.Int64ObservableCounter
+	bureauErrors     metric.Int64ObservableCounter
+	notifications    metric.Int64ObservableCounter
 	scriptDuration   metric.Float64Histogram
-	scriptLimits     metric.Int64Counter
-	authFailures     metric.Int64Counter
+	scriptLimits     metric.Int64ObservableCounter
+	authFailures     metric.Int64ObservableCounter
 
 	names map[ports.Operation]string // span names, fixed at New
+	// orderEnds end an order whose span does not record, one per orderChannels, built at New,
+	// so such an order allocates no closure.
+	orderEnds [len(orderChannels)]func(ports.Outcome)
 
 	// sets maps an attrKey to its *measure, built once per value: a map replaced whole under
 	// setsMu when a value first appears, read without a lock (a sync.Map would hash the key
@@ -121,6 +128,22 @@ func New(cfg *Config) (*Observer, error) {
 		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate} {
 		o.names[op] = "extprod." + string(op)
 	}
+	for i, ch := range orderChannels {
+		k := opKind{op: ports.OpOrder, ch: ch}
+		// The accepted orders of the channel, as record counts them, found once.
+		accepted := sync.OnceValue(func() *measure {
+			return o.set(attrKey{inst: instOrders, a: string(ch)}, func() []attribute.KeyValue {
+				return []attribute.KeyValue{AttrChannel.String(string(ch))}
+			})
+		})
+		o.orderEnds[i] = func(out ports.Outcome) {
+			if out.Code == "" {
+				accepted().n.Add(1)
+				return
+			}
+			o.record(context.Background(), k, out, 0)
+		}
+	}
 	// Latencies of in-process work and bureau calls: 1 ms to 30 s.
 	buckets := metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 	var errs []error
@@ -130,7 +153,7 @@ func New(cfg *Config) (*Observer, error) {
 		}
 	}
 	var err error
-	o.orders, err = o.meter.Int64Counter("extprod.orders", metric.WithUnit("{order}"),
+	o.orders, err = o.meter.Int64ObservableCounter("extprod.orders", metric.WithUnit("{order}"),
 		metric.WithDescription("Card orders asked for, by channel and outcome (error.type absent: accepted)."))
 	must(err)
 	o.opDuration, err = o.meter.Float64Histogram("extprod.operation.duration", metric.WithUnit("s"), buckets,
@@ -139,29 +162,45 @@ func New(cfg *Config) (*Observer, error) {
 	o.dispatchDuration, err = o.meter.Float64Histogram("extprod.dispatch.duration", metric.WithUnit("s"), buckets,
 		metric.WithDescription("Duration of one dispatch pass: the claim and the bureau calls it causes."))
 	must(err)
-	o.transitions, err = o.meter.Int64Counter("extprod.card.transitions", metric.WithUnit("{transition}"),
+	o.transitions, err = o.meter.Int64ObservableCounter("extprod.card.transitions", metric.WithUnit("{transition}"),
 		metric.WithDescription("Card state changes written, by from state, to state and channel."))
 	must(err)
-	o.bureauErrors, err = o.meter.Int64Counter("extprod.bureau.errors", metric.WithUnit("{error}"),
+	o.bureauErrors, err = o.meter.Int64ObservableCounter("extprod.bureau.errors", metric.WithUnit("{error}"),
 		metric.WithDescription("Failed bureau calls, by call and error kind (unavailable, rejected, unauthorized, not_found, protocol)."))
 	must(err)
-	o.notifications, err = o.meter.Int64Counter("extprod.notifications", metric.WithUnit("{notification}"),
+	o.notifications, err = o.meter.Int64ObservableCounter("extprod.notifications", metric.WithUnit("{notification}"),
 		metric.WithDescription("Notification delivery attempts, by kind and outcome (error.type absent: sent)."))
 	must(err)
 	o.scriptDuration, err = o.meter.Float64Histogram("extprod.script.duration", metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 		metric.WithDescription("Duration of one run of the option script."))
 	must(err)
-	o.scriptLimits, err = o.meter.Int64Counter("extprod.script.limit_hits", metric.WithUnit("{run}"),
+	o.scriptLimits, err = o.meter.Int64ObservableCounter("extprod.script.limit_hits", metric.WithUnit("{run}"),
 		metric.WithDescription("Option-script runs stopped by a limit, by limit (time, depth, size, memory)."))
 	must(err)
-	o.authFailures, err = o.meter.Int64Counter("extprod.auth.failures", metric.WithUnit("{request}"),
+	o.authFailures, err = o.meter.Int64ObservableCounter("extprod.auth.failures", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests whose credentials were not accepted, by error.type (unauthenticated, auth_unavailable, …)."))
 	must(err)
 	if len(errs) > 0 {
 		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
 	}
+	if _, err := o.meter.RegisterCallback(o.observeCounts, o.orders, o.transitions, o.bureauErrors,
+		o.notifications, o.scriptLimits, o.authFailures); err != nil {
+		return nil, errors.Join(ErrConfig, err)
+	}
 	return o, nil
+}
+
+// observeCounts reports the count of every attribute set of the counters.
+func (o *Observer) observeCounts(_ context.Context, ob metric.Observer) error {
+	if m := o.sets.Load(); m != nil {
+		for _, v := range *m {
+			if v.counter != nil {
+				ob.ObserveInt64(v.counter, v.n.Load(), v.obs...)
+			}
+		}
+	}
+	return nil
 }
 
 var (
@@ -186,11 +225,38 @@ const (
 	instAuth
 )
 
-// measure holds the options of one attribute set as the slices Add and Record take, so
-// recording a measurement allocates nothing.
+// measure is one attribute set of one instrument: for a histogram, its options as the slice
+// Record takes, so recording allocates nothing; for a counter, its count and the options it is
+// observed with.
 type measure struct {
-	add []metric.AddOption
-	rec []metric.RecordOption
+	rec     []metric.RecordOption
+	counter metric.Int64ObservableCounter // nil for a histogram
+	obs     []metric.ObserveOption
+	n       atomic.Int64
+}
+
+// counter returns the counter of inst, nil for a histogram.
+func (o *Observer) counter(inst uint8) metric.Int64ObservableCounter {
+	switch inst {
+	case instOrders:
+		return o.orders
+	case instTransition:
+		return o.transitions
+	case instBureau:
+		return o.bureauErrors
+	case instNotification:
+		return o.notifications
+	case instScriptLimit:
+		return o.scriptLimits
+	case instAuth:
+		return o.authFailures
+	}
+	return nil
+}
+
+// count adds one to the count of k, whose attributes mk builds on first use.
+func (o *Observer) count(k attrKey, mk func() []attribute.KeyValue) {
+	o.set(k, mk).n.Add(1)
 }
 
 // set returns the options of k, built by mk on first use. The values are of small, fixed sets
@@ -211,7 +277,7 @@ func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) *measure {
 		return v
 	}
 	opt := metric.WithAttributeSet(attribute.NewSet(mk()...))
-	v := &measure{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
+	v := &measure{rec: []metric.RecordOption{opt}, counter: o.counter(k.inst), obs: []metric.ObserveOption{opt}}
 	next := make(map[attrKey]*measure, len(old)+1)
 	maps.Copy(next, old)
 	next[k] = v
@@ -252,6 +318,13 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	}
 	if span.IsRecording() {
 		span.SetAttributes(spanAttrs(s)...)
+	} else if s.Op == ports.OpOrder {
+		if i := slices.Index(orderChannels[:], s.Channel); i >= 0 {
+			// Nothing to time (see timed) and nothing to set on the span: end it now (a span
+			// that does not record ignores End) and hand out the channel's ender.
+			span.End()
+			return sctx, o.orderEnds[i]
+		}
 	}
 	k := opKind{op: s.Op, ch: s.Channel, call: s.Call}
 	return sctx, func(out ports.Outcome) {
@@ -272,6 +345,9 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 		o.record(sctx, k, out, took)
 	}
 }
+
+// orderChannels are the channels of an order that Observer.orderEnds serve.
+var orderChannels = [...]ports.Channel{ports.ChannelOperator, ports.ChannelSelfService, ports.ChannelBatch, ports.ChannelTemporary}
 
 // timed reports whether the metrics of op take its duration (extprod.operation.duration): every
 // operation's but an order's, whose count and outcome are extprod.orders' and whose latency is
@@ -311,14 +387,14 @@ func (o *Observer) record(ctx context.Context, s opKind, out ports.Outcome, took
 	}
 	switch s.op {
 	case ports.OpOrder:
-		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
+		o.count(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
-		}).add...)
+		})
 	case ports.OpAuthenticate:
 		if code != "" {
-			o.authFailures.Add(ctx, 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
+			o.count(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
 				return withError(nil, code)
-			}).add...)
+			})
 		}
 	case ports.OpDispatchPass:
 		o.dispatchDuration.Record(ctx, took, o.set(attrKey{inst: instDispatch, b: code}, func() []attribute.KeyValue {
@@ -327,9 +403,9 @@ func (o *Observer) record(ctx context.Context, s opKind, out ports.Outcome, took
 	case ports.OpBureauCall:
 		if code != "" {
 			call := string(s.call)
-			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
+			o.count(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
 				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
-			}).add...)
+			})
 		}
 	}
 }
@@ -383,13 +459,13 @@ func (o *Observer) TraceParent(ctx context.Context) string {
 
 // CardMoved implements [ports.Observer]: it counts the transition.
 func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch ports.Channel) {
-	o.transitions.Add(ctx, 1, o.set(attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}, func() []attribute.KeyValue {
+	o.count(attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}, func() []attribute.KeyValue {
 		kv := []attribute.KeyValue{AttrStateFrom.String(string(from)), AttrStateTo.String(string(to))}
 		if ch != "" {
 			kv = append(kv, AttrChannel.String(string(ch)))
 		}
 		return kv
-	}).add...)
+	})
 }
 
 // NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
@@ -399,9 +475,9 @@ func (o *Observer) NotificationDone(ctx context.Context, kind ports.Notification
 	if !sent {
 		code = "not_sent"
 	}
-	o.notifications.Add(ctx, 1, o.set(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
+	o.count(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
 		return withError([]attribute.KeyValue{AttrNotification.String(string(kind))}, code)
-	}).add...)
+	})
 }
 
 // ScriptEvaluated implements [ports.Observer]: it records the run's duration and counts a limit
@@ -409,8 +485,8 @@ func (o *Observer) NotificationDone(ctx context.Context, kind ports.Notification
 func (o *Observer) ScriptEvaluated(ctx context.Context, took time.Duration, limit string) {
 	o.scriptDuration.Record(ctx, took.Seconds())
 	if limit != "" {
-		o.scriptLimits.Add(ctx, 1, o.set(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
+		o.count(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrScriptLimit.String(limit)}
-		}).add...)
+		})
 	}
 }
