@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -372,11 +373,9 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	}
 	ch := s.change(ports.Card{}, c, to, c.OrderedBy, "")
 	s.stampTraced(ctx, &ch.Event, c.TraceParent)
-	// The card and its event in one allocation: the store takes them as slices.
-	one := &struct {
-		card  [1]ports.Card
-		event [1]ports.AuditEvent
-	}{card: [1]ports.Card{ch.Card}, event: [1]ports.AuditEvent{ch.Event}}
+	one := singles.Get().(*single)
+	defer one.release()
+	one.card[0], one.event[0] = ch.Card, ch.Event
 	created := ports.Creation{
 		Cards:         one.card[:],
 		Exclusive:     c.UserID != "" && !c.Options.AllowMultipleCardOrders,
@@ -390,10 +389,29 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	if err != nil {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
 	}
+	stored := cards[0] // may be one.card[0]: copied before one goes back to the pool
 	s.moved(ctx, ch.Event, c.Channel)
 	s.written(ctx, created.Events, created.Notifications)
-	return s.sendIfDirect(ctx, cards[0]), nil
+	return s.sendIfDirect(ctx, stored), nil
 }
+
+// single holds the card and the audit event of a one-card creation as the slices the store
+// takes. A store keeps copies of what it is given and holds on to none of it (ports.CardStore),
+// so once Create returned and the card it returned was copied, the holder is reused: an order
+// does not allocate (and leave to the GC) a card and an event beside the store's own copies.
+type single struct {
+	card  [1]ports.Card
+	event [1]ports.AuditEvent
+}
+
+// release clears s and returns it to singles.
+func (s *single) release() {
+	*s = single{}
+	singles.Put(s)
+}
+
+// singles pools the holders of one-card creations.
+var singles = sync.Pool{New: func() any { return new(single) }}
 
 // Preview is what an order would do, computed without side effects.
 type Preview struct {
