@@ -78,7 +78,8 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, card := range c.Cards {
+	for i := range c.Cards {
+		card := &c.Cards[i]
 		if _, dup := s.cards[card.ID]; dup || slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.ID == card.ID }) {
 			return nil, fmt.Errorf("create card %s: id already used", card.ID)
 		}
@@ -89,9 +90,11 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	}
 	// The store keeps deep copies; the caller's cards, with Version set, are the ones returned.
 	out := c.Cards
-	for i, card := range c.Cards {
+	for i := range out {
+		card := &out[i]
 		card.Version = 1
-		e := &entry{card: clone(card), seq: int64(len(s.bySeq) + 1)}
+		e := &entry{card: *card, seq: int64(len(s.bySeq) + 1)}
+		deepen(&e.card)
 		s.cards[card.ID] = e
 		s.bySeq = append(s.bySeq, e)
 		if card.UserID != "" {
@@ -103,7 +106,6 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 			u.cards = append(u.cards, e)
 		}
 		s.track(e, "")
-		out[i] = card
 	}
 	s.outbox.addEvents(c.Events)
 	s.outbox.addNotifications(c.Notifications)
@@ -184,6 +186,12 @@ func ref(e *entry) queueRef {
 
 // clone deep-copies a card, so what a caller holds and what the store holds never share memory.
 func clone(c ports.Card) ports.Card {
+	deepen(&c)
+	return c
+}
+
+// deepen replaces the maps, slices and pointers of *c by copies, in place.
+func deepen(c *ports.Card) {
 	c.Elements = maps.Clone(c.Elements)
 	c.History = slices.Clone(c.History)
 	c.Readouts = slices.Clone(c.Readouts)
@@ -193,7 +201,6 @@ func clone(c ports.Card) ports.Card {
 		a := *c.DeliveryAddress
 		c.DeliveryAddress = &a
 	}
-	return c
 }
 
 func (s *Store) openCards(userID string) int {
