@@ -23,7 +23,7 @@ const (
 // mapDelivery sets the card's cost centre and delivery address: the user's, replaced by the
 // script's overrides (docs/use-case.md §3), then checked. An address without a recipient is
 // addressed to the card's common name. bad collects the offending fields.
-func mapDelivery(c *ports.Card, u ports.User, ov *ports.CardOverrides, bad map[string]string) {
+func mapDelivery(c *ports.Card, u ports.User, ov *ports.CardOverrides, bad *fieldProblems) {
 	c.CostCentre = u.CostCentre
 	addr := u.DeliveryAddress
 	if ov != nil {
@@ -40,7 +40,7 @@ func mapDelivery(c *ports.Card, u ports.User, ov *ports.CardOverrides, bad map[s
 		c.DeliveryAddress = &a
 	}
 	if n := utf8.RuneCountInString(c.CostCentre); n > MaxCostCentre {
-		bad["costCentre"] = "longer than " + strconv.Itoa(MaxCostCentre)
+		bad.add("costCentre", "longer than "+strconv.Itoa(MaxCostCentre))
 	}
 	if c.DeliveryAddress != nil {
 		checkAddress(*c.DeliveryAddress, bad)
@@ -49,7 +49,7 @@ func mapDelivery(c *ports.Card, u ports.User, ov *ports.CardOverrides, bad map[s
 
 // checkAddress checks a delivery address: addressOne, postalCode and city are required, the
 // country code is an upper-case ISO 3166-1 alpha-2 code, and every part is within its limit.
-func checkAddress(a ports.Address, bad map[string]string) {
+func checkAddress(a ports.Address, bad *fieldProblems) {
 	for _, f := range [...]struct {
 		name     string
 		v        string
@@ -64,13 +64,13 @@ func checkAddress(a ports.Address, bad map[string]string) {
 	} {
 		switch {
 		case f.required && f.v == "":
-			bad["deliveryAddress."+f.name] = "required"
+			bad.add("deliveryAddress."+f.name, "required")
 		case utf8.RuneCountInString(f.v) > f.max:
-			bad["deliveryAddress."+f.name] = "longer than " + strconv.Itoa(f.max)
+			bad.add("deliveryAddress."+f.name, "longer than "+strconv.Itoa(f.max))
 		}
 	}
 	if !validCountryCode(a.CountryCode) {
-		bad["deliveryAddress.countryCode"] = "not an ISO 3166-1 alpha-2 country code"
+		bad.add("deliveryAddress.countryCode", "not an ISO 3166-1 alpha-2 country code")
 	}
 }
 

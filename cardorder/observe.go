@@ -24,6 +24,11 @@ func (s *Service) traceParent(ctx context.Context) string {
 // stamp completes an audit event with its source: the instance, the request and trace of ctx
 // and, unless set, the kind (a state change) and the outcome (success).
 func (s *Service) stamp(ctx context.Context, e *ports.AuditEvent) {
+	s.stampTraced(ctx, e, s.traceParent(ctx))
+}
+
+// stampTraced is stamp with the trace context of ctx already known (tp).
+func (s *Service) stampTraced(ctx context.Context, e *ports.AuditEvent, tp string) {
 	if e.Kind == "" {
 		e.Kind = ports.AuditStateChange
 	}
@@ -32,7 +37,7 @@ func (s *Service) stamp(ctx context.Context, e *ports.AuditEvent) {
 	}
 	r := ports.RequestOf(ctx)
 	e.Instance, e.RequestID, e.ClientAddress = s.cfg.Instance, r.ID, r.ClientAddress
-	e.TraceParent = s.traceParent(ctx)
+	e.TraceParent = tp
 }
 
 // moved reports a written state change to the observer.

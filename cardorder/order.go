@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -27,7 +28,8 @@ type OrderOptions struct {
 // plan is a checked, not yet stored order.
 type plan struct {
 	card     ports.Card
-	resolved *ports.Resolved // set once the options are resolved, also when a later check fails
+	resolved ports.Resolved // the options in force, once resolved (also when a later check fails)
+	hasOpts  bool           // resolved is set
 }
 
 // OrderCard orders a card for the user with id userID (docs/use-case.md §2). The card ends in requested
@@ -89,7 +91,7 @@ func (s *Service) planOrder(ctx context.Context, userID string, o *OrderOptions,
 	if err != nil {
 		return plan{}, wrapErr(CodeScriptFailed, err, "the option script failed")
 	}
-	p := plan{resolved: &r}
+	p := plan{resolved: r, hasOpts: true}
 	if !r.Options.Enabled {
 		return p, useCaseDisabled()
 	}
@@ -146,6 +148,66 @@ type cardFields struct {
 	Email      string `json:"email" validate:"omitempty,email,max=254"`
 }
 
+// plainlyValid reports, by hand, that f certainly passes its validate tags: every required
+// field set, none longer than its max (in characters, as validator counts), and the email
+// empty or of a plain shape (plainEmail) that validator's email rule accepts. It may say false
+// for valid data; the caller then asks validator, which also words the failures.
+func (f *cardFields) plainlyValid() bool {
+	return within(f.GivenName, 1, 64) && within(f.FamilyName, 1, 64) && within(f.CommonName, 1, 64) &&
+		within(f.UPN, 1, 256) && (f.Email == "" || within(f.Email, 1, 254) && plainEmail(f.Email))
+}
+
+// within reports whether s has min to max characters (runes), as validator's required and
+// max count them.
+func within(s string, min, max int) bool {
+	if len(s) < min {
+		return false
+	}
+	return len(s) <= max || utf8.RuneCountInString(s) <= max
+}
+
+// plainEmail reports whether s is an address of a plain shape: a local part of letters, digits
+// and "_+-" in dot-separated runs, "@", then two or more dot-separated domain labels of letters,
+// digits and "-" that start and end with a letter or digit, the last one with a letter. Every
+// such address passes validator's email rule (net/mail's parser, then its pattern);
+// TestPlainEmailPassesValidator and FuzzPlainEmail check it.
+func plainEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	for run := range strings.SplitSeq(local, ".") {
+		if run == "" {
+			return false
+		}
+		for i := 0; i < len(run); i++ {
+			if c := run[i]; !isAlnum(c) && c != '_' && c != '+' && c != '-' {
+				return false
+			}
+		}
+	}
+	labels := 0
+	last := ""
+	for label := range strings.SplitSeq(domain, ".") {
+		if label == "" || !isAlnum(label[0]) || !isAlnum(label[len(label)-1]) {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !isAlnum(c) && c != '-' {
+				return false
+			}
+		}
+		labels++
+		last = label
+	}
+	return labels >= 2 && isLetter(last[0]) && isLetter(last[len(last)-1])
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func isAlnum(c byte) bool { return isLetter(c) || '0' <= c && c <= '9' }
+
 func newValidator() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
@@ -184,11 +246,21 @@ func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Ca
 		setIf(&f.UPN, ov.UPN)
 		setIf(&f.Email, ov.Email)
 	}
-	elems := make(map[string]string, 8)
-	for _, kv := range [...][2]string{
+	kvs := [...][2]string{
 		{ElemFirstName, f.GivenName}, {ElemLastName, f.FamilyName}, {ElemCommonName, f.CommonName}, {ElemUPN, f.UPN},
 		{ElemEmail, f.Email}, {ElemOrganisation, u.Organisation}, {ElemDepartment, u.Department}, {ElemEmployeeNumber, u.EmployeeNumber},
-	} {
+	}
+	n := 0
+	for _, kv := range kvs {
+		if kv[1] != "" {
+			n++
+		}
+	}
+	if ov != nil {
+		n += len(ov.Elements)
+	}
+	elems := make(map[string]string, n)
+	for _, kv := range kvs {
 		if kv[1] != "" {
 			elems[kv[0]] = kv[1]
 		}
@@ -198,27 +270,42 @@ func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Ca
 			elems[k] = v
 		}
 	}
-	bad := map[string]string{}
-	if err := s.validate.Struct(f); err != nil {
-		var verrs validator.ValidationErrors
-		if !errors.As(err, &verrs) {
-			return ports.Card{}, wrapErr(CodeInternal, err, "validate card data")
-		}
-		for _, fe := range verrs {
-			bad[fe.Field()] = ruleText(fe)
+	var bad fieldProblems
+	// The tags of cardFields are the rules; validator checks them unless plainlyValid can tell
+	// by hand that they hold (the usual case), and it alone words what fails.
+	if !f.plainlyValid() {
+		if err := s.validate.Struct(f); err != nil {
+			var verrs validator.ValidationErrors
+			if !errors.As(err, &verrs) {
+				return ports.Card{}, wrapErr(CodeInternal, err, "validate card data")
+			}
+			for _, fe := range verrs {
+				bad.add(fe.Field(), ruleText(fe))
+			}
 		}
 	}
 	for k, v := range elems {
-		if utf8.RuneCountInString(v) > maxElement {
-			bad["elements."+k] = "longer than " + strconv.Itoa(maxElement)
+		if len(v) > maxElement && utf8.RuneCountInString(v) > maxElement {
+			bad.add("elements."+k, "longer than "+strconv.Itoa(maxElement))
 		}
 	}
 	card := ports.Card{CommonName: f.CommonName, UPN: f.UPN, Email: f.Email, Elements: elems}
-	mapDelivery(&card, u, ov, bad)
+	mapDelivery(&card, u, ov, &bad)
 	if len(bad) > 0 {
 		return ports.Card{}, &Error{Code: CodeInvalidCardData, Detail: "the mapped card data is not valid", Fields: bad}
 	}
 	return card, nil
+}
+
+// fieldProblems collects the offending fields of a refusal (field → what is wrong); it is
+// allocated only when a field is added, so a valid order pays nothing for it.
+type fieldProblems map[string]string
+
+func (b *fieldProblems) add(field, problem string) {
+	if *b == nil {
+		*b = make(fieldProblems, 2)
+	}
+	(*b)[field] = problem
 }
 
 func setIf(dst *string, v *string) {
@@ -251,18 +338,18 @@ func (s *Service) checkLayout(ctx context.Context, c ports.Card) error {
 	if err != nil {
 		return nil
 	}
-	bad := map[string]string{}
+	var bad fieldProblems
 	for _, f := range l.Fields {
 		if f.Name == LayoutFieldPhoto {
-			photoCheck(l, f, len(c.Photo) > 0, bad)
+			photoCheck(l, f, len(c.Photo) > 0, &bad)
 			continue
 		}
 		v := c.Elements[f.Name]
 		switch {
 		case f.Required && v == "":
-			bad[f.Name] = "required by layout " + l.ID
-		case f.MaxLength > 0 && utf8.RuneCountInString(v) > f.MaxLength:
-			bad[f.Name] = "longer than " + strconv.Itoa(f.MaxLength)
+			bad.add(f.Name, "required by layout "+l.ID)
+		case f.MaxLength > 0 && len(v) > f.MaxLength && utf8.RuneCountInString(v) > f.MaxLength:
+			bad.add(f.Name, "longer than "+strconv.Itoa(f.MaxLength))
 		}
 	}
 	if len(bad) > 0 {
@@ -285,11 +372,14 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 		to = ports.StateRequested
 	}
 	ch := s.change(ports.Card{}, c, to, c.OrderedBy, "")
-	s.stamp(ctx, &ch.Event)
+	s.stampTraced(ctx, &ch.Event, c.TraceParent)
+	one := singles.Get().(*single)
+	defer one.release()
+	one.card[0], one.event[0] = ch.Card, ch.Event
 	created := ports.Creation{
-		Cards:         []ports.Card{ch.Card},
+		Cards:         one.card[:],
 		Exclusive:     c.UserID != "" && !c.Options.AllowMultipleCardOrders,
-		Events:        []ports.AuditEvent{ch.Event},
+		Events:        one.event[:],
 		Notifications: ch.Notifications,
 	}
 	cards, err := s.p.Store.Create(ctx, created)
@@ -299,10 +389,29 @@ func (s *Service) place(ctx context.Context, p plan) (ports.Card, error) {
 	if err != nil {
 		return ports.Card{}, wrapErr(CodeInternal, err, "store card")
 	}
+	stored := cards[0] // may be one.card[0]: copied before one goes back to the pool
 	s.moved(ctx, ch.Event, c.Channel)
 	s.written(ctx, created.Events, created.Notifications)
-	return s.sendIfDirect(ctx, cards[0]), nil
+	return s.sendIfDirect(ctx, stored), nil
 }
+
+// single holds the card and the audit event of a one-card creation as the slices the store
+// takes. A store keeps copies of what it is given and holds on to none of it (ports.CardStore),
+// so once Create returned and the card it returned was copied, the holder is reused: an order
+// does not allocate (and leave to the GC) a card and an event beside the store's own copies.
+type single struct {
+	card  [1]ports.Card
+	event [1]ports.AuditEvent
+}
+
+// release clears s and returns it to singles.
+func (s *single) release() {
+	*s = single{}
+	singles.Put(s)
+}
+
+// singles pools the holders of one-card creations.
+var singles = sync.Pool{New: func() any { return new(single) }}
 
 // Preview is what an order would do, computed without side effects.
 type Preview struct {
@@ -334,8 +443,9 @@ func (s *Service) PreviewOrder(ctx context.Context, userID string, o *OrderOptio
 func (s *Service) preview(ctx context.Context, userID string, o *OrderOptions, ch ports.Channel, src ports.OptionsSource) Preview {
 	p, err := s.planOrder(ctx, userID, o, ch, src)
 	var pv Preview
-	if p.resolved != nil {
-		pv.Options = &p.resolved.Options
+	if p.hasOpts {
+		opts := p.resolved.Options
+		pv.Options = &opts
 	}
 	if err == nil && !p.card.Options.AllowMultipleCardOrders {
 		if open, lerr := s.hasOpenOrder(ctx, userID); lerr != nil {

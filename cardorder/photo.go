@@ -63,9 +63,9 @@ func isJPEGOrPNG(b []byte) bool {
 
 // photoCheck checks the photo against layout l's PHOTO field: a required one needs a photo.
 // bad collects the offending field.
-func photoCheck(l ports.Layout, f ports.LayoutField, hasPhoto bool, bad map[string]string) {
+func photoCheck(l ports.Layout, f ports.LayoutField, hasPhoto bool, bad *fieldProblems) {
 	if f.Required && !hasPhoto {
-		bad[LayoutFieldPhoto] = "required by layout " + l.ID
+		bad.add(LayoutFieldPhoto, "required by layout "+l.ID)
 	}
 }
 
@@ -94,10 +94,10 @@ func (s *Service) repeatPhoto(ctx context.Context, c ports.Card) ([]byte, error)
 	if err != nil {
 		return photo, nil // left to the bureau, as at order time
 	}
-	bad := map[string]string{}
+	var bad fieldProblems
 	for _, f := range l.Fields {
 		if f.Name == LayoutFieldPhoto {
-			photoCheck(l, f, len(photo) > 0, bad)
+			photoCheck(l, f, len(photo) > 0, &bad)
 		}
 	}
 	if len(bad) > 0 {

@@ -241,7 +241,10 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 func (randomIDs) NewID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return idEncoding.EncodeToString(b[:])
+	// The base32 of 12 bytes, unpadded, is 20 characters.
+	var out [20]byte
+	idEncoding.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 type discard struct{}

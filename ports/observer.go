@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -153,8 +154,10 @@ type ScriptLimitError interface {
 
 // ScriptLimitOf returns the limit err reports it hit (see [ScriptLimitError]), or "".
 func ScriptLimitOf(err error) string {
-	var le ScriptLimitError
-	if errors.As(err, &le) {
+	if err == nil {
+		return ""
+	}
+	if le, ok := errors.AsType[ScriptLimitError](err); ok {
 		return le.ScriptLimit()
 	}
 	return ""
@@ -170,13 +173,40 @@ type Request struct {
 
 type requestKey struct{}
 
-// WithRequest returns a copy of ctx that carries r.
+// requestCtx carries a Request: what context.WithValue would build, in one allocation instead
+// of two (the context and the boxed Request), since every request of a driving adapter makes
+// one.
+type requestCtx struct {
+	context.Context
+	r Request
+}
+
+// Value returns a pointer to the Request for requestKey, else asks the parent.
+func (c *requestCtx) Value(key any) any {
+	if key == (requestKey{}) {
+		return &c.r
+	}
+	return c.Context.Value(key)
+}
+
+// String names the context as context.WithValue's do.
+func (c *requestCtx) String() string {
+	return fmt.Sprint(c.Context) + ".WithValue(ports.Request)"
+}
+
+// WithRequest returns a copy of ctx that carries r. ctx must not be nil (as for
+// context.WithValue).
 func WithRequest(ctx context.Context, r Request) context.Context {
-	return context.WithValue(ctx, requestKey{}, r)
+	if ctx == nil {
+		panic("ports.WithRequest: nil parent context")
+	}
+	return &requestCtx{Context: ctx, r: r}
 }
 
 // RequestOf returns the Request ctx carries; the zero Request when none.
 func RequestOf(ctx context.Context) Request {
-	r, _ := ctx.Value(requestKey{}).(Request)
-	return r
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
+		return *r
+	}
+	return Request{}
 }

@@ -55,17 +55,7 @@ type History struct {
 
 // CardOf converts a domain card to its JSON form.
 func CardOf(c ports.Card) Card {
-	out := Card{
-		ID: c.ID, UserID: c.UserID, Temporary: c.Temporary, State: c.State,
-		ProductionType: c.ProductionType, LayoutID: c.LayoutID,
-		CommonName: c.CommonName, UPN: c.UPN, Email: c.Email,
-		CostCentre: c.CostCentre, HasPhoto: len(c.Photo) > 0,
-		OrderedBy: c.OrderedBy, ApprovedBy: c.ApprovedBy,
-		RejectionReason: c.RejectionReason, FailureReason: c.FailureReason,
-		ProviderOrderID: c.ProviderOrderID, Attempt: c.Attempt, ScriptVersion: c.ScriptVersion,
-		CardNumber: c.CardNumber, ValidThru: c.ValidThru,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
+	out := cardScalars(&c)
 	if c.DeliveryAddress != nil {
 		a := *c.DeliveryAddress
 		out.DeliveryAddress = &a
@@ -83,6 +73,22 @@ func CardOf(c ports.Card) Card {
 		}
 	}
 	return out
+}
+
+// cardScalars is CardOf(c) without Readouts and History, sharing c's DeliveryAddress (to be
+// read only).
+func cardScalars(c *ports.Card) Card {
+	return Card{
+		ID: c.ID, UserID: c.UserID, Temporary: c.Temporary, State: c.State,
+		ProductionType: c.ProductionType, LayoutID: c.LayoutID,
+		CommonName: c.CommonName, UPN: c.UPN, Email: c.Email,
+		CostCentre: c.CostCentre, HasPhoto: len(c.Photo) > 0,
+		OrderedBy: c.OrderedBy, ApprovedBy: c.ApprovedBy,
+		RejectionReason: c.RejectionReason, FailureReason: c.FailureReason,
+		ProviderOrderID: c.ProviderOrderID, Attempt: c.Attempt, ScriptVersion: c.ScriptVersion,
+		CardNumber: c.CardNumber, ValidThru: c.ValidThru,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, DeliveryAddress: c.DeliveryAddress,
+	}
 }
 
 func cardsOf(cs []ports.Card) []Card {

@@ -20,6 +20,19 @@ func (c Card) MarshalJSON() ([]byte, error) {
 
 // AppendJSON appends the card's JSON to b.
 func (c Card) AppendJSON(b []byte) []byte {
+	return appendCard(b, &c, c.Readouts, c.History)
+}
+
+// appendCardJSON appends the JSON of domain card c: CardOf(c).AppendJSON(b), without copying
+// the card or its lists first.
+func appendCardJSON(b []byte, c *ports.Card) []byte {
+	v := cardScalars(c)
+	return appendCard(b, &v, c.Readouts, c.History)
+}
+
+// appendCard appends c's JSON with rs and hs as its read-outs and history (c's own lists are
+// not read), so that a domain card's lists are encoded without converting them.
+func appendCard[R Readout | ports.Readout, H History | ports.HistoryEntry](b []byte, c *Card, rs []R, hs []H) []byte {
 	b = append(b, '{')
 	first := true
 	str := func(name, v string) {
@@ -60,10 +73,11 @@ func (c Card) AppendJSON(b []byte) []byte {
 	str("scriptVersion", c.ScriptVersion)
 	str("cardNumber", c.CardNumber)
 	str("validThru", c.ValidThru)
-	if len(c.Readouts) > 0 {
+	if len(rs) > 0 {
 		b = appendName(b, "readouts", &first)
 		b = append(b, '[')
-		for i, r := range c.Readouts {
+		for i, r0 := range rs {
+			r := Readout(r0)
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -83,10 +97,11 @@ func (c Card) AppendJSON(b []byte) []byte {
 		b = appendName(b, "updatedAt", &first)
 		b = appendTime(b, c.UpdatedAt)
 	}
-	if len(c.History) > 0 {
+	if len(hs) > 0 {
 		b = appendName(b, "history", &first)
 		b = append(b, '[')
-		for i, h := range c.History {
+		for i, h0 := range hs {
+			h := History(h0)
 			if i > 0 {
 				b = append(b, ',')
 			}

@@ -21,7 +21,7 @@ func (h *handler) card(w http.ResponseWriter, r *http.Request, a ports.Actor) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, CardOf(c))
+	writeCard(w, http.StatusOK, &c)
 	return nil
 }
 
@@ -130,7 +130,7 @@ func (h *handler) cardAction(w http.ResponseWriter, r *http.Request, a ports.Act
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, CardOf(c))
+	writeCard(w, http.StatusOK, &c)
 	return nil
 }
 
@@ -184,6 +184,6 @@ func (h *handler) reject(w http.ResponseWriter, r *http.Request, a ports.Actor) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, CardOf(c))
+	writeCard(w, http.StatusOK, &c)
 	return nil
 }

@@ -20,20 +20,21 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	if n := r.ContentLength; n > 0 && n <= 64<<10 {
+		// A small body of announced length, within the limit (checked above): read exactly
+		// that, so no limiting reader is needed (net/http stops the body there anyway).
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, errorf(CodeBadRequest, "the body is shorter than its Content-Length")
+		}
+		return b, nil
+	}
 	if tw, ok := w.(*trackingWriter); ok {
 		// MaxBytesReader tells the server to close the connection after an oversized body
 		// through an unexported method of the server's own writer: give it that one.
 		w = tw.ResponseWriter
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
-	if n := r.ContentLength; n > 0 && n <= 64<<10 {
-		// A small body of announced length (net/http stops it there): read exactly that.
-		b := make([]byte, n)
-		if _, err := io.ReadFull(body, b); err != nil {
-			return nil, errorf(CodeBadRequest, "the body is shorter than its Content-Length")
-		}
-		return b, nil
-	}
 	b, err := io.ReadAll(body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -84,17 +85,26 @@ func checkKeys(body []byte, fields []string) error {
 		}
 		end := skipString(body, i)
 		raw := body[i:end]
+		// A key without escapes is matched without converting it to a string.
+		var f int
 		var key string
-		if bytes.IndexByte(raw, '\\') < 0 {
-			key = string(raw[1 : len(raw)-1])
-		} else if err := json.Unmarshal(raw, &key); err != nil {
-			return jsonError(err)
+		escaped := bytes.IndexByte(raw, '\\') >= 0
+		if escaped {
+			var k string
+			if err := json.Unmarshal(raw, &k); err != nil {
+				return jsonError(err)
+			}
+			key, f = k, slices.Index(fields, k)
+		} else {
+			f = fieldIndex(fields, raw[1:len(raw)-1])
 		}
-		f := slices.Index(fields, key)
-		if f < 0 {
-			return errorf(CodeBadRequest, "unknown field %s", quoteField(key))
-		}
-		if seen&(1<<f) != 0 {
+		if f < 0 || seen&(1<<f) != 0 {
+			if !escaped {
+				key = string(raw[1 : len(raw)-1])
+			}
+			if f < 0 {
+				return errorf(CodeBadRequest, "unknown field %s", quoteField(key))
+			}
 			return errorf(CodeBadRequest, "field %s appears more than once", quoteField(key))
 		}
 		seen |= 1 << f
@@ -104,6 +114,94 @@ func checkKeys(body []byte, fields []string) error {
 		}
 		i = skipValue(body, skipSpace(body, i))
 	}
+}
+
+// fieldIndex is the index of name among fields, -1 when absent (without converting name).
+func fieldIndex(fields []string, name []byte) int {
+	for i, f := range fields {
+		if f == string(name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// plainStrings is decodeBody's fast path for the usual body: one JSON object whose keys are
+// among fields, each at most once, exactly spelled and without escapes, and whose values are
+// strings of printable ASCII without escapes. It stores the value of fields[i] in *dst[i] and
+// reports true. Anything else reports false and leaves dst untouched; decodeBody then decides,
+// and for what plainStrings accepts it would have stored the same values.
+func plainStrings(body []byte, fields []string, dst []*string) bool {
+	var vals [8]string
+	if len(fields) > len(vals) {
+		return false
+	}
+	var seen uint64
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return false
+	}
+	i = skipSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return skipSpace(body, i+1) == len(body)
+	}
+	for {
+		key, next, ok := plainString(body, i)
+		if !ok {
+			return false
+		}
+		f := fieldIndex(fields, key)
+		if f < 0 || seen&(1<<f) != 0 {
+			return false
+		}
+		seen |= 1 << f
+		i = skipSpace(body, next)
+		if i >= len(body) || body[i] != ':' {
+			return false
+		}
+		val, next, ok := plainString(body, skipSpace(body, i+1))
+		if !ok {
+			return false
+		}
+		vals[f] = string(val)
+		i = skipSpace(body, next)
+		if i >= len(body) {
+			return false
+		}
+		if body[i] == '}' {
+			break
+		}
+		if body[i] != ',' {
+			return false
+		}
+		i = skipSpace(body, i+1)
+	}
+	if skipSpace(body, i+1) != len(body) {
+		return false
+	}
+	for f := range fields {
+		if seen&(1<<f) != 0 {
+			*dst[f] = vals[f]
+		}
+	}
+	return true
+}
+
+// plainString returns the content of the JSON string at b[i] and the index after it, when it
+// is printable ASCII without escapes.
+func plainString(b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return b[i+1 : j], j + 1, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
 }
 
 func skipSpace(b []byte, i int) int {

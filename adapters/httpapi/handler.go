@@ -126,10 +126,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd["X-Content-Type-Options"] = nosniff
 	hd["Cache-Control"] = noStore
-	rid := requestID(r.Header.Get("X-Request-Id"))
-	hd["X-Request-Id"] = []string{rid}
-	r = r.WithContext(ports.WithRequest(r.Context(), ports.Request{ID: rid, ClientAddress: clientHost(r.RemoteAddr)}))
 	tw := &trackingWriter{ResponseWriter: w}
+	rid := requestID(r.Header.Get("X-Request-Id"))
+	hd["X-Request-Id"] = tw.one(rid)
+	r = r.WithContext(ports.WithRequest(r.Context(), ports.Request{ID: rid, ClientAddress: clientHost(r.RemoteAddr)}))
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -161,7 +161,9 @@ func requestID(id string) string {
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
+	var out [2 * len(b)]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // clientHost is the host part of a RemoteAddr ("" when there is none).
@@ -182,11 +184,36 @@ func panicSummary(v any) string {
 }
 
 // trackingWriter records whether the answer has started (a status or body byte was written),
-// so that the panic recovery does not write a problem after it.
+// so that the panic recovery does not write a problem after it. It also holds the values of
+// the request's one-value answer headers (see one), allocated with it.
 type trackingWriter struct {
 	http.ResponseWriter
 	wrote  bool
 	status int
+	vals   [3]string // X-Request-Id, Content-Length, Location: what a 201 sets
+	used   int
+}
+
+// one returns v as a header value slice: a slot of t while one is free, else a new slice. The
+// slice's capacity is 1, so a later Header.Add copies it instead of writing into the next
+// slot.
+func (t *trackingWriter) one(v string) []string {
+	if t.used == len(t.vals) {
+		return []string{v}
+	}
+	i := t.used
+	t.used++
+	t.vals[i] = v
+	return t.vals[i : i+1 : i+1]
+}
+
+// headerValue returns v as a one-value header slice, from w's slots when w is the request's
+// trackingWriter.
+func headerValue(w http.ResponseWriter, v string) []string {
+	if t, ok := w.(*trackingWriter); ok {
+		return t.one(v)
+	}
+	return []string{v}
 }
 
 // WriteHeader records the status and passes it on.
@@ -340,6 +367,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeRaw(w, status, "application/json", b)
 }
 
+// writeCard answers domain card c as JSON with status, encoded straight into a pooled buffer.
+func writeCard(w http.ResponseWriter, status int, c *ports.Card) {
+	bp := bufPool.Get().(*[]byte)
+	*bp = appendCardJSON((*bp)[:0], c)
+	writeRaw(w, status, "application/json", *bp)
+	putBuf(bp)
+}
+
 // Header values shared by every answer, assigned without allocating. Header.Set and Add never
 // modify an assigned slice in place (Add appends to a full one, which copies), so sharing is safe.
 var (
@@ -355,7 +390,7 @@ func writeRaw(w http.ResponseWriter, status int, contentType string, b []byte) {
 	} else {
 		hd["Content-Type"] = []string{contentType}
 	}
-	hd["Content-Length"] = []string{strconv.Itoa(len(b))}
+	hd["Content-Length"] = headerValue(w, strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

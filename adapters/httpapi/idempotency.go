@@ -17,8 +17,9 @@ import (
 // idempotent runs create, answering 201 with the JSON it appends to its buffer, under the
 // request's Idempotency-Key when it has one: the key is scoped to the actor and bound to the path
 // and the parsed body; a successful creation is remembered and replayed with 200; a refusal is
-// not remembered.
-func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, a ports.Actor, parsed any, create func(context.Context, []byte) ([]byte, error)) error {
+// not remembered. (A function, not a method, so that parsed is boxed for json.Marshal only
+// when there is a key.)
+func idempotent[T any](h *handler, w http.ResponseWriter, r *http.Request, a ports.Actor, parsed T, create func(context.Context, []byte) ([]byte, error)) error {
 	keys := r.Header.Values("Idempotency-Key")
 	if len(keys) == 0 {
 		bp := bufPool.Get().(*[]byte)

@@ -27,24 +27,31 @@ func (h *handler) readOrder(w http.ResponseWriter, r *http.Request) (string, ord
 	if err != nil {
 		return "", in, err
 	}
-	if err := decodeBody(body, &in, true, "productionType"); err != nil {
-		return "", in, err
+	if !plainStrings(body, orderFields, []*string{&in.ProductionType}) {
+		var full orderBody // decoded through encoding/json, so it lives on the heap: only here
+		if err := decodeBody(body, &full, true, orderFields...); err != nil {
+			return "", in, err
+		}
+		in = full
 	}
 	return userID, in, checkText("productionType", in.ProductionType, maxTextField)
 }
+
+// orderFields are the fields of orderBody.
+var orderFields = []string{"productionType"}
 
 func (h *handler) order(w http.ResponseWriter, r *http.Request, a ports.Actor) error {
 	userID, in, err := h.readOrder(w, r)
 	if err != nil {
 		return err
 	}
-	return h.idempotent(w, r, a, in, func(ctx context.Context, buf []byte) ([]byte, error) {
+	return idempotent(h, w, r, a, in, func(ctx context.Context, buf []byte) ([]byte, error) {
 		c, err := h.svc.OrderCard(ctx, userID, &cardorder.OrderOptions{Actor: a, ProductionType: in.ProductionType})
 		if err != nil {
 			return nil, err
 		}
-		w.Header().Set("Location", cardLocation(c.ID))
-		return CardOf(c).AppendJSON(buf), nil
+		w.Header()["Location"] = headerValue(w, cardLocation(c.ID))
+		return appendCardJSON(buf, &c), nil
 	})
 }
 
@@ -173,7 +180,7 @@ func (h *handler) temporary(w http.ResponseWriter, r *http.Request, a ports.Acto
 	if err := checkText("productionType", in.ProductionType, maxTextField); err != nil {
 		return err
 	}
-	return h.idempotent(w, r, a, in, func(ctx context.Context, buf []byte) ([]byte, error) {
+	return idempotent(h, w, r, a, in, func(ctx context.Context, buf []byte) ([]byte, error) {
 		cs, err := h.svc.OrderTemporaryCards(ctx, a, in.Amount, in.ProductionType)
 		if err != nil {
 			return nil, err

@@ -32,9 +32,9 @@ type Store struct {
 	cards   map[string]*entry
 	bySeq   []*entry // every card in creation order; index = seq-1
 	users   map[string]*userCards
-	queued  map[*entry]struct{} // processing cards
-	waiting dueHeap             // queue entries by the time they become claimable
-	ready   readyHeap           // claimable queue entries, oldest QueuedAt first
+	queued  []*entry  // the processing cards, in no order (entry.qi is each one's place)
+	waiting dueHeap   // queue entries by the time they become claimable
+	ready   readyHeap // claimable queue entries, oldest QueuedAt first
 
 	outbox outbox // audit events and notifications, see outbox.go
 }
@@ -48,6 +48,7 @@ type userCards struct {
 type entry struct {
 	card ports.Card
 	seq  int64
+	qi   int // 1 + the index of the entry in Store.queued while it is processing, else 0
 }
 
 // queueRef is a queue position of one version of a card; it is stale once the card changes.
@@ -65,9 +66,8 @@ func (r queueRef) live() bool {
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{
-		cards:  make(map[string]*entry),
-		users:  make(map[string]*userCards),
-		queued: make(map[*entry]struct{}),
+		cards: make(map[string]*entry),
+		users: make(map[string]*userCards),
 	}
 }
 
@@ -78,7 +78,8 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, card := range c.Cards {
+	for i := range c.Cards {
+		card := &c.Cards[i]
 		if _, dup := s.cards[card.ID]; dup || slices.ContainsFunc(c.Cards[:i], func(o ports.Card) bool { return o.ID == card.ID }) {
 			return nil, fmt.Errorf("create card %s: id already used", card.ID)
 		}
@@ -89,9 +90,11 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 	}
 	// The store keeps deep copies; the caller's cards, with Version set, are the ones returned.
 	out := c.Cards
-	for i, card := range c.Cards {
+	for i := range out {
+		card := &out[i]
 		card.Version = 1
-		e := &entry{card: clone(card), seq: int64(len(s.bySeq) + 1)}
+		e := &entry{card: *card, seq: int64(len(s.bySeq) + 1)}
+		deepen(&e.card)
 		s.cards[card.ID] = e
 		s.bySeq = append(s.bySeq, e)
 		if card.UserID != "" {
@@ -103,7 +106,6 @@ func (s *Store) Create(ctx context.Context, c ports.Creation) ([]ports.Card, err
 			u.cards = append(u.cards, e)
 		}
 		s.track(e, "")
-		out[i] = card
 	}
 	s.outbox.addEvents(c.Events)
 	s.outbox.addNotifications(c.Notifications)
@@ -156,11 +158,26 @@ func (s *Store) track(e *entry, prev ports.CardState) {
 		}
 	}
 	if now != ports.StateProcessing {
-		delete(s.queued, e)
+		s.unqueue(e)
 		return
 	}
-	s.queued[e] = struct{}{}
-	heap.Push(&s.waiting, ref(e))
+	if e.qi == 0 {
+		s.queued = append(s.queued, e)
+		e.qi = len(s.queued)
+	}
+	push(&s.waiting, ref(e))
+}
+
+// unqueue removes e from s.queued, if it is there, moving the last entry into its place.
+func (s *Store) unqueue(e *entry) {
+	if e.qi == 0 {
+		return
+	}
+	last := s.queued[len(s.queued)-1]
+	s.queued[e.qi-1], last.qi = last, e.qi
+	s.queued[len(s.queued)-1] = nil
+	s.queued = s.queued[:len(s.queued)-1]
+	e.qi = 0
 }
 
 func ref(e *entry) queueRef {
@@ -169,6 +186,12 @@ func ref(e *entry) queueRef {
 
 // clone deep-copies a card, so what a caller holds and what the store holds never share memory.
 func clone(c ports.Card) ports.Card {
+	deepen(&c)
+	return c
+}
+
+// deepen replaces the maps, slices and pointers of *c by copies, in place.
+func deepen(c *ports.Card) {
 	c.Elements = maps.Clone(c.Elements)
 	c.History = slices.Clone(c.History)
 	c.Readouts = slices.Clone(c.Readouts)
@@ -178,7 +201,6 @@ func clone(c ports.Card) ports.Card {
 		a := *c.DeliveryAddress
 		c.DeliveryAddress = &a
 	}
-	return c
 }
 
 func (s *Store) openCards(userID string) int {
@@ -260,7 +282,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 	for s.waiting.Len() > 0 && !s.waiting[0].due.After(now) {
 		r := heap.Pop(&s.waiting).(queueRef)
 		if r.live() {
-			heap.Push(&s.ready, r)
+			push(&s.ready, r)
 		}
 	}
 	var out []ports.Card
@@ -273,7 +295,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int, lease time.Du
 		c.DispatchStarted = true
 		c.LeaseUntil = now.Add(lease)
 		c.Version++
-		heap.Push(&s.waiting, ref(r.e))
+		push(&s.waiting, ref(r.e))
 		out = append(out, clone(*c))
 	}
 	return out, nil
@@ -287,7 +309,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (ports.QueueStats, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ports.QueueStats{Depth: len(s.queued)}
-	for e := range s.queued {
+	for _, e := range s.queued {
 		if !due(e.card).After(now) {
 			st.Due++
 		}
@@ -321,6 +343,16 @@ func (h readyHeap) Less(i, j int) bool {
 func (h readyHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *readyHeap) Push(x any)   { *h = append(*h, x.(queueRef)) }
 func (h *readyHeap) Pop() any     { return pop(h) }
+
+// push adds r to h as heap.Push does, without boxing r in an interface (an allocation for
+// every card queued).
+func push[H ~[]queueRef, P interface {
+	*H
+	heap.Interface
+}](h P, r queueRef) {
+	*h = append(*h, r)
+	heap.Fix(h, len(*h)-1) // sifts the new last element up, as heap.Push does
+}
 
 func pop[H ~[]queueRef](h *H) any {
 	old := *h

@@ -29,9 +29,9 @@ func (o *Observer) AuthFailed(ctx context.Context, err error) {
 	default:
 		code = "error"
 	}
-	o.authFailures.Add(context.WithoutCancel(ctx), 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
+	o.count(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
 		return withError(nil, code)
-	}).add...)
+	})
 }
 
 // Authenticator returns a to the letter, counting each failure with [Observer.AuthFailed]. It

@@ -29,7 +29,9 @@
 //
 // # Spans
 //
-// Every span is named "extprod.<operation>", of kind internal, a child of the context's span:
+// Every span is named "extprod.<operation>", of kind internal, a child of the context's span.
+// Its attributes are set once the span is known to be recording (a sampler sees the name, not
+// the attributes), so an order whose trace is not sampled pays for none:
 //
 //	span                      operation                    attributes
 //	extprod.order             OrderCard, batch, temporary  extprod.operation, extprod.channel, extprod.cards
@@ -70,7 +72,9 @@
 //	extprod.queue.oldest_age     observable gauge  s               (none)
 //	extprod.outbox.pending       observable gauge  {entry}         extprod.outbox.entry (notification, audit_event)
 //
-// error.type is absent on success. An order's duration is not in extprod.operation.duration:
+// The counters are observable (asynchronous) counters: the Observer counts in process, with an
+// atomic add per event, and reports the totals when the meter provider collects; they carry no
+// exemplars. error.type is absent on success. An order's duration is not in extprod.operation.duration:
 // OrderCard is the hot path, its count and outcome are extprod.orders', and its latency is the
 // HTTP request's (http.server.request.duration). The gauges need [Observer.ObserveStats]; the
 // authentication counter needs [Observer.Authenticator] or [Observer.AuthFailed]. otelhttp adds

@@ -10,16 +10,16 @@ import (
 	"go.opentelemetry.io/otel/trace/embedded"
 )
 
-// personal are the attributes otelhttp records that may identify a person or carry personal
-// data: the caller's address and user agent, and the request path (the operator API's paths
-// name users, /v1/users/{userId}/...). They are removed from the HTTP spans this package makes.
-var personal = map[attribute.Key]bool{
-	"client.address":       true,
-	"network.peer.address": true,
-	"network.peer.port":    true,
-	"user_agent.original":  true,
-	"url.path":             true,
-	"url.query":            true,
+// personal reports whether an attribute otelhttp records may identify a person or carry
+// personal data: the caller's address and user agent, and the request path and query (the
+// operator API's paths name users, /v1/users/{userId}/...). They are removed from the HTTP spans
+// this package makes.
+func personal(k attribute.Key) bool {
+	switch k {
+	case "client.address", "network.peer.address", "network.peer.port", "user_agent.original", "url.path", "url.query":
+		return true
+	}
+	return false
 }
 
 // Handler wraps h (the operator API, httpapi.New's handler) with otelhttp: a server span per
@@ -49,7 +49,7 @@ func (o *Observer) Transport(base http.RoundTripper) http.RoundTripper {
 		otelhttp.WithPropagators(o.prop))
 }
 
-// redacting is a TracerProvider whose spans start without the [personal] attributes.
+// redacting is a TracerProvider whose spans carry none of the [personal] attributes.
 type redacting struct{ trace.TracerProvider }
 
 func (r redacting) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
@@ -61,20 +61,33 @@ type redactingTracer struct {
 	next trace.Tracer
 }
 
+// Start starts the span with the options' kind, links, timestamp and root flag, and gives it the
+// options' attributes, but the personal ones, once it is known to be recording: a request whose
+// trace is not sampled pays for no filtering. A sampler therefore sees the span's name and kind,
+// not its attributes.
 func (t redactingTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	cfg := trace.NewSpanStartConfig(opts...)
-	kept := make([]attribute.KeyValue, 0, len(cfg.Attributes()))
-	for _, kv := range cfg.Attributes() {
-		if !personal[kv.Key] {
-			kept = append(kept, kv)
-		}
+	out := make([]trace.SpanStartOption, 1, 4)
+	out[0] = trace.WithSpanKind(cfg.SpanKind())
+	if ls := cfg.Links(); len(ls) > 0 {
+		out = append(out, trace.WithLinks(ls...))
 	}
-	out := []trace.SpanStartOption{trace.WithAttributes(kept...), trace.WithSpanKind(cfg.SpanKind()), trace.WithLinks(cfg.Links()...)}
 	if !cfg.Timestamp().IsZero() {
 		out = append(out, trace.WithTimestamp(cfg.Timestamp()))
 	}
 	if cfg.NewRoot() {
 		out = append(out, trace.WithNewRoot())
 	}
-	return t.next.Start(ctx, name, out...)
+	ctx, span := t.next.Start(ctx, name, out...)
+	if span.IsRecording() {
+		attrs := cfg.Attributes()
+		kept := make([]attribute.KeyValue, 0, len(attrs))
+		for _, kv := range attrs {
+			if !personal(kv.Key) {
+				kept = append(kept, kv)
+			}
+		}
+		span.SetAttributes(kept...)
+	}
+	return ctx, span
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -68,19 +71,29 @@ type Observer struct {
 	tracer trace.Tracer
 	meter  metric.Meter
 
-	orders           metric.Int64Counter
+	// The counters are observable: each attribute set's count is an atomic in its measure,
+	// added to as things happen and observed when the meter provider collects (observeCounts),
+	// so counting costs the hot path an atomic add, not an SDK measurement.
+	orders           metric.Int64ObservableCounter
 	opDuration       metric.Float64Histogram
 	dispatchDuration metric.Float64Histogram
-	transitions      metric.Int64Counter
-	bureauErrors     metric.Int64Counter
-	notifications    metric.Int64Counter
+	transitions      metric.Int64ObservableCounter
+	bureauErrors     metric.Int64ObservableCounter
+	notifications    metric.Int64ObservableCounter
 	scriptDuration   metric.Float64Histogram
-	scriptLimits     metric.Int64Counter
-	authFailures     metric.Int64Counter
+	scriptLimits     metric.Int64ObservableCounter
+	authFailures     metric.Int64ObservableCounter
 
-	names  map[ports.Operation]string // span names, fixed at New
-	sets   sync.Map                   // attrKey → metric.MeasurementOption, built once per value
-	starts sync.Map                   // startKey → trace.SpanStartOption
+	names map[ports.Operation]string // span names, fixed at New
+	// orderEnds end an order whose span does not record, one per orderChannels, built at New,
+	// so such an order allocates no closure.
+	orderEnds [len(orderChannels)]func(ports.Outcome)
+
+	// sets maps an attrKey to its *measure, built once per value: a map replaced whole under
+	// setsMu when a value first appears, read without a lock (a sync.Map would hash the key
+	// through an interface on every measurement).
+	sets   atomic.Pointer[map[attrKey]*measure]
+	setsMu sync.Mutex
 }
 
 // ErrConfig reports an unusable [Config] or a provider that refused an instrument.
@@ -115,6 +128,22 @@ func New(cfg *Config) (*Observer, error) {
 		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate} {
 		o.names[op] = "extprod." + string(op)
 	}
+	for i, ch := range orderChannels {
+		k := opKind{op: ports.OpOrder, ch: ch}
+		// The accepted orders of the channel, as record counts them, found once.
+		accepted := sync.OnceValue(func() *measure {
+			return o.set(attrKey{inst: instOrders, a: string(ch)}, func() []attribute.KeyValue {
+				return []attribute.KeyValue{AttrChannel.String(string(ch))}
+			})
+		})
+		o.orderEnds[i] = func(out ports.Outcome) {
+			if out.Code == "" {
+				accepted().n.Add(1)
+				return
+			}
+			o.record(context.Background(), k, out, 0)
+		}
+	}
 	// Latencies of in-process work and bureau calls: 1 ms to 30 s.
 	buckets := metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 	var errs []error
@@ -124,7 +153,7 @@ func New(cfg *Config) (*Observer, error) {
 		}
 	}
 	var err error
-	o.orders, err = o.meter.Int64Counter("extprod.orders", metric.WithUnit("{order}"),
+	o.orders, err = o.meter.Int64ObservableCounter("extprod.orders", metric.WithUnit("{order}"),
 		metric.WithDescription("Card orders asked for, by channel and outcome (error.type absent: accepted)."))
 	must(err)
 	o.opDuration, err = o.meter.Float64Histogram("extprod.operation.duration", metric.WithUnit("s"), buckets,
@@ -133,29 +162,45 @@ func New(cfg *Config) (*Observer, error) {
 	o.dispatchDuration, err = o.meter.Float64Histogram("extprod.dispatch.duration", metric.WithUnit("s"), buckets,
 		metric.WithDescription("Duration of one dispatch pass: the claim and the bureau calls it causes."))
 	must(err)
-	o.transitions, err = o.meter.Int64Counter("extprod.card.transitions", metric.WithUnit("{transition}"),
+	o.transitions, err = o.meter.Int64ObservableCounter("extprod.card.transitions", metric.WithUnit("{transition}"),
 		metric.WithDescription("Card state changes written, by from state, to state and channel."))
 	must(err)
-	o.bureauErrors, err = o.meter.Int64Counter("extprod.bureau.errors", metric.WithUnit("{error}"),
+	o.bureauErrors, err = o.meter.Int64ObservableCounter("extprod.bureau.errors", metric.WithUnit("{error}"),
 		metric.WithDescription("Failed bureau calls, by call and error kind (unavailable, rejected, unauthorized, not_found, protocol)."))
 	must(err)
-	o.notifications, err = o.meter.Int64Counter("extprod.notifications", metric.WithUnit("{notification}"),
+	o.notifications, err = o.meter.Int64ObservableCounter("extprod.notifications", metric.WithUnit("{notification}"),
 		metric.WithDescription("Notification delivery attempts, by kind and outcome (error.type absent: sent)."))
 	must(err)
 	o.scriptDuration, err = o.meter.Float64Histogram("extprod.script.duration", metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 		metric.WithDescription("Duration of one run of the option script."))
 	must(err)
-	o.scriptLimits, err = o.meter.Int64Counter("extprod.script.limit_hits", metric.WithUnit("{run}"),
+	o.scriptLimits, err = o.meter.Int64ObservableCounter("extprod.script.limit_hits", metric.WithUnit("{run}"),
 		metric.WithDescription("Option-script runs stopped by a limit, by limit (time, depth, size, memory)."))
 	must(err)
-	o.authFailures, err = o.meter.Int64Counter("extprod.auth.failures", metric.WithUnit("{request}"),
+	o.authFailures, err = o.meter.Int64ObservableCounter("extprod.auth.failures", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests whose credentials were not accepted, by error.type (unauthenticated, auth_unavailable, …)."))
 	must(err)
 	if len(errs) > 0 {
 		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
 	}
+	if _, err := o.meter.RegisterCallback(o.observeCounts, o.orders, o.transitions, o.bureauErrors,
+		o.notifications, o.scriptLimits, o.authFailures); err != nil {
+		return nil, errors.Join(ErrConfig, err)
+	}
 	return o, nil
+}
+
+// observeCounts reports the count of every attribute set of the counters.
+func (o *Observer) observeCounts(_ context.Context, ob metric.Observer) error {
+	if m := o.sets.Load(); m != nil {
+		for _, v := range *m {
+			if v.counter != nil {
+				ob.ObserveInt64(v.counter, v.n.Load(), v.obs...)
+			}
+		}
+	}
+	return nil
 }
 
 var (
@@ -180,22 +225,64 @@ const (
 	instAuth
 )
 
-// measure holds the options of one attribute set as the slices Add and Record take, so
-// recording a measurement allocates nothing.
+// measure is one attribute set of one instrument: for a histogram, its options as the slice
+// Record takes, so recording allocates nothing; for a counter, its count and the options it is
+// observed with.
 type measure struct {
-	add []metric.AddOption
-	rec []metric.RecordOption
+	rec     []metric.RecordOption
+	counter metric.Int64ObservableCounter // nil for a histogram
+	obs     []metric.ObserveOption
+	n       atomic.Int64
+}
+
+// counter returns the counter of inst, nil for a histogram.
+func (o *Observer) counter(inst uint8) metric.Int64ObservableCounter {
+	switch inst {
+	case instOrders:
+		return o.orders
+	case instTransition:
+		return o.transitions
+	case instBureau:
+		return o.bureauErrors
+	case instNotification:
+		return o.notifications
+	case instScriptLimit:
+		return o.scriptLimits
+	case instAuth:
+		return o.authFailures
+	}
+	return nil
+}
+
+// count adds one to the count of k, whose attributes mk builds on first use.
+func (o *Observer) count(k attrKey, mk func() []attribute.KeyValue) {
+	o.set(k, mk).n.Add(1)
 }
 
 // set returns the options of k, built by mk on first use. The values are of small, fixed sets
-// (operations, channels, states, error codes), so the cache stays small.
+// (operations, channels, states, error codes), so the map stays small.
 func (o *Observer) set(k attrKey, mk func() []attribute.KeyValue) *measure {
-	if v, ok := o.sets.Load(k); ok {
-		return v.(*measure)
+	if m := o.sets.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	o.setsMu.Lock()
+	defer o.setsMu.Unlock()
+	var old map[attrKey]*measure
+	if m := o.sets.Load(); m != nil {
+		old = *m
+	}
+	if v, ok := old[k]; ok {
+		return v
 	}
 	opt := metric.WithAttributeSet(attribute.NewSet(mk()...))
-	v, _ := o.sets.LoadOrStore(k, &measure{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}})
-	return v.(*measure)
+	v := &measure{rec: []metric.RecordOption{opt}, counter: o.counter(k.inst), obs: []metric.ObserveOption{opt}}
+	next := make(map[attrKey]*measure, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = v
+	o.sets.Store(&next)
+	return v
 }
 
 // withError appends error.type when code is not empty.
@@ -209,24 +296,42 @@ func withError(kv []attribute.KeyValue, code string) []attribute.KeyValue {
 // Start implements [ports.Observer]: it starts a span named "extprod.<operation>" (a child of
 // ctx's span, linked to the trace contexts of s.Links) and returns the function that ends it and
 // records the operation's metrics.
+//
+// The span's attributes are set once it is known to be recording, so an order whose trace is
+// not sampled allocates none; a sampler therefore sees the span's name (which names the
+// operation), not its attributes.
 func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, func(ports.Outcome)) {
 	name, ok := o.names[s.Op]
 	if !ok {
 		name = "extprod.operation"
 	}
-	var opts []trace.SpanStartOption
-	switch {
-	case s.CardID == "" && len(s.Links) == 0:
-		opts = o.startOpts(s) // the common case of an order: built once per operation and channel
-	case len(s.Links) == 0:
-		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)}
-	default:
-		opts = []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...), trace.WithLinks(links(s.Links)...)}
+	var start time.Time
+	if timed(s.Op) {
+		start = time.Now()
 	}
-	start := time.Now()
-	sctx, span := o.tracer.Start(ctx, name, opts...)
+	var sctx context.Context
+	var span trace.Span
+	if len(s.Links) == 0 {
+		sctx, span = o.tracer.Start(ctx, name)
+	} else {
+		sctx, span = o.tracer.Start(ctx, name, trace.WithLinks(links(s.Links)...))
+	}
+	if span.IsRecording() {
+		span.SetAttributes(spanAttrs(s)...)
+	} else if s.Op == ports.OpOrder {
+		if i := slices.Index(orderChannels[:], s.Channel); i >= 0 {
+			// Nothing to time (see timed) and nothing to set on the span: end it now (a span
+			// that does not record ignores End) and hand out the channel's ender.
+			span.End()
+			return sctx, o.orderEnds[i]
+		}
+	}
+	k := opKind{op: s.Op, ch: s.Channel, call: s.Call}
 	return sctx, func(out ports.Outcome) {
-		took := time.Since(start).Seconds()
+		var took float64
+		if !start.IsZero() {
+			took = time.Since(start).Seconds()
+		}
 		if span.IsRecording() {
 			if out.Cards > 0 {
 				span.SetAttributes(AttrCards.Int(out.Cards))
@@ -237,8 +342,23 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 			}
 		}
 		span.End()
-		o.record(sctx, s, out, took)
+		o.record(sctx, k, out, took)
 	}
+}
+
+// orderChannels are the channels of an order that Observer.orderEnds serve.
+var orderChannels = [...]ports.Channel{ports.ChannelOperator, ports.ChannelSelfService, ports.ChannelBatch, ports.ChannelTemporary}
+
+// timed reports whether the metrics of op take its duration (extprod.operation.duration): every
+// operation's but an order's, whose count and outcome are extprod.orders' and whose latency is
+// the request's.
+func timed(op ports.Operation) bool { return op != ports.OpOrder }
+
+// opKind is what the metrics of an ended operation are recorded by.
+type opKind struct {
+	op   ports.Operation
+	ch   ports.Channel
+	call ports.BureauCall
 }
 
 // spanAttrs are the attributes a span starts with.
@@ -257,42 +377,24 @@ func spanAttrs(s ports.Span) []attribute.KeyValue {
 	return attrs
 }
 
-// startKey identifies the start attributes of a span that concerns no one card.
-type startKey struct {
-	op   ports.Operation
-	ch   ports.Channel
-	call ports.BureauCall
-}
-
-// startOpts returns the start options of a span without a card id or links, built once per
-// kind.
-func (o *Observer) startOpts(s ports.Span) []trace.SpanStartOption {
-	k := startKey{s.Op, s.Channel, s.Call}
-	if v, ok := o.starts.Load(k); ok {
-		return v.([]trace.SpanStartOption)
-	}
-	v, _ := o.starts.LoadOrStore(k, []trace.SpanStartOption{trace.WithAttributes(spanAttrs(s)...)})
-	return v.([]trace.SpanStartOption)
-}
-
 // record adds an ended operation to the metrics.
-func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, took float64) {
-	op, code, ch := string(s.Op), out.Code, string(s.Channel)
-	if s.Op != ports.OpOrder { // an order's count and outcome are extprod.orders'; its latency the request's
+func (o *Observer) record(ctx context.Context, s opKind, out ports.Outcome, took float64) {
+	op, code, ch := string(s.op), out.Code, string(s.ch)
+	if timed(s.op) {
 		o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
 		}).rec...)
 	}
-	switch s.Op {
+	switch s.op {
 	case ports.OpOrder:
-		o.orders.Add(ctx, 1, o.set(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
+		o.count(attrKey{inst: instOrders, a: ch, b: code}, func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrChannel.String(ch)}, code)
-		}).add...)
+		})
 	case ports.OpAuthenticate:
 		if code != "" {
-			o.authFailures.Add(ctx, 1, o.set(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
+			o.count(attrKey{inst: instAuth, b: code}, func() []attribute.KeyValue {
 				return withError(nil, code)
-			}).add...)
+			})
 		}
 	case ports.OpDispatchPass:
 		o.dispatchDuration.Record(ctx, took, o.set(attrKey{inst: instDispatch, b: code}, func() []attribute.KeyValue {
@@ -300,10 +402,10 @@ func (o *Observer) record(ctx context.Context, s ports.Span, out ports.Outcome, 
 		}).rec...)
 	case ports.OpBureauCall:
 		if code != "" {
-			call := string(s.Call)
-			o.bureauErrors.Add(ctx, 1, o.set(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
+			call := string(s.call)
+			o.count(attrKey{inst: instBureau, a: call, b: code}, func() []attribute.KeyValue {
 				return withError([]attribute.KeyValue{AttrBureauCall.String(call)}, code)
-			}).add...)
+			})
 		}
 	}
 }
@@ -357,13 +459,13 @@ func (o *Observer) TraceParent(ctx context.Context) string {
 
 // CardMoved implements [ports.Observer]: it counts the transition.
 func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch ports.Channel) {
-	o.transitions.Add(ctx, 1, o.set(attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}, func() []attribute.KeyValue {
+	o.count(attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}, func() []attribute.KeyValue {
 		kv := []attribute.KeyValue{AttrStateFrom.String(string(from)), AttrStateTo.String(string(to))}
 		if ch != "" {
 			kv = append(kv, AttrChannel.String(string(ch)))
 		}
 		return kv
-	}).add...)
+	})
 }
 
 // NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
@@ -373,9 +475,9 @@ func (o *Observer) NotificationDone(ctx context.Context, kind ports.Notification
 	if !sent {
 		code = "not_sent"
 	}
-	o.notifications.Add(ctx, 1, o.set(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
+	o.count(attrKey{inst: instNotification, a: string(kind), b: code}, func() []attribute.KeyValue {
 		return withError([]attribute.KeyValue{AttrNotification.String(string(kind))}, code)
-	}).add...)
+	})
 }
 
 // ScriptEvaluated implements [ports.Observer]: it records the run's duration and counts a limit
@@ -383,8 +485,8 @@ func (o *Observer) NotificationDone(ctx context.Context, kind ports.Notification
 func (o *Observer) ScriptEvaluated(ctx context.Context, took time.Duration, limit string) {
 	o.scriptDuration.Record(ctx, took.Seconds())
 	if limit != "" {
-		o.scriptLimits.Add(ctx, 1, o.set(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
+		o.count(attrKey{inst: instScriptLimit, a: limit}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrScriptLimit.String(limit)}
-		}).add...)
+		})
 	}
 }

@@ -64,6 +64,10 @@ func TestOrderTracedAcrossTheDispatcher(t *testing.T) {
 	server, order, pass, call := spans["POST"][0], spans["extprod.order"][0], spans["extprod.dispatch_pass"][0], spans["extprod.bureau_call"][0]
 
 	is.Equal(server.SpanKind(), trace.SpanKindServer)
+	method, _ := attr(server, "http.request.method")
+	is.Equal(method.AsString(), "POST") // otelhttp's attributes but the personal ones, set once the span records
+	op, _ := attr(order, "extprod.operation")
+	is.Equal(op.AsString(), string(ports.OpOrder))
 	is.True(!server.Parent().IsValid())
 	is.Equal(order.Parent().SpanID(), server.SpanContext().SpanID()) // the order is the request's child
 	is.Equal(order.SpanContext().TraceID(), server.SpanContext().TraceID())
