@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,7 +258,11 @@ func (s *Service) mapUserToCard(u ports.User, ov *ports.CardOverrides) (ports.Ca
 		}
 	}
 	if ov != nil {
-		n += len(ov.Elements)
+		for k := range ov.Elements {
+			if !slices.ContainsFunc(kvs[:], func(kv [2]string) bool { return kv[0] == k && kv[1] != "" }) {
+				n++ // a new element, not one that replaces a default (the size hint stays exact)
+			}
+		}
 	}
 	elems := make(map[string]string, n)
 	for _, kv := range kvs {
