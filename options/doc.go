@@ -179,7 +179,7 @@
 // # Cost
 //
 // A hardened runtime costs about 20–55 ms and 4 MB to build (BenchmarkNewSandbox), once per
-// slot. A call of mapUserToCard on a shared top level then costs under ten microseconds of CPU, a resolve
-// answered from its memo well under one; see BENCHMARKS.md (BenchmarkOrderCard in
+// slot. A call of mapUserToCard on a shared top level then costs under ten microseconds of CPU,
+// an answer from a memo about one; see BENCHMARKS.md (BenchmarkOrderCard in
 // internal/integration) for figures.
 package options
