@@ -140,3 +140,23 @@ resolve = function (ctx) {
 		is.Equal(err == nil, actor == "ok")
 	}
 }
+
+// TestJobsQueuedWhileDescribingAnError: a thrown object whose toString (run to describe the
+// error) queues a promise job that never ends: the job runs in the failing evaluation, under its
+// limit, and not in the next order's, which succeeds.
+func TestJobsQueuedWhileDescribingAnError(t *testing.T) {
+	is := is.New(t)
+	src := enabledDefault() + `
+function resolve(ctx) {
+  if (ctx.actor.id === "throw") throw { toString: function () { Promise.resolve().then(function () { for (;;) {} }); return "thrown"; } };
+  return options;
+}`
+	s, err := Load(src, Limits{MaxConcurrent: 1, TimeLimit: 200 * time.Millisecond})
+	is.NoErr(err)
+	for _, actor := range []string{"throw", "ok", "throw", "ok"} {
+		req := operatorRequest()
+		req.Actor.ID = actor
+		_, err := s.Resolve(context.Background(), req)
+		is.Equal(err == nil, actor == "ok")
+	}
+}

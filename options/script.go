@@ -507,15 +507,13 @@ func (s *Script) eval(ctx context.Context, kind error, channel string, body func
 			// Described inside the run: describing a thrown object may run its JavaScript.
 			se = s.describe(sb, err, kind, st, channel)
 		}
-		// Promise jobs the script queued (also while its error was described) run now, under
-		// the limit, and not in the next evaluation on this runtime.
-		if _, derr := sb.vm.RunProgram(drainProgram()); derr != nil {
-			sb.broken = true
-			if se == nil {
-				se = s.describe(sb, derr, kind, st, channel)
-			}
-		}
 		if se != nil {
+			// Promise jobs the script queued while its error was described run now, under the
+			// limit, and not in the next evaluation on this runtime. (Every other call into the
+			// runtime starts from Go, and goja runs the jobs queued before it returns.)
+			if _, derr := sb.vm.RunProgram(drainProgram()); derr != nil {
+				sb.broken = true
+			}
 			if se.Err != nil && !errors.Is(se.Err, ErrSizeLimit) {
 				sb.broken = true // interrupted, or out of stack: start the next one clean
 			}
