@@ -89,7 +89,7 @@ function mapUserToCard(user) {
 		r, err := s.Resolve(context.Background(), req)
 		// The same order evaluated without the memos (memo.go): the same answer.
 		var defaulted []string
-		fresh, freshErr := s.evaluateWith(context.Background(), req, ErrScriptFailed, "", &defaulted)
+		fresh, freshErr := s.evaluateWith(context.Background(), req, ErrScriptFailed, "", false, &defaulted)
 		if (err == nil) != (freshErr == nil) || (err == nil && !cmp.Equal(r, fresh)) {
 			t.Fatalf("memoized %+v, %v; evaluated %+v, %v", r, err, fresh, freshErr)
 		}

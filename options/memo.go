@@ -21,18 +21,22 @@ import (
 //
 // A script whose function decides by a few coarse fields (channel, organisation, role) is then
 // run a few times and answered from the memo afterwards; one that reads a field unique to each
-// user (an id, a name) misses every time and fills the memo up to maxMemoResults, then runs as
+// user (an id, a name) misses every time and fills the memo up to its bounds, then runs as
 // without it.
 
-// maxMemoResults bounds the results one function's memo holds.
-const maxMemoResults = 1024
+// maxMemoResults bounds the results one function's memo holds, maxMemoNodes its nodes (a
+// result's path has at most maxCallReads of them).
+const (
+	maxMemoResults = 1024
+	maxMemoNodes   = 16384
+)
 
 // memo is the memo of one script function. Results are stored as given and handed out as
 // copies (copyResult).
 type memo struct {
-	mu      sync.RWMutex
-	root    *memoNode
-	results int
+	mu             sync.RWMutex
+	root           *memoNode
+	results, nodes int
 	// off is set when two calls that read the same disagreed on what to read next or on being
 	// done: the function is not a function of its reads after all, and is no longer memoized.
 	off bool
@@ -64,14 +68,14 @@ func (m *memo) lookup(r *ports.OptionsRequest) (any, bool) {
 func (m *memo) accepting() bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return !m.off && m.results < maxMemoResults
+	return !m.off && m.results < maxMemoResults && m.nodes < maxMemoNodes
 }
 
 // add stores the result of a call that made the reads trace.
 func (m *memo) add(trace []step, result any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.off || m.results >= maxMemoResults {
+	if m.off || m.results >= maxMemoResults || m.nodes+len(trace)+1 > maxMemoNodes {
 		return
 	}
 	var parent *memoNode
@@ -100,6 +104,7 @@ func (m *memo) add(trace []step, result any) {
 
 // attach puts n below parent for the answer key, or at the root.
 func (m *memo) attach(parent *memoNode, key seen, n *memoNode) {
+	m.nodes++
 	if parent == nil {
 		m.root = n
 		return
@@ -108,5 +113,5 @@ func (m *memo) attach(parent *memoNode, key seen, n *memoNode) {
 }
 
 func (m *memo) disable() {
-	m.off, m.root, m.results = true, nil, 0
+	m.off, m.root, m.results, m.nodes = true, nil, 0, 0
 }

@@ -241,3 +241,42 @@ func or(p *string, s string) *string {
 	}
 	return p
 }
+
+// TestMemoBoundedWhenACallReadsInALoop: a call that reads the order's data in a loop is not
+// written down past maxCallReads reads and not memoized, so neither a trace nor the memo keeps
+// its reads; and the memo's nodes are bounded however long the paths.
+func TestMemoBoundedWhenACallReadsInALoop(t *testing.T) {
+	is := is.New(t)
+	s, err := Load(enabledDefault()+`
+function mapUserToCard(user) {
+  var d = "";
+  for (var i = 0; i < 60000; i++) d = user.department;
+  return { commonName: user.id + d };
+}`, Limits{})
+	is.NoErr(err)
+	live, _ := heapGrowth(func() {
+		for i := 0; i < 20; i++ {
+			u := *testUser
+			u.ID = fmt.Sprint("u-", i)
+			_, err := s.Resolve(context.Background(), ports.OptionsRequest{User: &u, Actor: operatorRequest().Actor, Channel: ports.ChannelOperator})
+			is.NoErr(err)
+		}
+	})
+	is.Equal(s.mapMemo.results, 0)
+	is.True(live < 16<<20) // (written down, 20 such calls kept about 460 MB)
+	sb := <-s.pool.idle
+	is.True(cap(sb.trace) < 2*maxCallReads) // the runtime's trace buffer did not grow with the loop
+	s.pool.idle <- sb
+
+	var m memo
+	long := make([]step, maxCallReads)
+	for i := range long {
+		long[i] = step{access{viewUser, opGet, fmt.Sprint("k", i)}, text("v")}
+	}
+	for i := 0; i < maxMemoResults; i++ {
+		long[0].seen = text(fmt.Sprint(i)) // a new path of maxCallReads nodes each time
+		m.add(long, i)
+	}
+	is.True(m.nodes <= maxMemoNodes)
+	is.True(m.results < maxMemoResults) // the nodes ran out first
+}

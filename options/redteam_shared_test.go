@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/matryer/is"
@@ -51,7 +50,7 @@ func sameOutcome(t *testing.T, what string, want, got ports.Resolved, wantErr, g
 // freshAnswer evaluates the order without the memo (a non-nil defaulted bypasses it).
 func freshAnswer(s *Script, r ports.OptionsRequest) (ports.Resolved, error) {
 	var defaulted []string
-	return s.evaluateWith(context.Background(), r, ErrScriptFailed, "", &defaulted)
+	return s.evaluateWith(context.Background(), r, ErrScriptFailed, "", false, &defaulted)
 }
 
 // redteamWrites is a sharable script whose resolve tries, by the user's department, to write
@@ -419,40 +418,36 @@ function mapUserToCard(user) { return { commonName: burn(1) ? "resolve ran on th
 	}
 }
 
-// TestRedteamBreakFallbackSharesTheTimeLimit — A REAL DISCREPANCY (failed when written; timing
-// based, so on a machine too busy to give the evaluation most of a CPU it may pass without the
-// fix). A call that fails on the shared top level runs again on a fresh one within the same
-// evaluation, and so within the same time limit: a call that takes two thirds of the limit and
-// then writes to a frozen object (through a local name, which keeps the script sharable) takes
-// twice that and is stopped at the limit, where the same script evaluated fresh succeeds. ("It
-// is only slower", say the docs; slower here means failed.) Fixed: the second run has a limit of
-// its own (each call has, sandbox.startCall), and a script whose call fell back and then
-// succeeded stops sharing.
+// TestRedteamBreakFallbackSharesTheTimeLimit — A REAL DISCREPANCY (failed when written, with a
+// call that took two thirds of the limit before writing). A call that fails on the shared top
+// level runs again on a fresh one within the same evaluation, and so within the same time limit:
+// a call that takes two thirds of the limit and then writes to a frozen object (through a local
+// name, which keeps the script sharable) took twice that and was stopped at the limit, where the
+// same script evaluated fresh succeeds. Fixed: the second run starts the limit again (each call
+// has a limit of its own, sandbox.startCall), and a script whose call fell back and then
+// succeeded stops sharing. Checked here without timing: the limit's restarts are counted.
 func TestRedteamBreakFallbackSharesTheTimeLimit(t *testing.T) {
 	is := is.New(t)
-	const limit = 200 * time.Millisecond
 	src := enabledDefault() + `
 function resolve(ctx) {
   if (ctx.user === null || ctx.user.id === "sample-user") return options;
-  var end = Date.now() + ` + fmt.Sprint((limit * 2 / 3).Milliseconds()) + `;
-  while (Date.now() < end) {}
   var o = options;
   o.queueCards = o.queueCards; // fails on the shared, frozen options; fine on a fresh one
   return o;
 }`
-	twin, err := Load(unsharedTwin(src), Limits{TimeLimit: limit, MaxConcurrent: 1})
-	is.NoErr(err)
-	_, err = twin.Resolve(context.Background(), operatorRequest())
-	is.NoErr(err) // evaluated fresh, the order succeeds
-	s, err := Load(src, Limits{TimeLimit: limit, MaxConcurrent: 1})
+	s, err := Load(src, Limits{MaxConcurrent: 1})
 	is.NoErr(err)
 	is.True(s.shared != nil)
-	_, err = s.Resolve(context.Background(), operatorRequest())
-	if errors.Is(err, ErrTimeLimit) {
-		t.Errorf("the call was stopped at the time limit only because it ran twice: %v", err)
-	} else {
-		is.NoErr(err)
+	restarts := func() int32 {
+		sb := <-s.pool.idle
+		defer func() { s.pool.idle <- sb }()
+		return sb.timer.restarts.Load()
 	}
+	before := restarts()
+	_, err = s.Resolve(context.Background(), operatorRequest())
+	is.NoErr(err)
+	is.Equal(restarts()-before, int32(1)) // the second run started the limit again
+	is.True(s.sharingOff.Load())          // and the script no longer shares
 }
 
 // redteamReads reads the order's data in every way a script can: through JSON, key lists, for-in,

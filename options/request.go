@@ -239,20 +239,30 @@ type step struct {
 	seen
 }
 
+// maxCallReads is the most reads of one call that are written down: a call that reads more is
+// not memoized (memo.go), so neither a trace nor the memo grows with a script's loops.
+const maxCallReads = 256
+
 // orderData is the order's data as one call of resolve or mapUserToCard sees it: the views, made
-// on first read, and (when trace is not nil) the reads the call made, in order.
+// on first read, and (when trace is not nil) the reads the call made, in order. tooMany is set
+// when the call read more than maxCallReads times (its trace is then incomplete).
 type orderData struct {
-	vm    *goja.Runtime
-	r     *ports.OptionsRequest
-	trace *[]step
-	views [viewAttrs + 1]goja.Value
+	vm      *goja.Runtime
+	r       *ports.OptionsRequest
+	trace   *[]step
+	tooMany bool
+	views   [viewAttrs + 1]goja.Value
 }
 
 // observe answers a read and writes it down.
 func (d *orderData) observe(a access) seen {
 	v := valueOf(d.r, a)
 	if d.trace != nil {
-		*d.trace = append(*d.trace, step{a, v})
+		if len(*d.trace) == maxCallReads {
+			d.trace, d.tooMany = nil, true
+		} else {
+			*d.trace = append(*d.trace, step{a, v})
+		}
 	}
 	return v
 }

@@ -423,10 +423,11 @@ type limitTimer struct {
 	cpu   bool          // clock is known
 	base  time.Duration // the thread's CPU time when the evaluation started
 
-	mu     sync.Mutex
-	done   bool // the evaluation ended: the timer must neither halt nor re-arm
-	t      *time.Timer
-	rearms atomic.Int32 // times the wall timer found CPU time left (observable by tests)
+	mu       sync.Mutex
+	done     bool // the evaluation ended: the timer must neither halt nor re-arm
+	t        *time.Timer
+	rearms   atomic.Int32 // times the wall timer found CPU time left (observable by tests)
+	restarts atomic.Int32 // times a call started the limit again (observable by tests)
 }
 
 // restart starts the time limit of the running evaluation again, from now: each call of resolve
@@ -443,6 +444,7 @@ func (d *limitTimer) restart() {
 		d.base, d.cpu = now, cpu
 	}
 	d.t.Reset(d.limit)
+	d.restarts.Add(1)
 }
 
 // fire runs when the wall timer expires.

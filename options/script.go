@@ -304,21 +304,25 @@ func (s *Script) DefaultsUsed() []string { return slices.Clone(s.defaulted) }
 // evaluateDefaults is evaluate, and reports the optional options resolve left out.
 func (s *Script) evaluateDefaults(ctx context.Context, r ports.OptionsRequest, kind error, channel string) ([]string, error) {
 	var defaulted []string
-	_, err := s.evaluateWith(ctx, r, kind, channel, &defaulted)
+	_, err := s.evaluateWith(ctx, r, kind, channel, false, &defaulted)
 	return defaulted, err
 }
 
 // evaluate runs resolve and/or mapUserToCard for one request.
 func (s *Script) evaluate(ctx context.Context, r ports.OptionsRequest, kind error, channel string) (ports.Resolved, error) {
-	return s.evaluateWith(ctx, r, kind, channel, nil)
+	return s.evaluateWith(ctx, r, kind, channel, true, nil)
 }
 
-func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind error, channel string, defaulted *[]string) (ports.Resolved, error) {
+// evaluateWith runs resolve and mapUserToCard for r. With memoize, an order is answered from the
+// memos where it can be, and its answers go to them (memo.go); defaulted, if not nil, gets the
+// optional options resolve left out.
+func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind error, channel string, memoize bool, defaulted *[]string) (ports.Resolved, error) {
 	res := ports.Resolved{ScriptVersion: s.version}
 	runResolve, runMap := s.hasResolve, s.hasMap && r.User != nil
-	// Orders are answered from the memos where they can be (memo.go); the sample runs at load,
-	// which report the defaults a result used, always run.
-	memoize := defaulted == nil
+	if ctx.Err() != nil && (runResolve || runMap) { // (as when waiting for a slot: eval)
+		err := context.Cause(ctx)
+		return ports.Resolved{}, &ScriptError{Kind: kind, Function: "top level", Channel: channel, Err: err, Message: "not run: " + err.Error()}
+	}
 	if memoize && runResolve {
 		if v, ok := s.resolveMemo.lookup(&r); ok {
 			res.Options, runResolve = cloneOptions(v.(ports.Options)), false
@@ -400,39 +404,65 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 // call runs one call of resolve or mapUserToCard (phase) through body, which gets the script's
 // names and the order's data (whose reads go to sb.trace when record is set) and reports
 // whether its result may be memoized. The call runs on the runtime's shared top level when the
-// script has one (shared.go); if it fails there, it runs again on a fresh top level, whose
-// outcome stands: a call that wrote to a frozen object gets the result it would have had
-// without the sharing. pure is false when the result must not be memoized (the call asked for
-// the time or a random number).
+// script has one (shared.go); if it fails there with a TypeError (what a write to a frozen
+// object throws), it runs again on a fresh top level, whose outcome stands: a call that wrote to
+// a frozen object gets the result it would have had without the sharing. keep is false when the
+// result must not be memoized (the call asked for the time or a random number, or read too
+// often to be written down).
 func (s *Script) call(sb *sandbox, st *evalState, r *ports.OptionsRequest, phase string, record bool,
-	body func(globals, *orderData) (bool, error)) (pure bool, err error) {
+	body func(globals, *orderData) (bool, error)) (keep bool, err error) {
 	st.phase = "top level"
 	sb.startCall()
-	shared := false
-	if g, ok := sb.sharedTop(s); ok {
+	g, shared := sb.sharedTop(s)
+	if err := sb.stopped(); err != nil {
+		return false, err // stopped while the shared top level was made (goja cleared its interrupt)
+	}
+	fellBack := false
+	if shared {
 		st.phase = phase
-		memo, err := body(g, sb.orderData(r, record))
+		d := sb.orderData(r, record)
+		keep, err := body(g, d)
 		if err == nil {
-			return memo && !sb.impure, nil
+			return keep && !sb.impure && !d.tooMany, nil
 		}
-		if sb.stop.Load() != nil {
-			return false, err // stopped (time limit, context): no second run
+		if sb.stop.Load() != nil || !sb.isTypeError(err) {
+			return false, err // stopped, or failing for a reason of its own: no second run
 		}
-		shared = true
+		fellBack = true
 		sb.startCall() // the second run has a time limit of its own
 	}
-	g, err := s.runTop(sb, st)
+	g, err = s.runTop(sb, st)
 	if err != nil {
 		return false, err
 	}
 	st.phase = phase
-	memo, err := body(g, sb.orderData(r, record))
-	if err == nil && shared {
+	d := sb.orderData(r, record)
+	keep, err = body(g, d)
+	if err == nil && fellBack {
 		// It writes to its top level's objects: it runs on fresh ones from now on, rather
 		// than twice.
 		s.sharingOff.Store(true)
 	}
-	return memo && !sb.impure, err
+	return keep && !sb.impure && !d.tooMany, err
+}
+
+// stopped returns the halt of an evaluation that was stopped (time limit, context), or nil.
+func (sb *sandbox) stopped() error {
+	if p := sb.stop.Load(); p != nil {
+		return &haltError{cause: *p, stack: sb.vm.CaptureCallStack(0, nil)}
+	}
+	return nil
+}
+
+// isTypeError reports whether err is a TypeError thrown in the script, not one of the sandbox's
+// limits.
+func (sb *sandbox) isTypeError(err error) bool {
+	var ex *goja.Exception
+	if !errors.As(err, &ex) || sb.cause(ex) != nil {
+		return false
+	}
+	o, ok := ex.Value().(*goja.Object)
+	return ok && o.ClassName() == "Error" && o.Get("name").String() == "TypeError"
 }
 
 // startCall gives a call (or its second run) a clean start: nothing impure asked yet (a random

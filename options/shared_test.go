@@ -2,9 +2,11 @@ package options
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
+	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
 	"github.com/matryer/is"
 
@@ -147,6 +149,84 @@ func TestRuntimesOfStampingScriptsAreReplaced(t *testing.T) {
 				is.NoErr(err)
 			}
 			is.Equal(s.pool.built.Load()-built+1, tt.runtimes)
+		})
+	}
+}
+
+// TestStoppedWhileSharingStaysStopped: when the time limit stops the evaluation while the shared
+// top level is being made (goja clears its interrupt on the way out), the call ends stopped; it
+// does not go on to a fresh top level with no limit left armed.
+func TestStoppedWhileSharingStaysStopped(t *testing.T) {
+	is := is.New(t)
+	s, err := Load(enabledDefault()+"\nfunction resolve(ctx) { if (ctx.user !== null && ctx.user.id === 'loop') for (;;) {} return options; }", Limits{MaxConcurrent: 1})
+	is.NoErr(err)
+	sb, err := s.pool.acquire(context.Background())
+	is.NoErr(err)
+	defer s.pool.release(sb)
+	sb.shared = nil // (the install's runs made it: make it again, stopped)
+	req := operatorRequest()
+	u := *req.User
+	u.ID, req.User = "loop", &u
+	var callErr error
+	within(t, watchdog, func() {
+		_ = sb.run(context.Background(), func() error {
+			// The limit fires just as the call starts (and, having fired, is not armed again).
+			sb.timer.mu.Lock()
+			sb.timer.done = true
+			sb.timer.t.Stop()
+			sb.timer.mu.Unlock()
+			sb.halt(ErrTimeLimit)
+			_, callErr = s.call(sb, &evalState{}, &req, "resolve", false, func(g globals, d *orderData) (bool, error) {
+				_, err := g.resolve(goja.Undefined(), d.ctx())
+				return false, err
+			})
+			return nil
+		})
+	})
+	is.True(errors.Is(callErr, ErrTimeLimit))
+}
+
+// TestCancelledOrderIsNotAnswered: an order whose context has ended gets no answer, not even one
+// the memo holds.
+func TestCancelledOrderIsNotAnswered(t *testing.T) {
+	is := is.New(t)
+	s, err := Load(memoScript, Limits{})
+	is.NoErr(err)
+	_, err = s.Resolve(context.Background(), operatorRequest())
+	is.NoErr(err) // (now in the memo)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = s.Resolve(ctx, operatorRequest())
+	is.True(errors.Is(err, ErrScriptFailed) && errors.Is(err, context.Canceled))
+}
+
+// TestOwnFailuresRunOnce: a call that fails on the shared top level for a reason of its own (it
+// throws, returns something invalid, or hits a size limit) is not run again on a fresh top level,
+// and the script keeps sharing.
+func TestOwnFailuresRunOnce(t *testing.T) {
+	for name, body := range map[string]string{
+		"throws":         `throw new Error("no");`,
+		"invalid":        `return { enabled: "yes" };`,
+		"size limit":     `return "x".repeat(1e9);`,
+		"a RangeError":   `return [].length = -1;`,
+		"a script's own": `null.x;`, // a TypeError: runs again, and fails again
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			s, err := Load(enabledDefault()+"\nfunction resolve(ctx) { if (ctx.user === null || ctx.user.id !== 'bad') return options; "+body+" }", Limits{MaxConcurrent: 1})
+			is.NoErr(err)
+			sb := <-s.pool.idle
+			before := sb.timer.restarts.Load()
+			s.pool.idle <- sb
+			req := operatorRequest()
+			u := *req.User
+			u.ID, req.User = "bad", &u
+			_, err = s.Resolve(context.Background(), req)
+			is.True(errors.Is(err, ErrScriptFailed))
+			sb = <-s.pool.idle
+			defer func() { s.pool.idle <- sb }()
+			is.Equal(sb.timer.restarts.Load()-before, map[bool]int32{true: 1, false: 0}[name == "a script's own"])
+			is.True(!s.sharingOff.Load())
 		})
 	}
 }
