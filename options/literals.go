@@ -101,14 +101,16 @@ func forbiddenLiteral(prg *ast.Program) (idx int, msg string) {
 }
 
 // argumentsIn returns the position (1-based file.Idx) of the first name "arguments" anywhere
-// in the arrow function f (its parameters and body, nested functions too), or 0.
+// in the arrow function f (its parameters and body, nested functions too; not a property name
+// such as x.arguments), or 0.
 func argumentsIn(f *ast.ArrowFunctionLiteral) int {
 	at := 0
-	walkAST(reflect.ValueOf(f), reflect.TypeOf(ast.Program{}).PkgPath(), func(n any) bool {
-		if id, ok := n.(*ast.Identifier); ok && id.Name == "arguments" {
+	walkNames(f, reflect.TypeOf(ast.Program{}).PkgPath(), func(id *ast.Identifier) walkStep {
+		if id.Name == "arguments" {
 			at = int(id.Idx)
+			return stop
 		}
-		return at == 0
+		return descend
 	})
 	return at
 }

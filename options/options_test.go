@@ -188,6 +188,7 @@ func TestInvalidScripts(t *testing.T) {
 		{"regexp2 fallback via lastIndex", DefaultSource() + "\nvar r = /(a+)+b/g; r.lastIndex = 1; r.exec(\"x\" + \"a\".repeat(28));", "/(a+)", "", "regular expressions are not available"},
 		{"getter in an object literal", DefaultSource() + "\nfunction resolve(ctx) { return { get enabled() { return true; } }; }", "get enabled", "", "getters and setters are not available"},
 		{"setter in a class", DefaultSource() + "\nclass C { set x(v) {} }", "set x", "", "getters and setters are not available"},
+		{"arguments in an arrow function", DefaultSource() + "\nfunction resolve(ctx) { var f = () => arguments; return f() ? options : options; }", "() => arguments", "", "arguments inside an arrow function"},
 		{"BigInt literal", DefaultSource() + "\nvar big = 1n << (2n ** 40n);", "1n", "", "BigInt is not available"},
 		{"BigInt literal in resolve", DefaultSource() + "\nfunction resolve(ctx) { return BigInt.asUintN(2 ** 40, -1n) ? options : options; }", "-1n", "", "BigInt is not available"},
 		{"deeply nested brackets", "var options =\n" + strings.Repeat("[", 120000) + strings.Repeat("]", 120000), strings.Repeat("[", 257), "", "nested more than 256 levels"},

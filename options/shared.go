@@ -127,21 +127,23 @@ func inert(e ast.Expression) bool {
 }
 
 // mayLeak reports whether anything in prg could carry state past a call or notice the freezing:
-// an assignment to (or ++/-- of) a name the top level declares — whatever scope the name
-// resolves to, so a local of the same name counts too —, a try statement, an async function or
-// await, or a name of notShared (as a name, a property or a string).
+// an assignment to (or ++/-- of) a name the top level declares, or to a property of what such a
+// name holds (options.x = ...: it would fail on the frozen object every time) — whatever scope
+// the name resolves to, so a local of the same name counts too —, a try statement, an async
+// function or await, or a name of notShared (as a name, a property or a string).
 func mayLeak(prg *ast.Program, top map[string]bool) bool {
 	astPkg := reflect.TypeOf(ast.Program{}).PkgPath()
 	leak := false
 	targets := func(e ast.Node) {
-		walkAST(reflect.ValueOf(e), astPkg, func(n any) bool {
-			if id, ok := n.(*ast.Identifier); ok && top[id.Name.String()] {
+		walkNames(e, astPkg, func(id *ast.Identifier) walkStep {
+			if top[id.Name.String()] {
 				leak = true
+				return stop
 			}
-			return !leak
+			return descend
 		})
 	}
-	walkAST(reflect.ValueOf(prg), astPkg, func(n any) bool {
+	walkAST(reflect.ValueOf(prg), astPkg, func(n any) walkStep {
 		switch n := n.(type) {
 		case *ast.AssignExpression:
 			targets(n.Left)
@@ -162,23 +164,35 @@ func mayLeak(prg *ast.Program, top map[string]bool) bool {
 		case *ast.StringLiteral:
 			leak = leak || notShared[n.Value.String()]
 		}
-		return !leak
+		if leak {
+			return stop
+		}
+		return descend
 	})
 	return leak
 }
 
+// walkStep is what a visitor of walkAST asks for next.
+type walkStep int
+
+const (
+	descend walkStep = iota // walk the node's children
+	skip                    // go on, but not into this node's children
+	stop                    // end the walk
+)
+
 // walkAST calls visit on every AST node under v (package ast: pointers, each once, and
-// identifiers held by value), until visit returns false. The depth is bounded by checkNesting.
-func walkAST(v reflect.Value, astPkg string, visit func(any) bool) bool {
+// identifiers held by value) until visit says stop. The depth is bounded by checkNesting.
+func walkAST(v reflect.Value, astPkg string, visit func(any) walkStep) {
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value) bool
 	walk = func(v reflect.Value) bool {
 		return walkNode(v, astPkg, seen, walk, visit)
 	}
-	return walk(v)
+	walk(v)
 }
 
-func walkNode(v reflect.Value, astPkg string, seen map[uintptr]bool, walk func(reflect.Value) bool, visit func(any) bool) bool {
+func walkNode(v reflect.Value, astPkg string, seen map[uintptr]bool, walk func(reflect.Value) bool, visit func(any) walkStep) bool {
 	switch v.Kind() {
 	case reflect.Interface:
 		return v.IsNil() || walk(v.Elem())
@@ -187,8 +201,11 @@ func walkNode(v reflect.Value, astPkg string, seen map[uintptr]bool, walk func(r
 			return true
 		}
 		seen[v.Pointer()] = true
-		if !visit(v.Interface()) {
+		switch visit(v.Interface()) {
+		case stop:
 			return false
+		case skip:
+			return true
 		}
 		return walk(v.Elem())
 	case reflect.Struct:
@@ -196,7 +213,7 @@ func walkNode(v reflect.Value, astPkg string, seen map[uintptr]bool, walk func(r
 			return true
 		}
 		if id, ok := v.Interface().(ast.Identifier); ok {
-			return visit(&id)
+			return visit(&id) != stop
 		}
 		for i := 0; i < v.NumField(); i++ {
 			if !walk(v.Field(i)) {
@@ -211,6 +228,23 @@ func walkNode(v reflect.Value, astPkg string, seen map[uintptr]bool, walk func(r
 		}
 	}
 	return true
+}
+
+// walkNames calls visit on every identifier under n that names a binding — not the property
+// names of member expressions (o.name) — until visit says stop.
+func walkNames(n ast.Node, astPkg string, visit func(*ast.Identifier) walkStep) {
+	var names func(any) walkStep
+	names = func(x any) walkStep {
+		switch x := x.(type) {
+		case *ast.DotExpression:
+			walkAST(reflect.ValueOf(x.Left), astPkg, names)
+			return skip
+		case *ast.Identifier:
+			return visit(x)
+		}
+		return descend
+	}
+	walkAST(reflect.ValueOf(n), astPkg, names)
 }
 
 // sharedSuffix ends the wrapped top level of a sharable script: besides options, resolve and
