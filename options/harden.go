@@ -13,9 +13,9 @@ import (
 // while script code runs: a built-in handed to another built-in (arr.map(call, toUpperCase),
 // a comparator bound to localeCompare) would loop natively past any time limit. harden.js puts a
 // guard in front of every native function a script can reach; the guard (enter) refuses to
-// start once the evaluation is over its time limit or its context has ended, and refuses
-// strings longer than Limits.MaxLength, so the time one evaluation takes is bounded by its
-// limit plus the slowest single built-in call on capped inputs (the table in doc.go).
+// start once the call is over its time limit or its context has ended, and refuses strings
+// longer than Limits.MaxLength, so the time one call takes is bounded by its limit plus the
+// slowest single built-in call on capped inputs (the table in doc.go).
 
 //go:embed harden.js
 var hardenSource string

@@ -14,9 +14,9 @@ const (
 
 // Limits bound every run of a script. The zero value is the documented default of each field.
 type Limits struct {
-	// TimeLimit bounds one evaluation: the top level of the script plus resolve plus
-	// mapUserToCard for one order, or one sample run at load. Zero means [DefaultTimeLimit]
-	// (50 ms).
+	// TimeLimit bounds one call of resolve or mapUserToCard for an order (with the top level it
+	// runs on; a call run again on a fresh top level gets the limit again), or one sample run
+	// at load. Zero means [DefaultTimeLimit] (50 ms).
 	TimeLimit time.Duration
 	// MaxCallDepth bounds the JavaScript call stack (recursion), and the nesting depth that
 	// JSON.parse and JSON.stringify accept. Zero means [DefaultMaxCallDepth] (256).

@@ -8,11 +8,11 @@ import (
 
 // A memo of a script function's results, keyed by what the function read of the order's data.
 //
-// Each call of resolve or mapUserToCard starts from a fresh top level in a runtime where nothing
-// of an earlier evaluation can be seen (docs/option-script.md, "No state between orders"), so
-// its result is a function of the order data it reads and of nothing else — unless it asks for
-// the time or a random number, which marks the call impure (sandbox.go) and keeps it out of the
-// memo. The reads are made through one function (valueOf, request.go), and a call's reads come
+// Each call of resolve or mapUserToCard runs on a top level of its own, run afresh or shared
+// frozen (shared.go), in a runtime where nothing of an earlier call can be seen
+// (docs/option-script.md, "No state between orders"), so its result is a function of the order
+// data it reads and of nothing else — unless it asks for the time or a random number (then, or
+// when it reads more than maxCallReads times, it is not kept). The reads are made through one function (valueOf, request.go), and a call's reads come
 // in an order fixed by the answers to the earlier ones. So the memo is a tree: a node names the
 // next read, its children are keyed by the answer, and a leaf holds the result. Looking an order
 // up answers the reads from the order's data, with no JavaScript, until it reaches a leaf (the

@@ -26,9 +26,9 @@ var prelude = sync.OnceValue(func() *goja.Program {
 })
 
 // sandbox is one hardened runtime of a pool (pool.go): built once, then used by one evaluation
-// at a time. Everything a script can reach outside its own evaluation is frozen (harden.js), and
-// the script's top level runs in a function called afresh per evaluation (script.go), so nothing
-// one evaluation does can be seen by the next.
+// (the calls of one order) at a time. Everything a script can reach outside its own call is
+// frozen (harden.js), and the script's top level runs in a function called afresh per call
+// (script.go) or once, frozen (shared.go), so nothing one call does can be seen by the next.
 type sandbox struct {
 	vm     *goja.Runtime
 	lim    Limits
@@ -395,11 +395,12 @@ func jsonDepth(s string) int {
 	return deepest
 }
 
-// WallSlack is how much longer than its time limit an evaluation may last on the wall clock,
-// whatever CPU time it got: the hard bound where the time limit counts the CPU time of the
-// evaluating thread (Linux). An honest script needs the slack only to wait for a CPU on a busy
-// machine; a script that computes stops at its time limit of CPU time, or at the time limit plus
-// WallSlack of wall time if the machine gives it less than that.
+// WallSlack is how much longer than its time limit a call may last on the wall clock, whatever
+// CPU time it got: the hard bound where the time limit counts the CPU time of the evaluating
+// thread (Linux). An honest script needs the slack only to wait for a CPU on a busy machine; a
+// script that computes stops at its time limit of CPU time, or at the time limit plus WallSlack
+// of wall time if the machine gives it less than that. An order's evaluation makes at most four
+// such runs (resolve and mapUserToCard, each perhaps run again on a fresh top level).
 const WallSlack = time.Second
 
 // halt stops the running evaluation with cause: every guard refuses to start (harden.go) and
@@ -409,19 +410,19 @@ func (sb *sandbox) halt(cause error) {
 	sb.vm.Interrupt(cause)
 }
 
-// limitTimer enforces the time limit of the evaluation running on a runtime (one timer per
-// runtime, re-armed for each evaluation). Where the OS tells the CPU time of the evaluating
-// thread (Linux), the limit counts the CPU time the evaluation got: when the wall timer fires
-// early because the machine was busy and the thread waited for a CPU, it is re-armed for the CPU
-// time left; the wall clock stops the evaluation at the limit plus WallSlack regardless.
-// Elsewhere the limit is wall-clock.
+// limitTimer enforces the time limit of the call running on a runtime (one timer per runtime,
+// re-armed for each evaluation and restarted for each further call). Where the OS tells the CPU
+// time of the evaluating thread (Linux), the limit counts the CPU time the call got: when the
+// wall timer fires early because the machine was busy and the thread waited for a CPU, it is
+// re-armed for the CPU time left; the wall clock stops the call at the limit plus WallSlack
+// regardless. Elsewhere the limit is wall-clock.
 type limitTimer struct {
 	sb    *sandbox
 	limit time.Duration
 	start time.Time
 	clock threadClock
 	cpu   bool          // clock is known
-	base  time.Duration // the thread's CPU time when the evaluation started
+	base  time.Duration // the thread's CPU time when the call started
 
 	mu       sync.Mutex
 	done     bool // the evaluation ended: the timer must neither halt nor re-arm
@@ -473,8 +474,9 @@ func (d *limitTimer) fire() {
 // run calls f under the time limit and the caller's context, and turns a Go panic into an error.
 // f must do all its work with the runtime (including reading results) before returning. The
 // time limit starts here, when the evaluation already holds its slot and its runtime (pool.go),
-// and counts the CPU time of the evaluating OS thread (limitTimer), which the evaluation holds
-// until it ends. Afterwards the runtime is clean for the next evaluation, or marked broken.
+// starts again for each further call (sandbox.startCall), and counts the CPU time of the
+// evaluating OS thread (limitTimer), which the evaluation holds until it ends. Afterwards the
+// runtime is clean for the next evaluation, or marked broken.
 func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -45,17 +45,20 @@ const scriptName = "options.js"
 // The script's top level runs inside a function that is called afresh for every call of resolve
 // or mapUserToCard (docs/option-script.md): its var, let, const and function declarations are
 // that call's locals, so nothing survives into the next call on the same pooled runtime (or the
-// top level's one run is shared, frozen: shared.go). wrapPrefix is put on
-// the script's first line (line numbers stay; columns of line 1 shift by its length), wrapSuffix
-// after its last line.
-const (
-	wrapPrefix = "(function () {"
-	wrapSuffix = `
+// top level's one run is shared, frozen: shared.go). wrapPrefix is put on the script's first
+// line (line numbers stay; columns of line 1 shift by its length), wrapSuffix after its last.
+const wrapPrefix = "(function () {"
+
+// wrapSuffix ends the wrapped top level: it returns options, resolve and mapUserToCard, and the
+// values of the names given (a sharable script's top-level names, for freezing: shared.go).
+func wrapSuffix(names []string) string {
+	return `
 ;return [typeof options === "undefined" ? undefined : options,
 	typeof resolve === "undefined" ? undefined : resolve,
-	typeof mapUserToCard === "undefined" ? undefined : mapUserToCard];
+	typeof mapUserToCard === "undefined" ? undefined : mapUserToCard,
+	[` + strings.Join(names, ", ") + `]];
 })`
-)
+}
 
 // Script is a loaded, validated option script. It is immutable and safe for concurrent use; it
 // implements [ports.OptionsSource].
@@ -154,13 +157,13 @@ func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 	if _, err := goja.CompileAST(ast, true); err != nil {
 		return nil, syntaxError(src, err)
 	}
-	prg, se := compileWrapped(src, wrapSuffix)
+	prg, se := compileWrapped(src, wrapSuffix(nil))
 	if se != nil {
 		return nil, se
 	}
 	var shared *goja.Program
 	if names, ok := sharable(ast); ok {
-		if shared, se = compileWrapped(src, sharedSuffix(names)); se != nil {
+		if shared, se = compileWrapped(src, wrapSuffix(names)); se != nil {
 			return nil, se
 		}
 	}

@@ -24,7 +24,9 @@ import (
 //     top level, with a time limit of its own (Script.call), so its result is the one it would
 //     have had without the sharing; the script then stops sharing. Constructs that would see the
 //     TypeError, or the freezing, without failing are not shared (try, async functions and
-//     promises, Reflect, isFrozen and kin).
+//     promises, Reflect, isFrozen and kin) — when named in the source: a script that builds
+//     such a name at run time (Object["is" + "Frozen"]) can tell a shared top level from a fresh
+//     one, and its answer may differ. That is the script's own answer, not another order's data.
 //
 // sharable decides; anything it does not know is not shared. A script that is not shared runs
 // its top level afresh for every call, as before.
@@ -245,17 +247,6 @@ func walkNames(n ast.Node, astPkg string, visit func(*ast.Identifier) walkStep) 
 		return descend
 	}
 	walkAST(reflect.ValueOf(n), astPkg, names)
-}
-
-// sharedSuffix ends the wrapped top level of a sharable script: besides options, resolve and
-// mapUserToCard it returns the value of every top-level name, for freezing.
-func sharedSuffix(names []string) string {
-	return `
-;return [typeof options === "undefined" ? undefined : options,
-	typeof resolve === "undefined" ? undefined : resolve,
-	typeof mapUserToCard === "undefined" ? undefined : mapUserToCard,
-	[` + strings.Join(names, ", ") + `]];
-})`
 }
 
 // sharedTop returns the shared top level of s in this runtime, running and freezing it on first
