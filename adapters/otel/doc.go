@@ -77,7 +77,8 @@
 // exemplars. error.type is absent on success. An order's duration is not in extprod.operation.duration:
 // OrderCard is the hot path, its count and outcome are extprod.orders', and its latency is the
 // HTTP request's (http.server.request.duration). The gauges need [Observer.ObserveStats]; the
-// authentication counter needs [Observer.Authenticator] or [Observer.AuthFailed]. otelhttp adds
+// authentication counter counts what the HTTP API reports, and a host's own driving adapters
+// use [Observer.Authenticator] or [Observer.AuthFailed]. otelhttp adds
 // http.server.request.duration and http.client.request.duration.
 //
 // # No personal data

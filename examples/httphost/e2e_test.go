@@ -166,24 +166,42 @@ func TestQueueDepthMetric(t *testing.T) {
 // gauge (docs of adapters/otel); the test fails if the scrape lacks it.
 func (s *started) queueDepth() float64 {
 	s.t.Helper()
+	return s.metric("extprod_queue_depth", "")
+}
+
+// metric scrapes the host's /metrics (Prometheus text) and returns the value of the series named
+// name whose labels contain label (any series of the name when label is ""); the test fails if
+// the scrape lacks it.
+func (s *started) metric(name, label string) float64 {
+	s.t.Helper()
 	r := s.call("GET", "/metrics", "", "")
 	r.want(s.t, 200)
 	for line := range strings.SplitSeq(string(r.body), "\n") {
-		name, rest, ok := strings.Cut(line, " ")
+		series, rest, ok := strings.Cut(line, " ")
 		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if name != "extprod_queue_depth" && !strings.HasPrefix(name, "extprod_queue_depth{") {
+		if series != name && !strings.HasPrefix(series, name+"{") || !strings.Contains(series, label) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
 		if err != nil {
-			s.t.Fatalf("extprod_queue_depth: %q: %v", line, err)
+			s.t.Fatalf("%s: %q: %v", name, line, err)
 		}
 		return v
 	}
-	s.t.Fatalf("/metrics has no extprod_queue_depth:\n%s", r.body)
+	s.t.Fatalf("/metrics has no %s with %s:\n%s", name, label, r.body)
 	return 0
+}
+
+// TestFailedLoginCountedOnce: a request whose credentials are refused counts once in
+// extprod.auth.failures (the HTTP API reports it to the Observer; the host does not count it
+// again).
+func TestFailedLoginCountedOnce(t *testing.T) {
+	is := is.New(t)
+	s := start(t, "-dispatch-interval", "0", "-metrics")
+	s.call("POST", "/v1/users/u1/card-orders", "not-a-token", "").want(t, 401)
+	is.Equal(s.metric("extprod_auth_failures_total", `error_type="unauthenticated"`), 1.0)
 }
 
 func slicesEqual(a, b []string) bool { return cmp.Equal(a, b) }

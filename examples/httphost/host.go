@@ -170,8 +170,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hk ho
 	}
 	cfg := &cardorder.Config{Logger: log}
 	if met != nil {
-		cfg.Observer = met.obs
-		auth = met.obs.Authenticator(auth)
+		cfg.Observer = met.obs // (the HTTP API reports its authentications to it: not wrapped again)
 	}
 	// The HTTP API's idempotency records and the bureau events' dedup entries are purged by the
 	// Service's clean-up, which the relay runs (docs/use-case.md §8).
