@@ -345,7 +345,7 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 	err := s.eval(ctx, kind, channel, func(sb *sandbox, st *evalState) error {
 		if runResolve {
 			record := memoize && s.resolveMemo.accepting()
-			pure, err := s.call(sb, st, &r, "resolve", record, func(g globals, d *orderData) (bool, error) {
+			keep, err := s.call(sb, st, &r, "resolve", record, func(g globals, d *orderData) (bool, error) {
 				if g.resolve == nil {
 					res.Options = cloneOptions(s.opts) // the top level did not define it this time
 					return false, nil
@@ -368,13 +368,13 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 			if err != nil {
 				return err
 			}
-			if record && pure {
+			if record && keep {
 				s.resolveMemo.add(sb.trace, cloneOptions(res.Options))
 			}
 		}
 		if runMap {
 			record := memoize && s.mapMemo.accepting()
-			pure, err := s.call(sb, st, &r, "mapUserToCard", record, func(g globals, d *orderData) (bool, error) {
+			keep, err := s.call(sb, st, &r, "mapUserToCard", record, func(g globals, d *orderData) (bool, error) {
 				if g.mapUserToCard == nil {
 					return false, nil
 				}
@@ -392,7 +392,7 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 			if err != nil {
 				return err
 			}
-			if record && pure {
+			if record && keep {
 				s.mapMemo.add(sb.trace, cloneOverrides(res.Overrides))
 			}
 		}
