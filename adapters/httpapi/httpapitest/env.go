@@ -205,7 +205,16 @@ func (b *busySignal) Reserve(ctx context.Context, key, fp string, now time.Time,
 	return rec, reserved, err
 }
 
+// newEnv is an environment serving its handler on loopback (e.do).
 func newEnv(t testing.TB, cfg Config) *env {
+	t.Helper()
+	e := newEnvNoServer(t, cfg)
+	e.serve(e.handler)
+	return e
+}
+
+// newEnvNoServer is newEnv without the loopback server, for in-process requests (record).
+func newEnvNoServer(t testing.TB, cfg Config) *env {
 	t.Helper()
 	e := &env{cfg: cfg, t: t, is: is.New(t), clock: memory.NewClock(t0), store: memory.NewStore(),
 		users: memory.NewUsers(testUsers()...), bureau: memory.NewBureau(), opts: &switchOptions{},
@@ -242,7 +251,6 @@ func newEnv(t testing.TB, cfg Config) *env {
 		t.Fatal(err)
 	}
 	e.handler = h
-	e.serve(h)
 	return e
 }
 
@@ -298,6 +306,20 @@ func (r resp) problem(t testing.TB) problem {
 		t.Fatalf("incomplete problem for status %d: %+v", r.status, p)
 	}
 	return p
+}
+
+// record serves one request with h in-process.
+func record(h http.Handler, method, path, token, body string, headers ...string) resp {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
 func (r resp) card(t testing.TB) httpapi.Card {

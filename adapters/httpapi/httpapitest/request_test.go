@@ -1,11 +1,10 @@
-package httpapi_test
+package httpapitest
 
 import (
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -68,17 +67,8 @@ func newTraced(t *testing.T) *traced {
 }
 
 // serve sends one request in process, from 192.0.2.1 (httptest's RemoteAddr).
-func (tr *traced) serve(method, path, token, body string, headers ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	tr.h.ServeHTTP(rec, req)
-	return rec
+func (tr *traced) serve(method, path, token, body string, headers ...string) resp {
+	return record(tr.h, method, path, token, body, headers...)
 }
 
 // events returns every audit event in the outbox.
@@ -113,7 +103,7 @@ func TestRequestIDEchoed(t *testing.T) {
 			var got []string
 			for range 2 {
 				rec := tr.serve("GET", "/healthz", "", "", "X-Request-Id", tc.sent)
-				got = append(got, rec.Header().Get("X-Request-Id"))
+				got = append(got, rec.header.Get("X-Request-Id"))
 			}
 			switch {
 			case tc.kept && (got[0] != tc.sent || got[1] != tc.sent):
@@ -132,15 +122,15 @@ func TestRequestIDInAuditEvents(t *testing.T) {
 	tr := newTraced(t)
 	rec := tr.serve("PUT", "/v1/admin/options-script", tokAdmin, "var options = { enabled: true };",
 		"X-Request-Id", "req-put-1", "Content-Type", "text/javascript")
-	is.Equal(rec.Code, http.StatusNoContent)
-	version := strings.Trim(rec.Header().Get("ETag"), `"`)
+	is.Equal(rec.status, http.StatusNoContent)
+	version := strings.Trim(rec.header.Get("ETag"), `"`)
 
 	rec = tr.serve("POST", "/v1/users/u2/card-orders", tokApOp, "", "X-Request-Id", "req-order-1")
-	is.Equal(rec.Code, http.StatusCreated)
+	is.Equal(rec.status, http.StatusCreated)
 	var card httpapi.Card
-	is.NoErr(json.Unmarshal(rec.Body.Bytes(), &card))
+	is.NoErr(json.Unmarshal(rec.body, &card))
 	rec = tr.serve("POST", "/v1/cards/"+card.ID+"/approve", tokApOp, "", "X-Request-Id", "req-approve-1")
-	is.Equal(rec.Code, http.StatusForbidden)
+	is.Equal(rec.status, http.StatusForbidden)
 
 	byKind := map[ports.AuditKind][]ports.AuditEvent{}
 	for _, e := range tr.events(t) {
@@ -166,11 +156,11 @@ func TestFailedAuthenticationLoggedNotAudited(t *testing.T) {
 	is := is.New(t)
 	tr := newTraced(t)
 	rec := tr.serve("GET", "/v1/cards", "", "", "X-Request-Id", "req-anon")
-	is.Equal(rec.Code, http.StatusUnauthorized)
+	is.Equal(rec.status, http.StatusUnauthorized)
 	rec = tr.serve("GET", "/v1/cards", "t-forged-secret-token", "", "X-Request-Id", "req-forged")
-	is.Equal(rec.Code, http.StatusUnauthorized)
+	is.Equal(rec.status, http.StatusUnauthorized)
 	rec = tr.serve("GET", "/v1/cards", tokOp, "")
-	is.Equal(rec.Code, http.StatusOK)
+	is.Equal(rec.status, http.StatusOK)
 
 	is.Equal(len(tr.events(t)), 0) // not audited
 	is.Equal(tr.auth.codes, []string{"unauthenticated", "unauthenticated", ""})
@@ -193,7 +183,7 @@ func TestRoleRefusalAudited(t *testing.T) {
 	is := is.New(t)
 	tr := newTraced(t)
 	rec := tr.serve("POST", "/v1/cards/c-77/approve", tokOp, "", "X-Request-Id", "req-role-1")
-	is.Equal(rec.Code, http.StatusForbidden)
+	is.Equal(rec.status, http.StatusForbidden)
 	evs := tr.events(t)
 	is.Equal(len(evs), 1)
 	e := evs[0]
