@@ -3,8 +3,6 @@ package options
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -37,19 +35,7 @@ func TestConcatenationGrowth(t *testing.T) {
 // error. The nesting scripts run in a child process under a memory cap (ulimit -v): without the
 // fix they overflow the Go stack, which no recover can catch.
 func TestRedTeamScriptsFailFast(t *testing.T) {
-	if os.Getenv("OPTIONS_REDTEAM_CHILD") == "1" {
-		redTeamChild(t)
-		return
-	}
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh to set a memory cap")
-	}
-	cmd := exec.Command("sh", "-c", `ulimit -v 2000000 && exec "$0" -test.run='^TestRedTeamScriptsFailFast$' -test.v`, os.Args[0])
-	cmd.Env = append(os.Environ(), "OPTIONS_REDTEAM_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS") {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	inMemoryCappedChild(t, 2_000_000, redTeamChild)
 }
 
 func redTeamChild(t *testing.T) {

@@ -3,6 +3,7 @@ package options
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -107,15 +108,22 @@ func within(t *testing.T, d time.Duration, f func()) {
 // "fatal error: out of memory". In a child process under a 2 GB address-space cap, the whole
 // family runs as orders, one after the other and eight at once, and the child survives.
 func TestBuiltinLoopsInMemoryCappedChild(t *testing.T) {
-	if os.Getenv("OPTIONS_BUILTIN_CHILD") == "1" {
-		builtinLoopsChild(t)
+	inMemoryCappedChild(t, 3_000_000, builtinLoopsChild)
+}
+
+// inMemoryCappedChild runs the test t again in a child process under an address-space cap of
+// capKB KiB (ulimit -v), where it calls child; the parent passes when the child's test passes.
+// A fatal runtime error (out of memory, a Go stack overflow) kills only the child.
+func inMemoryCappedChild(t *testing.T, capKB int, child func(*testing.T)) {
+	if os.Getenv("OPTIONS_CHILD") == t.Name() {
+		child(t)
 		return
 	}
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh to set a memory cap")
 	}
-	cmd := exec.Command("sh", "-c", `ulimit -v 3000000 && exec "$0" -test.run='^TestBuiltinLoopsInMemoryCappedChild$' -test.v`, os.Args[0])
-	cmd.Env = append(os.Environ(), "OPTIONS_BUILTIN_CHILD=1")
+	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -v %d && exec "$0" -test.run='^%s$' -test.v`, capKB, t.Name()), os.Args[0])
+	cmd.Env = append(os.Environ(), "OPTIONS_CHILD="+t.Name())
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS") {
 		t.Fatalf("child: %v\n%s", err, out)
