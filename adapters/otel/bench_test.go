@@ -3,13 +3,8 @@ package otel_test
 import (
 	"context"
 	"runtime"
-	"slices"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -21,6 +16,7 @@ import (
 	"github.com/cardsaddon/extprod/ports"
 
 	"github.com/cardsaddon/extprod/internal/cputime"
+	"github.com/cardsaddon/extprod/internal/orderbench"
 )
 
 // benchService is a Service on memory adapters for OrderCard benchmarks; obs nil: no hooks.
@@ -78,31 +74,9 @@ func BenchmarkOrderCardHooks(b *testing.B) {
 		benchObserver(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))),
 		benchObserver(b, sdktrace.AlwaysSample())}
 	names := []string{"none", "sampled", "all"}
-	var n atomic.Int64
-	opts := &cardorder.OrderOptions{Actor: operator}
-	workers := runtime.GOMAXPROCS(0)
-	// run returns the wall time and the process CPU time of count orders.
+	orderer := &orderbench.Orders{Options: cardorder.OrderOptions{Actor: operator}}
 	run := func(svc *cardorder.Service, count int) (time.Duration, time.Duration) {
-		start, cpu := time.Now(), cputime.Process()
-		var g errgroup.Group
-		for w := 0; w < workers; w++ {
-			share := count / workers
-			if w < count%workers {
-				share++
-			}
-			g.Go(func() error {
-				for i := 0; i < share; i++ {
-					if _, err := svc.OrderCard(context.Background(), "u"+strconv.FormatInt(n.Add(1), 10), opts); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(start), cputime.Process() - cpu
+		return orderer.Run(b, svc, count)
 	}
 	for _, obs := range observers { // warm up each
 		run(benchService(b, obs), hooksChunk)
@@ -147,19 +121,9 @@ func BenchmarkOrderCardHooks(b *testing.B) {
 		b.ReportMetric(float64(cpu[i].Nanoseconds())/1e3/float64(orders), name+"-cpu-µs/order")
 	}
 	if cpu[0] > 0 {
-		b.ReportMetric(median(ratios[0]), "sampled/none-cpu")
-		b.ReportMetric(median(ratios[1]), "all/none-cpu")
+		b.ReportMetric(orderbench.Median(ratios[0]), "sampled/none-cpu")
+		b.ReportMetric(orderbench.Median(ratios[1]), "all/none-cpu")
 	}
-}
-
-// median returns the median of xs (which it sorts).
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // BenchmarkObserverPerOrder: the hooks one OrderCard calls (the order's span, the trace

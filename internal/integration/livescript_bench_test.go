@@ -3,21 +3,15 @@ package integration
 import (
 	"context"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/cardsaddon/extprod/adapters/memory"
 	"github.com/cardsaddon/extprod/cardorder"
+	"github.com/cardsaddon/extprod/internal/orderbench"
 	"github.com/cardsaddon/extprod/options"
 	"github.com/cardsaddon/extprod/ports"
-
-	"github.com/cardsaddon/extprod/internal/cputime"
 )
 
 // liveScript decides per order, like the example host's demo script, and maps the user.
@@ -74,31 +68,11 @@ func BenchmarkOrderCard(b *testing.B) {
 	}{{name: "static", src: cardorder.StaticOptions(static)},
 		{name: "live", src: liveEngine(b, liveScript)},
 		{name: "per-user", src: liveEngine(b, perUserScript)}}
-	var n atomic.Int64
-	opts := &cardorder.OrderOptions{Actor: operator}
-	workers := runtime.GOMAXPROCS(0)
-	run := func(svc *cardorder.Service, count int) (wall, cpu time.Duration) {
-		start, cpu0 := time.Now(), cputime.Process()
-		var g errgroup.Group
-		for w := 0; w < workers; w++ {
-			share := count / workers
-			if w < count%workers {
-				share++
-			}
-			g.Go(func() error {
-				for i := 0; i < share; i++ {
-					if _, err := svc.OrderCard(context.Background(), "u"+strconv.FormatInt(n.Add(1), 10), opts); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(start), cputime.Process() - cpu0
+	orders := &orderbench.Orders{Options: cardorder.OrderOptions{Actor: operator}}
+	run := func(svc *cardorder.Service, count int) (time.Duration, time.Duration) {
+		return orders.Run(b, svc, count)
 	}
+	workers := runtime.GOMAXPROCS(0)
 	for _, p := range paths[1:] {
 		run(orderService(b, p.src), workers) // the pools' runtimes are built before the clock runs
 	}
@@ -129,20 +103,12 @@ func BenchmarkOrderCard(b *testing.B) {
 		byWall = append(byWall, paths[0].roundTimes[r].Seconds()/paths[1].roundTimes[r].Seconds())
 		byCPU = append(byCPU, paths[0].roundCPU[r].Seconds()/paths[1].roundCPU[r].Seconds())
 	}
-	b.ReportMetric(median(byWall), "live/static")
-	b.ReportMetric(median(byCPU), "live/static-by-cpu")
+	b.ReportMetric(orderbench.Median(byWall), "live/static")
+	b.ReportMetric(orderbench.Median(byCPU), "live/static-by-cpu")
 }
 
 // benchRound is the orders per path in one round of BenchmarkOrderCard.
 const benchRound = 4000
-
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	if len(xs)%2 == 1 {
-		return xs[len(xs)/2]
-	}
-	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-}
 
 // liveEngine is an option engine serving src, at the default limits: the time limit counts the
 // CPU time of the evaluation, so a loaded machine does not stop honest evaluations
