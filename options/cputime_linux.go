@@ -8,6 +8,10 @@ import (
 	"unsafe"
 )
 
+// hasThreadClock: the OS tells the CPU time of a thread, so a run over the time limit on the
+// wall clock is run again on the CPU clock (limitTimer).
+const hasThreadClock = true
+
 // threadClock identifies the CPU-time clock of the calling OS thread, for reading from any
 // thread (the time-limit timer runs on another one). The caller must hold its OS thread
 // (runtime.LockOSThread) for as long as the clock is read.

@@ -34,7 +34,7 @@ func TestTimeLimitCountsCPUTime(t *testing.T) {
 	_, sb := heldSandbox(t, 50*time.Millisecond)
 	var runErr error
 	within(t, watchdog, func() {
-		err := sb.run(context.Background(), func() error {
+		err := sb.run(context.Background(), true, func() error {
 			// Off the CPU until the wall timer has fired (and re-armed) three times.
 			d := sb.timer
 			waitFor(t, "the wall timer re-arms", func() bool {
@@ -53,6 +53,62 @@ func TestTimeLimitCountsCPUTime(t *testing.T) {
 	is.True(!sb.broken)
 }
 
+// TestOverWallIsRunAgainOnTheCPUClock: an evaluation first runs on the wall clock; one that is
+// still running when the limit has passed there (here: it waits, as a thread of a busy machine
+// waits for a CPU) is stopped and run again, once, on another runtime, with the limit counting
+// CPU time — where the same wait does not stop it. The second run does not redo what the first
+// finished (evaluateWith's body).
+func TestOverWallIsRunAgainOnTheCPUClock(t *testing.T) {
+	if !hasThreadClock {
+		t.Skip("no per-thread CPU clock on this system: the time limit is wall-clock")
+	}
+	is := is.New(t)
+	s := MustLoad(enabledDefault(), Limits{TimeLimit: 20 * time.Millisecond})
+	var (
+		cpuClock []bool
+		runtimes []*sandbox
+		runErr   error
+	)
+	offCPU := func(sb *sandbox, what string, done func() bool) {
+		waitFor(t, what, func() bool {
+			if done() {
+				return true
+			}
+			<-time.After(5 * time.Millisecond) // off the CPU, not spinning
+			return false
+		})
+	}
+	within(t, watchdog, func() {
+		runErr = s.eval(context.Background(), ErrScriptFailed, "operator", func(sb *sandbox, _ *evalState) error {
+			cpuClock, runtimes = append(cpuClock, sb.timer.cpu), append(runtimes, sb)
+			if len(cpuClock) == 1 {
+				offCPU(sb, "the wall clock stops the first run", func() bool { return sb.stop.Load() != nil })
+			} else {
+				offCPU(sb, "the CPU clock re-arms in the second", func() bool { return sb.timer.rearms.Load() >= 2 })
+			}
+			_, err := sb.vm.RunString(`1 + 1`)
+			return err
+		})
+	})
+	is.NoErr(runErr)                        // the second run finished
+	is.Equal(cpuClock, []bool{false, true}) // on the wall clock, then on the CPU clock
+	is.Equal(s.pool.again.Load(), int32(1))
+	is.True(runtimes[0] != runtimes[1]) // the stopped runtime is not used again
+}
+
+// TestComputingScriptIsStoppedOnBothClocks: a script that computes forever is stopped on the
+// wall clock, run again, and stopped on the CPU clock: the order fails with the time limit, not
+// with the wall clock's signal to run again.
+func TestComputingScriptIsStoppedOnBothClocks(t *testing.T) {
+	is := is.New(t)
+	s := MustLoad(withResolve("if (ctx.user !== null && ctx.user.id !== 'sample-user') { for (;;) {} }"), Limits{TimeLimit: 20 * time.Millisecond})
+	var err error
+	within(t, watchdog, func() { _, err = s.Resolve(context.Background(), operatorRequest()) })
+	is.True(errors.Is(err, ErrTimeLimit))
+	is.True(!errors.Is(err, errOverWall))
+	is.Equal(s.pool.again.Load(), map[bool]int32{true: 1, false: 0}[hasThreadClock]) // run again once
+}
+
 // TestTimeLimitWallCeiling: an evaluation that gets no CPU still stops at its time limit plus
 // WallSlack on the wall clock.
 func TestTimeLimitWallCeiling(t *testing.T) {
@@ -62,7 +118,7 @@ func TestTimeLimitWallCeiling(t *testing.T) {
 	var runErr error
 	start := time.Now()
 	within(t, watchdog, func() {
-		_ = sb.run(context.Background(), func() error {
+		_ = sb.run(context.Background(), true, func() error {
 			waitFor(t, "the evaluation is stopped", func() bool {
 				if sb.stop.Load() != nil {
 					return true
@@ -98,12 +154,9 @@ func TestLateFiringDoesNotStopTheNextEvaluation(t *testing.T) {
 		t.Run(fmt.Sprint("cpu clock ", cpu), func(t *testing.T) {
 			is := is.New(t)
 			_, sb := heldSandbox(t, time.Hour)
-			is.NoErr(sb.run(context.Background(), func() error { return nil })) // the previous evaluation
+			is.NoErr(sb.run(context.Background(), cpu, func() error { return nil })) // the previous evaluation
 			var runErr error
-			err := sb.run(context.Background(), func() error {
-				sb.timer.mu.Lock()
-				sb.timer.cpu = sb.timer.cpu && cpu
-				sb.timer.mu.Unlock()
+			err := sb.run(context.Background(), cpu, func() error {
 				sb.timer.fire() // as if armed by the previous evaluation
 				_, runErr = sb.vm.RunString(`1 + 1`)
 				return nil

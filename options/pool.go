@@ -28,9 +28,9 @@ type pool struct {
 	lim   Limits
 	slots chan struct{}
 	idle  chan *sandbox
-	// waiting counts the evaluations waiting for a slot, built the runtimes built (observable
-	// by tests).
-	waiting, built atomic.Int32
+	// waiting counts the evaluations waiting for a slot, built the runtimes built, again the
+	// runs stopped on the wall clock to be run again on the CPU clock (observable by tests).
+	waiting, built, again atomic.Int32
 }
 
 func newPool(lim Limits) *pool {

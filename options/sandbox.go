@@ -411,18 +411,24 @@ func (sb *sandbox) halt(cause error) {
 }
 
 // limitTimer enforces the time limit of the call running on a runtime (one timer per runtime,
-// re-armed for each evaluation and restarted for each further call). Where the OS tells the CPU
-// time of the evaluating thread (Linux), the limit counts the CPU time the call got: when the
-// wall timer fires early because the machine was busy and the thread waited for a CPU, it is
-// re-armed for the CPU time left; the wall clock stops the call at the limit plus WallSlack
-// regardless. Elsewhere the limit is wall-clock.
+// re-armed for each evaluation and restarted for each further call). An evaluation first runs
+// on the wall clock, which costs no system call. If it is still running when the limit has
+// passed on the wall clock, it is stopped and, where the OS tells the CPU time of a thread
+// (Linux), run once more on a fresh runtime with the limit counting the CPU time the call got
+// (Script.eval): a call that only waited for a CPU on a busy machine then finishes, one that
+// computes stops at the limit. In that second run, when the wall timer fires early because the
+// thread waited, it is re-armed for the CPU time left; the wall clock stops the call at the
+// limit plus WallSlack regardless. Elsewhere the limit is wall-clock only.
 type limitTimer struct {
 	sb    *sandbox
 	limit time.Duration
 	start time.Time
 	clock threadClock
-	cpu   bool          // clock is known
+	cpu   bool          // the limit counts CPU time: clock is known
 	base  time.Duration // the thread's CPU time when the call started
+	// again: the limit counts wall time, and a run over it is to be run again on the CPU
+	// clock; overWall: this run was stopped for that.
+	again, overWall bool
 
 	mu       sync.Mutex
 	done     bool // the evaluation ended: the timer must neither halt nor re-arm
@@ -434,18 +440,19 @@ type limitTimer struct {
 // restart starts the time limit of the running evaluation again, from now: each call of resolve
 // or mapUserToCard has a limit of its own (docs/option-script.md, "Limits").
 func (d *limitTimer) restart() {
-	now, cpu := d.clock.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.done {
 		return
 	}
 	d.start = time.Now()
-	if d.cpu {
-		d.base, d.cpu = now, cpu
-	}
-	d.t.Reset(d.limit)
 	d.restarts.Add(1)
+	if d.cpu {
+		d.base, d.cpu = d.clock.now()
+		d.t.Reset(d.limit)
+	}
+	// On the wall clock the timer stays armed: when it fires before the limit counted from
+	// the new start, it re-arms for the rest (fire).
 }
 
 // fire runs when the wall timer expires.
@@ -465,19 +472,28 @@ func (d *limitTimer) fire() {
 			}
 		}
 	} else if wall := time.Since(d.start); wall < d.limit {
-		d.t.Reset(d.limit - wall) // a late firing armed by the previous evaluation
+		d.t.Reset(d.limit - wall) // restarted since it was armed, or armed by the previous evaluation
+		return
+	} else if d.again {
+		d.overWall = true
+		d.sb.halt(errOverWall)
 		return
 	}
 	d.sb.halt(ErrTimeLimit)
 }
 
+// errOverWall stops a run on the wall clock that passed the time limit: it is run again with
+// the limit counting CPU time (limitTimer). No error a caller sees wraps it.
+var errOverWall = errors.New("over the time limit on the wall clock: to be run again on the CPU clock")
+
 // run calls f under the time limit and the caller's context, and turns a Go panic into an error.
 // f must do all its work with the runtime (including reading results) before returning. The
 // time limit starts here, when the evaluation already holds its slot and its runtime (pool.go),
-// starts again for each further call (sandbox.startCall), and counts the CPU time of the
-// evaluating OS thread (limitTimer), which the evaluation holds until it ends. Afterwards the
-// runtime is clean for the next evaluation, or marked broken.
-func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
+// and starts again for each further call (sandbox.startCall). With cpuClock it counts the CPU
+// time of the evaluating OS thread, which the evaluation holds until it ends; without, the wall
+// time, and overWall reports afterwards whether the run was stopped to be run again on the CPU
+// clock (limitTimer). Afterwards the runtime is clean for the next evaluation, or marked broken.
+func (sb *sandbox) run(ctx context.Context, cpuClock bool, f func() error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -485,11 +501,16 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	sb.calls = 0
 	clear(sb.steps)
 	clear(sb.causes)
-	runtime.LockOSThread()
-	clock, cpu := currentThreadClock()
-	var base time.Duration
-	if cpu {
-		base, cpu = clock.now()
+	var (
+		clock threadClock
+		base  time.Duration
+		cpu   bool
+	)
+	if cpuClock {
+		runtime.LockOSThread()
+		if clock, cpu = currentThreadClock(); cpu {
+			base, cpu = clock.now()
+		}
 	}
 	d := sb.timer
 	if d == nil {
@@ -498,6 +519,7 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 	}
 	d.mu.Lock()
 	d.limit, d.clock, d.cpu, d.base, d.start, d.done = sb.lim.TimeLimit, clock, cpu, base, time.Now(), false
+	d.again, d.overWall = !cpuClock && hasThreadClock, false
 	if d.t == nil {
 		d.t = time.AfterFunc(d.limit, d.fire)
 	} else {
@@ -520,7 +542,9 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 		if !stopCtx() {
 			<-ctxFired
 		}
-		runtime.UnlockOSThread()
+		if cpuClock {
+			runtime.UnlockOSThread()
+		}
 		if sb.stop.Load() != nil {
 			sb.broken = true // stopped in the middle of something
 		}
@@ -542,6 +566,14 @@ func (sb *sandbox) run(ctx context.Context, f func() error) (err error) {
 		}
 	}()
 	return f()
+}
+
+// overWall reports whether the last run was stopped on the wall clock to be run again (run).
+func (sb *sandbox) overWall() bool {
+	d := sb.timer
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.overWall
 }
 
 // enginePanic is a Go panic inside goja or the sandbox, recovered.

@@ -371,6 +371,7 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 			if record && keep {
 				s.resolveMemo.add(sb.trace, cloneOptions(res.Options))
 			}
+			runResolve = false // done, should the evaluation run again (eval)
 		}
 		if runMap {
 			record := memoize && s.mapMemo.accepting()
@@ -395,6 +396,7 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 			if record && keep {
 				s.mapMemo.add(sb.trace, cloneOverrides(res.Overrides))
 			}
+			runMap = false
 		}
 		return nil
 	})
@@ -519,8 +521,21 @@ type evalState struct {
 }
 
 // eval takes a slot and a hardened runtime from the pool and calls body under the limits; every
-// error comes back as a *ScriptError of the given kind.
+// error comes back as a *ScriptError of the given kind. A run stopped on the wall clock at the
+// time limit is run again, once, on another runtime with the limit counting CPU time
+// (limitTimer): body must do again only what the first run did not finish.
 func (s *Script) eval(ctx context.Context, kind error, channel string, body func(*sandbox, *evalState) error) error {
+	again, err := s.attempt(ctx, kind, channel, body, false)
+	if again {
+		s.pool.again.Add(1)
+		_, err = s.attempt(ctx, kind, channel, body, true)
+	}
+	return err
+}
+
+// attempt is one run of eval, on the CPU clock or on the wall clock; again reports a run
+// stopped on the wall clock to be run again.
+func (s *Script) attempt(ctx context.Context, kind error, channel string, body func(*sandbox, *evalState) error, cpuClock bool) (again bool, err error) {
 	st := &evalState{phase: "top level"}
 	sb, err := s.pool.acquire(ctx)
 	if err != nil {
@@ -528,14 +543,14 @@ func (s *Script) eval(ctx context.Context, kind error, channel string, body func
 		if ctx.Err() != nil {
 			e.Message = "not run: " + err.Error()
 		}
-		return e
+		return false, e
 	}
 	defer s.pool.release(sb)
 	if s.stamps {
 		sb.stampingUses++
 	}
 	var se *ScriptError
-	err = sb.run(ctx, func() error {
+	err = sb.run(ctx, cpuClock, func() error {
 		if err := body(sb, st); err != nil {
 			// Described inside the run: describing a thrown object may run its JavaScript.
 			se = s.describe(sb, err, kind, st, channel)
@@ -555,17 +570,20 @@ func (s *Script) eval(ctx context.Context, kind error, channel string, body func
 		return nil
 	})
 	if err == nil {
-		return nil
+		return false, nil
+	}
+	if sb.overWall() {
+		return true, err
 	}
 	if se != nil && err == error(se) {
-		return se
+		return false, se
 	}
 	var he *haltError
 	if errors.As(err, &he) {
-		return s.describe(sb, he, kind, st, channel)
+		return false, s.describe(sb, he, kind, st, channel)
 	}
 	// A Go panic in the engine.
-	return &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
+	return false, &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: err, Message: "the script engine failed"}
 }
 
 // runTop runs the script's top level afresh and reads the names it defines.

@@ -170,7 +170,7 @@ func TestStoppedWhileSharingStaysStopped(t *testing.T) {
 	u.ID, req.User = "loop", &u
 	var callErr error
 	within(t, watchdog, func() {
-		_ = sb.run(context.Background(), func() error {
+		_ = sb.run(context.Background(), false, func() error {
 			// The limit fires just as the call starts (and, having fired, is not armed again).
 			sb.timer.mu.Lock()
 			sb.timer.done = true
