@@ -113,7 +113,8 @@ function resolve(ctx) {
   return options;
 }
 function mapUserToCard(user) {
-  return { commonName: user.familyName + ", " + user.givenName, elements: { DEPARTMENT: user.department.toUpperCase() } };
+  var name = user.familyName + ", " + user.givenName; // (a local name: not a template, so JavaScript runs it)
+  return { commonName: name, elements: { DEPARTMENT: user.department.toUpperCase() } };
 }`
 
 // TestHonestScriptUnderLoad: thousands of orders with an honest live script, at the default

@@ -90,6 +90,13 @@
 //     1,024 results per function and installed script; a call that asked for the time or a
 //     random number is not kept.
 //
+//   - Templates (template.go). A mapUserToCard whose body is one return of an object literal
+//     of strings built from the user's text fields, literals and template literals with +, ||,
+//     toUpperCase, toLowerCase and trim (in a script whose top level is shared) is compiled at
+//     load and answered in Go, running no JavaScript; where Go could answer otherwise than
+//     JavaScript (case or white space beyond ASCII, text that is not valid UTF-8, a result the
+//     hand check refuses) the call runs in JavaScript. FuzzMapTemplate compares the two.
+//
 //   - No host objects: no require, console, process, timers or file system; the only input is
 //     the read-only ctx (or user) argument, a view of the order's data made for this
 //     evaluation (writes throw a TypeError; Object.freeze on it throws too). eval, the Function constructors
@@ -97,13 +104,16 @@
 //     WeakRef, FinalizationRegistry and String.raw are removed. Source-map comments are ignored.
 //
 //   - Time: each call of resolve or mapUserToCard (with its top level), and each sample run at
-//     load, stops at [Limits.TimeLimit] (default 50 ms) of CPU time or when the caller's
-//     context ends; a script cannot catch it. On Linux the limit counts the CPU time of the OS
-//     thread the evaluation holds for its whole run (runtime.LockOSThread and the thread's
-//     CPU-time clock): a busy machine that keeps the thread waiting for a CPU does not push an
-//     honest script past its limit. The wall clock is the hard bound: TimeLimit plus
-//     [WallSlack] (1 s) stops any evaluation, however little CPU it got. Elsewhere the limit is
-//     wall-clock. goja checks that only while script code runs, so
+//     load, stops at [Limits.TimeLimit] (default 50 ms) or when the caller's context ends; a
+//     script cannot catch it. An evaluation first runs on the wall clock (no system call). On
+//     Linux one still running when the limit has passed is stopped and run once more on another
+//     runtime, where the limit counts the CPU time of the OS thread the evaluation holds for its
+//     whole run (runtime.LockOSThread and the thread's CPU-time clock): a busy machine that kept
+//     the thread waiting for a CPU does not push an honest script past its limit, and a script
+//     that computes stops there too. In that run the wall clock is the hard bound: TimeLimit
+//     plus [WallSlack] (1 s) stops any evaluation, however little CPU it got. Elsewhere the
+//     limit is wall-clock only.
+//     goja checks the limit only while script code runs, so
 //     every native function a script can reach sits behind a guard that refuses to start once
 //     the evaluation is over its limit: a built-in handed to another built-in as a callback, or
 //     called through call, bind or apply, stops as surely as a loop. The limit counts from the
@@ -180,6 +190,6 @@
 //
 // A hardened runtime costs about 20–55 ms and 4 MB to build (BenchmarkNewSandbox), once per
 // slot. A call of mapUserToCard on a shared top level then costs under ten microseconds of CPU,
-// an answer from a memo about one; see BENCHMARKS.md (BenchmarkOrderCard in
+// an answer from a memo or a template about one; see BENCHMARKS.md (BenchmarkOrderCard in
 // internal/integration) for figures.
 package options

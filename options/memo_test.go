@@ -27,7 +27,8 @@ function resolve(ctx) {
   return o;
 }
 function mapUserToCard(user) {
-  return { elements: { DEPARTMENT: user.department.toUpperCase() } };
+  var department = user.department; // (not a template: the memo answers it, not Go)
+  return { elements: { DEPARTMENT: department.toUpperCase() } };
 }`
 
 func enabledDefault() string {

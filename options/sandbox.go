@@ -395,12 +395,13 @@ func jsonDepth(s string) int {
 	return deepest
 }
 
-// WallSlack is how much longer than its time limit a call may last on the wall clock, whatever
-// CPU time it got: the hard bound where the time limit counts the CPU time of the evaluating
-// thread (Linux). An honest script needs the slack only to wait for a CPU on a busy machine; a
-// script that computes stops at its time limit of CPU time, or at the time limit plus WallSlack
-// of wall time if the machine gives it less than that. An order's evaluation makes at most four
-// such runs (resolve and mapUserToCard, each perhaps run again on a fresh top level).
+// WallSlack is how much longer than its time limit a call run on the CPU clock may last on the
+// wall clock, whatever CPU time it got (limitTimer): the hard bound of the second run of an
+// evaluation that passed its limit on the wall clock (Linux). An honest script needs the slack
+// only to wait for a CPU on a busy machine; a script that computes stops at its time limit of CPU
+// time, or at the time limit plus WallSlack of wall time if the machine gives it less than that.
+// That run makes at most four calls (resolve and mapUserToCard, each perhaps run again on a fresh
+// top level).
 const WallSlack = time.Second
 
 // halt stops the running evaluation with cause: every guard refuses to start (harden.go) and

@@ -85,6 +85,8 @@ type Script struct {
 	sharingOff atomic.Bool
 	// resolveMemo and mapMemo answer orders that read like earlier ones (memo.go).
 	resolveMemo, mapMemo memo
+	// mapTemplate answers mapUserToCard in Go when it is a template (template.go), or is nil.
+	mapTemplate *mapTemplate
 }
 
 var _ ports.OptionsSource = (*Script)(nil)
@@ -161,15 +163,19 @@ func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 	if se != nil {
 		return nil, se
 	}
-	var shared *goja.Program
+	var (
+		shared   *goja.Program
+		template *mapTemplate
+	)
 	if names, ok := sharable(ast); ok {
 		if shared, se = compileWrapped(src, wrapSuffix(names)); se != nil {
 			return nil, se
 		}
+		template = compileMapTemplate(ast, names)
 	}
 	sum := sha256.Sum256([]byte(src))
 	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl, tblNames: names(tbl),
-		stamps: strings.Contains(src, "#"), shared: shared}
+		stamps: strings.Contains(src, "#"), shared: shared, mapTemplate: template}
 
 	// The top level and the global options.
 	bg := context.Background()
@@ -329,6 +335,11 @@ func (s *Script) evaluateWith(ctx context.Context, r ports.OptionsRequest, kind 
 	if memoize && runResolve {
 		if v, ok := s.resolveMemo.lookup(&r); ok {
 			res.Options, runResolve = cloneOptions(v.(ports.Options)), false
+		}
+	}
+	if runMap && s.mapTemplate != nil {
+		if ov, ok := s.mapTemplate.overrides(r.User); ok {
+			res.Overrides, runMap = ov, false
 		}
 	}
 	if memoize && runMap {
