@@ -69,6 +69,10 @@ type Observer struct {
 
 	tracer trace.Tracer
 	meter  metric.Meter
+	// epoch is when New ran. An operation's start is kept as the monotonic time since epoch:
+	// reading it costs one clock read where time.Now costs two (wall and monotonic), and it
+	// makes the end function's closure smaller.
+	epoch time.Time
 
 	// The counters are observable: each attribute set's count is an atomic in its measure,
 	// added to as things happen and observed when the meter provider collects (observeCounts),
@@ -127,6 +131,7 @@ func New(cfg *Config) (*Observer, error) {
 		tp: c.TracerProvider, mp: c.MeterProvider, prop: c.Propagator, clock: c.Clock,
 		tracer: c.TracerProvider.Tracer(ScopeName),
 		meter:  c.MeterProvider.Meter(ScopeName),
+		epoch:  time.Now(),
 	}
 	for i, op := range operations {
 		o.names[i] = "extprod." + string(op)
@@ -309,9 +314,9 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	if i >= 0 {
 		name = o.names[i]
 	}
-	var start time.Time
+	start := time.Duration(-1)
 	if timed(s.Op) {
-		start = time.Now()
+		start = time.Since(o.epoch)
 	}
 	var sctx context.Context
 	var span trace.Span
@@ -331,12 +336,12 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 			}
 		}
 		return sctx, func(out ports.Outcome) {
-			o.record(sctx, k, out, since(start))
+			o.record(sctx, k, out, o.since(start))
 		}
 	}
 	span.SetAttributes(spanAttrs(s)...)
 	return sctx, func(out ports.Outcome) {
-		took := since(start)
+		took := o.since(start)
 		if out.Cards > 0 {
 			span.SetAttributes(AttrCards.Int(out.Cards))
 		}
@@ -349,12 +354,13 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	}
 }
 
-// since is the time in seconds since start; 0 for an operation that is not timed (zero start).
-func since(start time.Time) float64 {
-	if start.IsZero() {
+// since is the time in seconds since start (an offset from o.epoch); 0 for an operation that
+// is not timed (start < 0).
+func (o *Observer) since(start time.Duration) float64 {
+	if start < 0 {
 		return 0
 	}
-	return time.Since(start).Seconds()
+	return (time.Since(o.epoch) - start).Seconds()
 }
 
 // operations are the operations the domain reports, in the order opIndex numbers them.
