@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +69,10 @@ type Observer struct {
 
 	tracer trace.Tracer
 	meter  metric.Meter
+	// epoch is when New ran. An operation's start is kept as the monotonic time since epoch:
+	// reading it costs one clock read where time.Now costs two (wall and monotonic), and it
+	// makes the end function's closure smaller.
+	epoch time.Time
 
 	// The counters are observable: each attribute set's count is an atomic in its measure,
 	// added to as things happen and observed when the meter provider collects (observeCounts),
@@ -84,10 +87,16 @@ type Observer struct {
 	scriptLimits     metric.Int64ObservableCounter
 	authFailures     metric.Int64ObservableCounter
 
-	names map[ports.Operation]string // span names, fixed at New
+	names [len(operations)]string // span names by opIndex, fixed at New
 	// orderEnds end an order whose span does not record, one per orderChannels, built at New,
 	// so such an order allocates no closure.
 	orderEnds [len(orderChannels)]func(ports.Outcome)
+	// opOK and moves are the measures of the hot paths, found by index rather than by hashing
+	// an attrKey: each operation's successful duration (by opIndex) and each state change (by
+	// moveIndex). A slot is filled from sets on first use, so an attribute set that never
+	// occurred is never reported.
+	opOK  [len(operations)]atomic.Pointer[measure]
+	moves [len(cardStates) * len(cardStates) * (len(orderChannels) + 1)]atomic.Pointer[measure]
 
 	// sets maps an attrKey to its *measure, built once per value: a map replaced whole under
 	// setsMu when a value first appears, read without a lock (a sync.Map would hash the key
@@ -122,11 +131,10 @@ func New(cfg *Config) (*Observer, error) {
 		tp: c.TracerProvider, mp: c.MeterProvider, prop: c.Propagator, clock: c.Clock,
 		tracer: c.TracerProvider.Tracer(ScopeName),
 		meter:  c.MeterProvider.Meter(ScopeName),
-		names:  map[ports.Operation]string{},
+		epoch:  time.Now(),
 	}
-	for _, op := range []ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpReject, ports.OpAbort,
-		ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync, ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate} {
-		o.names[op] = "extprod." + string(op)
+	for i, op := range operations {
+		o.names[i] = "extprod." + string(op)
 	}
 	for i, ch := range orderChannels {
 		k := opKind{op: ports.OpOrder, ch: ch}
@@ -301,13 +309,14 @@ func withError(kv []attribute.KeyValue, code string) []attribute.KeyValue {
 // not sampled allocates none; a sampler therefore sees the span's name (which names the
 // operation), not its attributes.
 func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, func(ports.Outcome)) {
-	name, ok := o.names[s.Op]
-	if !ok {
-		name = "extprod.operation"
+	i := opIndex(s.Op)
+	name := "extprod.operation"
+	if i >= 0 {
+		name = o.names[i]
 	}
-	var start time.Time
+	start := time.Duration(-1)
 	if timed(s.Op) {
-		start = time.Now()
+		start = time.Since(o.epoch)
 	}
 	var sctx context.Context
 	var span trace.Span
@@ -316,49 +325,160 @@ func (o *Observer) Start(ctx context.Context, s ports.Span) (context.Context, fu
 	} else {
 		sctx, span = o.tracer.Start(ctx, name, trace.WithLinks(links(s.Links)...))
 	}
-	if span.IsRecording() {
-		span.SetAttributes(spanAttrs(s)...)
-	} else if s.Op == ports.OpOrder {
-		if i := slices.Index(orderChannels[:], s.Channel); i >= 0 {
-			// Nothing to time (see timed) and nothing to set on the span: end it now (a span
-			// that does not record ignores End) and hand out the channel's ender.
-			span.End()
-			return sctx, o.orderEnds[i]
+	k := opKind{op: s.Op, ch: s.Channel, call: s.Call, i: int8(i)}
+	if !span.IsRecording() {
+		// Nothing to set on the span, now or at its end: end it now (a span that does not
+		// record ignores End), so the end function holds only what the metrics need.
+		span.End()
+		if s.Op == ports.OpOrder {
+			if c := channelIndex(s.Channel); c < len(orderChannels) {
+				return sctx, o.orderEnds[c] // nothing to time (see timed): no closure
+			}
+		}
+		return sctx, func(out ports.Outcome) {
+			o.record(sctx, k, out, o.since(start))
 		}
 	}
-	k := opKind{op: s.Op, ch: s.Channel, call: s.Call}
+	span.SetAttributes(spanAttrs(s)...)
 	return sctx, func(out ports.Outcome) {
-		var took float64
-		if !start.IsZero() {
-			took = time.Since(start).Seconds()
+		took := o.since(start)
+		if out.Cards > 0 {
+			span.SetAttributes(AttrCards.Int(out.Cards))
 		}
-		if span.IsRecording() {
-			if out.Cards > 0 {
-				span.SetAttributes(AttrCards.Int(out.Cards))
-			}
-			if out.Code != "" {
-				span.SetAttributes(semconv.ErrorTypeKey.String(out.Code))
-				span.SetStatus(codes.Error, out.Code)
-			}
+		if out.Code != "" {
+			span.SetAttributes(semconv.ErrorTypeKey.String(out.Code))
+			span.SetStatus(codes.Error, out.Code)
 		}
 		span.End()
 		o.record(sctx, k, out, took)
 	}
 }
 
+// since is the time in seconds since start (an offset from o.epoch); 0 for an operation that
+// is not timed (start < 0).
+func (o *Observer) since(start time.Duration) float64 {
+	if start < 0 {
+		return 0
+	}
+	return (time.Since(o.epoch) - start).Seconds()
+}
+
+// operations are the operations the domain reports, in the order opIndex numbers them.
+var operations = [...]ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpReject, ports.OpAbort,
+	ports.OpRepeat, ports.OpRefresh, ports.OpDispatchPass, ports.OpBureauCall, ports.OpStatusSync,
+	ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate}
+
+// opIndex is the index of op in operations, -1 for an operation it does not list.
+func opIndex(op ports.Operation) int {
+	switch op {
+	case ports.OpOrder:
+		return 0
+	case ports.OpApprove:
+		return 1
+	case ports.OpReject:
+		return 2
+	case ports.OpAbort:
+		return 3
+	case ports.OpRepeat:
+		return 4
+	case ports.OpRefresh:
+		return 5
+	case ports.OpDispatchPass:
+		return 6
+	case ports.OpBureauCall:
+		return 7
+	case ports.OpStatusSync:
+		return 8
+	case ports.OpStatusUpdate:
+		return 9
+	case ports.OpDeliver:
+		return 10
+	case ports.OpAuthenticate:
+		return 11
+	}
+	return -1
+}
+
 // orderChannels are the channels of an order that Observer.orderEnds serve.
 var orderChannels = [...]ports.Channel{ports.ChannelOperator, ports.ChannelSelfService, ports.ChannelBatch, ports.ChannelTemporary}
+
+// channelIndex is the index of ch in orderChannels; len(orderChannels) for no channel ("") or
+// one it does not list.
+func channelIndex(ch ports.Channel) int {
+	switch ch {
+	case ports.ChannelOperator:
+		return 0
+	case ports.ChannelSelfService:
+		return 1
+	case ports.ChannelBatch:
+		return 2
+	case ports.ChannelTemporary:
+		return 3
+	}
+	return len(orderChannels)
+}
+
+// cardStates are the states stateIndex numbers.
+var cardStates = [...]ports.CardState{ports.StateRegistered, ports.StateRequested, ports.StateProcessing,
+	ports.StateOrdered, ports.StateInProduction, ports.StateProduced, ports.StateFailed, ports.StateAborted,
+	ports.StateRejected}
+
+// stateIndex is the index of st in cardStates, -1 for a state it does not list.
+func stateIndex(st ports.CardState) int {
+	switch st {
+	case ports.StateRegistered:
+		return 0
+	case ports.StateRequested:
+		return 1
+	case ports.StateProcessing:
+		return 2
+	case ports.StateOrdered:
+		return 3
+	case ports.StateInProduction:
+		return 4
+	case ports.StateProduced:
+		return 5
+	case ports.StateFailed:
+		return 6
+	case ports.StateAborted:
+		return 7
+	case ports.StateRejected:
+		return 8
+	}
+	return -1
+}
+
+// moveIndex is the slot of Observer.moves of a state change on channel ch ("" included), -1
+// when a state is not in cardStates or ch is neither empty nor in orderChannels.
+func moveIndex(from, to ports.CardState, ch ports.Channel) int {
+	f, t, c := stateIndex(from), stateIndex(to), channelIndex(ch)
+	if f < 0 || t < 0 || (c == len(orderChannels) && ch != "") {
+		return -1
+	}
+	return (f*len(cardStates)+t)*(len(orderChannels)+1) + c
+}
+
+// slot returns the measure in p, filling it from o.set(k, mk) on first use.
+func (o *Observer) slot(p *atomic.Pointer[measure], k attrKey, mk func() []attribute.KeyValue) *measure {
+	if m := p.Load(); m != nil {
+		return m
+	}
+	m := o.set(k, mk) // the same *measure for the same k, so a racing Store writes the same value
+	p.Store(m)
+	return m
+}
 
 // timed reports whether the metrics of op take its duration (extprod.operation.duration): every
 // operation's but an order's, whose count and outcome are extprod.orders' and whose latency is
 // the request's.
 func timed(op ports.Operation) bool { return op != ports.OpOrder }
 
-// opKind is what the metrics of an ended operation are recorded by.
+// opKind is what the metrics of an ended operation are recorded by; i is op's opIndex.
 type opKind struct {
 	op   ports.Operation
 	ch   ports.Channel
 	call ports.BureauCall
+	i    int8
 }
 
 // spanAttrs are the attributes a span starts with.
@@ -381,9 +501,17 @@ func spanAttrs(s ports.Span) []attribute.KeyValue {
 func (o *Observer) record(ctx context.Context, s opKind, out ports.Outcome, took float64) {
 	op, code, ch := string(s.op), out.Code, string(s.ch)
 	if timed(s.op) {
-		o.opDuration.Record(ctx, took, o.set(attrKey{inst: instOp, a: op, b: code}, func() []attribute.KeyValue {
+		k := attrKey{inst: instOp, a: op, b: code}
+		mk := func() []attribute.KeyValue {
 			return withError([]attribute.KeyValue{AttrOperation.String(op)}, code)
-		}).rec...)
+		}
+		var m *measure
+		if code == "" && s.i >= 0 {
+			m = o.slot(&o.opOK[s.i], k, mk)
+		} else {
+			m = o.set(k, mk)
+		}
+		o.opDuration.Record(ctx, took, m.rec...)
 	}
 	switch s.op {
 	case ports.OpOrder:
@@ -459,13 +587,19 @@ func (o *Observer) TraceParent(ctx context.Context) string {
 
 // CardMoved implements [ports.Observer]: it counts the transition.
 func (o *Observer) CardMoved(ctx context.Context, from, to ports.CardState, ch ports.Channel) {
-	o.count(attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}, func() []attribute.KeyValue {
+	k := attrKey{inst: instTransition, a: string(from), b: string(to), c: string(ch)}
+	mk := func() []attribute.KeyValue {
 		kv := []attribute.KeyValue{AttrStateFrom.String(string(from)), AttrStateTo.String(string(to))}
 		if ch != "" {
 			kv = append(kv, AttrChannel.String(string(ch)))
 		}
 		return kv
-	})
+	}
+	if i := moveIndex(from, to, ch); i >= 0 {
+		o.slot(&o.moves[i], k, mk).n.Add(1)
+		return
+	}
+	o.count(k, mk)
 }
 
 // NotificationDone implements [ports.Observer]: it counts the delivery attempt; one not sent
