@@ -186,7 +186,7 @@ func TestObserverFollowsAnOrder(t *testing.T) {
 	is.Equal(w.rec.span(ports.OpBureauCall).Links, []string{c.TraceParent})
 	is.Equal(w.rec.moves, []string{"registered>processing/operator", "processing>ordered/operator", "ordered>produced/operator"})
 	is.Equal(w.rec.notes, []string{"card_ordered:true"})
-	is.Equal(w.rec.scripts, []string{"limit="})
+	is.Equal(len(w.rec.scripts), 0) // static options run no script
 }
 
 // TestObserverHearsOutcomes: every operation reports how it ended: a refusal's code, a bureau
@@ -274,6 +274,20 @@ type limitSource struct{ limit string }
 
 func (s limitSource) Resolve(context.Context, ports.OptionsRequest) (ports.Resolved, error) {
 	return ports.Resolved{}, fmt.Errorf("resolve: %w", limitError(s))
+}
+
+// scriptSource stands for an option script that gives the same options as StaticOptions.
+type scriptSource struct{ cardorder.StaticOptions }
+
+// TestScriptRunReported: each run of an options source that is a script is reported, without a
+// limit when it succeeds; static options run no script and are not reported
+// (TestObserverFollowsAnOrder).
+func TestScriptRunReported(t *testing.T) {
+	is := is.New(t)
+	w := newObserved(t, scriptSource{cardorder.StaticOptions(enabled(nil))})
+	_, err := w.svc.OrderCard(context.Background(), ada.ID, &cardorder.OrderOptions{Actor: operator})
+	is.NoErr(err)
+	is.Equal(w.rec.scripts, []string{"limit="})
 }
 
 // TestScriptLimitReported: a script run stopped by a limit is reported with that limit, on every

@@ -98,7 +98,8 @@ type Outcome struct {
 //   - CardMoved reports a state change that was written.
 //   - NotificationDone reports one delivery attempt of a notification: sent or not (the
 //     mailer's error is not passed on: it may name an address).
-//   - ScriptEvaluated reports one run of the option script (one Resolve of the options source):
+//   - ScriptEvaluated reports one run of the option script (one Resolve of the options source;
+//     static options, which run no script, are not reported):
 //     how long it took and, when it was stopped by a limit, which one (see [ScriptLimitOf];
 //     empty otherwise).
 //
