@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -369,35 +370,7 @@ var operations = [...]ports.Operation{ports.OpOrder, ports.OpApprove, ports.OpRe
 	ports.OpStatusUpdate, ports.OpDeliver, ports.OpAuthenticate}
 
 // opIndex is the index of op in operations, -1 for an operation it does not list.
-func opIndex(op ports.Operation) int {
-	switch op {
-	case ports.OpOrder:
-		return 0
-	case ports.OpApprove:
-		return 1
-	case ports.OpReject:
-		return 2
-	case ports.OpAbort:
-		return 3
-	case ports.OpRepeat:
-		return 4
-	case ports.OpRefresh:
-		return 5
-	case ports.OpDispatchPass:
-		return 6
-	case ports.OpBureauCall:
-		return 7
-	case ports.OpStatusSync:
-		return 8
-	case ports.OpStatusUpdate:
-		return 9
-	case ports.OpDeliver:
-		return 10
-	case ports.OpAuthenticate:
-		return 11
-	}
-	return -1
-}
+func opIndex(op ports.Operation) int { return slices.Index(operations[:], op) }
 
 // orderChannels are the channels of an order that Observer.orderEnds serve.
 var orderChannels = [...]ports.Channel{ports.ChannelOperator, ports.ChannelSelfService, ports.ChannelBatch, ports.ChannelTemporary}
@@ -405,15 +378,8 @@ var orderChannels = [...]ports.Channel{ports.ChannelOperator, ports.ChannelSelfS
 // channelIndex is the index of ch in orderChannels; len(orderChannels) for no channel ("") or
 // one it does not list.
 func channelIndex(ch ports.Channel) int {
-	switch ch {
-	case ports.ChannelOperator:
-		return 0
-	case ports.ChannelSelfService:
-		return 1
-	case ports.ChannelBatch:
-		return 2
-	case ports.ChannelTemporary:
-		return 3
+	if i := slices.Index(orderChannels[:], ch); i >= 0 {
+		return i
 	}
 	return len(orderChannels)
 }
@@ -424,29 +390,7 @@ var cardStates = [...]ports.CardState{ports.StateRegistered, ports.StateRequeste
 	ports.StateRejected}
 
 // stateIndex is the index of st in cardStates, -1 for a state it does not list.
-func stateIndex(st ports.CardState) int {
-	switch st {
-	case ports.StateRegistered:
-		return 0
-	case ports.StateRequested:
-		return 1
-	case ports.StateProcessing:
-		return 2
-	case ports.StateOrdered:
-		return 3
-	case ports.StateInProduction:
-		return 4
-	case ports.StateProduced:
-		return 5
-	case ports.StateFailed:
-		return 6
-	case ports.StateAborted:
-		return 7
-	case ports.StateRejected:
-		return 8
-	}
-	return -1
-}
+func stateIndex(st ports.CardState) int { return slices.Index(cardStates[:], st) }
 
 // moveIndex is the slot of Observer.moves of a state change on channel ch ("" included), -1
 // when a state is not in cardStates or ch is neither empty nor in orderChannels.
