@@ -572,6 +572,9 @@ func (sb *sandbox) run(ctx context.Context, cpuClock bool, f func() error) (err 
 // overWall reports whether the last run was stopped on the wall clock to be run again (run).
 func (sb *sandbox) overWall() bool {
 	d := sb.timer
+	if d == nil {
+		return false // (no run armed it)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.overWall

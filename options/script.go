@@ -171,7 +171,7 @@ func loadTable(src string, lim Limits, p *pool, tbl []Option) (*Script, error) {
 		if shared, se = compileWrapped(src, wrapSuffix(names)); se != nil {
 			return nil, se
 		}
-		template = compileMapTemplate(ast, names)
+		template = compileMapTemplate(ast, names, lim.MaxLength)
 	}
 	sum := sha256.Sum256([]byte(src))
 	s := &Script{src: src, version: hex.EncodeToString(sum[:]), lim: lim, prg: prg, pool: p, tbl: tbl, tblNames: names(tbl),
@@ -583,6 +583,11 @@ func (s *Script) attempt(ctx context.Context, kind error, channel string, body f
 	if err == nil {
 		return false, nil
 	}
+	if se == nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// The context ended before the run started (sandbox.run).
+		cause := context.Cause(ctx)
+		return false, &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: cause, Message: "not run: " + cause.Error()}
+	}
 	if sb.overWall() {
 		return true, err
 	}
@@ -691,23 +696,14 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 		}
 		e.Line, e.Column = locateOption(s.src, fe)
 	case errors.As(err, &ie):
-		e.Err = ie.Unwrap()
-		if e.Err == nil {
-			e.Err = ErrTimeLimit
+		cause := ie.Unwrap()
+		if cause == nil {
+			cause = ErrTimeLimit
 		}
-		if errors.Is(e.Err, ErrTimeLimit) {
-			e.Message = fmt.Sprintf("ran longer than the time limit of %v (endless loop?)", s.lim.TimeLimit)
-		} else {
-			e.Message = "stopped: " + e.Err.Error()
-		}
+		s.stoppedBy(e, cause)
 		e.Line, e.Column = stackPosition(ie.Stack())
 	case errors.As(err, &he):
-		e.Err = he.cause
-		if errors.Is(e.Err, ErrTimeLimit) {
-			e.Message = fmt.Sprintf("ran longer than the time limit of %v (endless loop?)", s.lim.TimeLimit)
-		} else {
-			e.Message = "stopped: " + e.Err.Error()
-		}
+		s.stoppedBy(e, he.cause)
 		e.Line, e.Column = stackPosition(he.stack)
 	case errors.As(err, &so):
 		e.Err = ErrCallDepth
@@ -721,6 +717,10 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 			e.Message = le.msg
 		default:
 			name, text := sb.describeValue(ex.Value())
+			if p := sb.stop.Load(); p != nil {
+				s.stoppedBy(e, *p) // stopped while its JavaScript described what was thrown
+				break
+			}
 			if atOrder {
 				e.Message = "uncaught exception"
 				if standardErrors[name] {
@@ -736,6 +736,16 @@ func (s *Script) describe(sb *sandbox, err error, kind error, st *evalState, cha
 		e.Err = err
 	}
 	return e
+}
+
+// stoppedBy words an evaluation that cause (the time limit, the caller's context) stopped.
+func (s *Script) stoppedBy(e *ScriptError, cause error) {
+	e.Err = cause
+	if errors.Is(cause, ErrTimeLimit) {
+		e.Message = fmt.Sprintf("ran longer than the time limit of %v (endless loop?)", s.lim.TimeLimit)
+	} else {
+		e.Message = "stopped: " + cause.Error()
+	}
 }
 
 // describeValue renders a thrown value, running its JavaScript (toString, getters) under the

@@ -86,8 +86,9 @@ func (t *mapTemplate) overrides(u *ports.User) (_ *ports.CardOverrides, ok bool)
 }
 
 // compileMapTemplate returns the template of the script's mapUserToCard, or nil when it is not
-// one. names are the top-level names of a script whose top level is shared (sharable).
-func compileMapTemplate(prg *ast.Program, names []string) *mapTemplate {
+// one. names are the top-level names of a script whose top level is shared (sharable); maxLen
+// is Limits.MaxLength, beyond which the built-ins refuse a string (harden.go).
+func compileMapTemplate(prg *ast.Program, names []string, maxLen int) *mapTemplate {
 	declared := 0
 	for _, n := range names {
 		if n == "mapUserToCard" {
@@ -106,14 +107,14 @@ func compileMapTemplate(prg *ast.Program, names []string) *mapTemplate {
 	if fn == nil || fn.Async || fn.Generator || fn.ParameterList.Rest != nil || len(fn.ParameterList.List) > 1 {
 		return nil
 	}
-	param := ""
+	c := textCompiler{maxLen: maxLen}
 	if len(fn.ParameterList.List) == 1 {
 		b := fn.ParameterList.List[0]
 		id, ok := b.Target.(*ast.Identifier)
 		if !ok || b.Initializer != nil {
 			return nil
 		}
-		param = id.Name.String()
+		c.param = id.Name.String()
 	}
 	body := fn.Body.List
 	for len(body) > 0 && isDirective(body[0]) {
@@ -138,7 +139,7 @@ func compileMapTemplate(prg *ast.Program, names []string) *mapTemplate {
 	for _, p := range props {
 		switch p.name {
 		case "commonName", "upn", "email", "costCentre":
-			v := compileText(p.value, param)
+			v := c.text(p.value)
 			if v == nil {
 				return nil
 			}
@@ -154,7 +155,7 @@ func compileMapTemplate(prg *ast.Program, names []string) *mapTemplate {
 			}
 			t.hasElements = true
 			for _, e := range elems {
-				v := compileText(e.value, param)
+				v := c.text(e.value)
 				if v == nil {
 					return nil
 				}
@@ -226,9 +227,15 @@ func plainText(s string) bool {
 var textFields = map[string]bool{"id": true, "state": true, "givenName": true, "familyName": true, "email": true,
 	"upn": true, "organisation": true, "department": true, "employeeNumber": true, "costCentre": true}
 
-// compileText compiles a string expression of a template over the parameter param, or returns
-// nil when e is not one.
-func compileText(e ast.Expression, param string) templateText {
+// textCompiler compiles the string expressions of a template over the function's parameter
+// (param, "" for none); maxLen is Limits.MaxLength.
+type textCompiler struct {
+	param  string
+	maxLen int
+}
+
+// text compiles a string expression of a template, or returns nil when e is not one.
+func (c textCompiler) text(e ast.Expression) templateText {
 	switch e := e.(type) {
 	case *ast.StringLiteral:
 		s := e.Value.String()
@@ -239,7 +246,7 @@ func compileText(e ast.Expression, param string) templateText {
 	case *ast.DotExpression:
 		id, ok := e.Left.(*ast.Identifier)
 		key := e.Identifier.Name.String()
-		if !ok || param == "" || id.Name.String() != param || !textFields[key] {
+		if !ok || c.param == "" || id.Name.String() != c.param || !textFields[key] {
 			return nil
 		}
 		return func(u *ports.User) (string, bool) {
@@ -247,9 +254,9 @@ func compileText(e ast.Expression, param string) templateText {
 			return s, utf8.ValidString(s) // (goja would replace what is not)
 		}
 	case *ast.TemplateLiteral:
-		return compileTemplateLiteral(e, param)
+		return c.templateLiteral(e)
 	case *ast.BinaryExpression:
-		l, r := compileText(e.Left, param), compileText(e.Right, param)
+		l, r := c.text(e.Left), c.text(e.Right)
 		if l == nil || r == nil {
 			return nil
 		}
@@ -273,7 +280,7 @@ func compileText(e ast.Expression, param string) templateText {
 		if !ok || len(e.ArgumentList) != 0 {
 			return nil
 		}
-		recv := compileText(m.Left, param)
+		recv := c.text(m.Left)
 		if recv == nil {
 			return nil
 		}
@@ -289,10 +296,12 @@ func compileText(e ast.Expression, param string) templateText {
 			return nil
 		}
 		// On ASCII text Go's case mapping and white space are JavaScript's; beyond it they
-		// differ ("ß".toUpperCase() is "SS", U+0085 is not white space in JavaScript).
+		// differ ("ß".toUpperCase() is "SS", U+0085 is not white space in JavaScript). And the
+		// built-in refuses text longer than MaxLength (its length: ASCII is one unit a byte).
+		maxLen := c.maxLen
 		return func(u *ports.User) (string, bool) {
 			s, ok := recv(u)
-			if !ok || !isASCII(s) {
+			if !ok || !isASCII(s) || len(s) > maxLen {
 				return "", false
 			}
 			return f(s), true
@@ -301,9 +310,9 @@ func compileText(e ast.Expression, param string) templateText {
 	return nil
 }
 
-// compileTemplateLiteral compiles an untagged template literal whose substitutions are string
+// templateLiteral compiles an untagged template literal whose substitutions are string
 // expressions.
-func compileTemplateLiteral(e *ast.TemplateLiteral, param string) templateText {
+func (c textCompiler) templateLiteral(e *ast.TemplateLiteral) templateText {
 	if e.Tag != nil || len(e.Elements) != len(e.Expressions)+1 {
 		return nil
 	}
@@ -316,7 +325,7 @@ func compileTemplateLiteral(e *ast.TemplateLiteral, param string) templateText {
 	}
 	subs := make([]templateText, len(e.Expressions))
 	for i, x := range e.Expressions {
-		if subs[i] = compileText(x, param); subs[i] == nil {
+		if subs[i] = c.text(x); subs[i] == nil {
 			return nil
 		}
 	}
