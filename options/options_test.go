@@ -308,7 +308,7 @@ func TestHostileScripts(t *testing.T) {
 		{"getter inherited by the descriptor", `return Object.defineProperty(Object.assign({}, options), "enabled", Object.create({ get: function () { return true; } }));`, nil, "getters and setters are not available"},
 		{"throw", `throw new Error("refused for " + ctx.user.email);`, nil, "refused for"},
 		{"throw a non-error", `throw ctx.user;`, nil, "uncaught exception"},
-		{"throw an object whose toString loops", `throw { toString: function () { while (true) {} } };`, nil, "uncaught exception"},
+		{"throw an object whose toString loops", `throw { toString: function () { while (true) {} } };`, ErrTimeLimit, "time limit"},
 		{"host objects", `if (typeof require !== "undefined" || typeof console !== "undefined" || typeof process !== "undefined") throw new Error("host object");
 			var names = Object.getOwnPropertyNames(globalThis).concat(Object.getOwnPropertyNames(this || {}));
 			if (names.indexOf("require") >= 0) throw new Error("require"); throw new Error("clean");`, nil, "clean"},
