@@ -75,6 +75,7 @@ func TestCommentedExamplesWork(t *testing.T) {
 	s, err := Load(b.String(), Limits{})
 	is.NoErr(err)
 	is.True(s.HasResolve() && s.HasMapUserToCard())
+	is.True(s.mapTemplate != nil) // the example mapping is a template: answered in Go
 	r, err := s.Resolve(context.Background(), operatorRequest())
 	is.NoErr(err)
 	is.True(r.Options.ApprovalStep) // organisation Research
