@@ -94,8 +94,9 @@
 //     of strings built from the user's text fields, literals and template literals with +, ||,
 //     toUpperCase, toLowerCase and trim (in a script whose top level is shared) is compiled at
 //     load and answered in Go, running no JavaScript; where Go could answer otherwise than
-//     JavaScript (case or white space beyond ASCII, text that is not valid UTF-8, a result the
-//     hand check refuses) the call runs in JavaScript. FuzzMapTemplate compares the two.
+//     JavaScript (case or white space beyond ASCII, a built-in's text over MaxLength, text that
+//     is not valid UTF-8, a result the hand check refuses) the call runs in JavaScript.
+//     FuzzMapTemplate compares the two.
 //
 //   - No host objects: no require, console, process, timers or file system; the only input is
 //     the read-only ctx (or user) argument, a view of the order's data made for this
