@@ -50,8 +50,9 @@ func (s *Service) moved(ctx context.Context, e ports.AuditEvent, ch ports.Channe
 // resolve runs the options source for one order and reports how long the script took and any
 // limit it hit. Static options run no script: there is nothing to report.
 func (s *Service) resolve(ctx context.Context, src ports.OptionsSource, r ports.OptionsRequest) (ports.Resolved, error) {
-	if static, ok := src.(StaticOptions); ok {
-		return static.Resolve(ctx, r)
+	switch src.(type) {
+	case StaticOptions, *StaticOptions:
+		return src.Resolve(ctx, r)
 	}
 	start := time.Now()
 	res, err := src.Resolve(ctx, r)

@@ -187,6 +187,12 @@ func TestObserverFollowsAnOrder(t *testing.T) {
 	is.Equal(w.rec.moves, []string{"registered>processing/operator", "processing>ordered/operator", "ordered>produced/operator"})
 	is.Equal(w.rec.notes, []string{"card_ordered:true"})
 	is.Equal(len(w.rec.scripts), 0) // static options run no script
+
+	static := cardorder.StaticOptions(enabled(nil))
+	w = newObserved(t, &static) // nor through a pointer
+	_, err = w.svc.OrderCard(ctx, ada.ID, &cardorder.OrderOptions{Actor: operator})
+	is.NoErr(err)
+	is.Equal(len(w.rec.scripts), 0)
 }
 
 // TestObserverHearsOutcomes: every operation reports how it ended: a refusal's code, a bureau

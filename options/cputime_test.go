@@ -64,6 +64,7 @@ func TestOverWallIsRunAgainOnTheCPUClock(t *testing.T) {
 	}
 	is := is.New(t)
 	s := MustLoad(enabledDefault(), Limits{TimeLimit: 20 * time.Millisecond})
+	rerunsBefore := s.pool.reruns.Load() // (a busy machine may have made the load's runs run again)
 	var (
 		cpuClock []bool
 		runtimes []*sandbox
@@ -92,7 +93,7 @@ func TestOverWallIsRunAgainOnTheCPUClock(t *testing.T) {
 	})
 	is.NoErr(runErr)                        // the second run finished
 	is.Equal(cpuClock, []bool{false, true}) // on the wall clock, then on the CPU clock
-	is.Equal(s.pool.again.Load(), int32(1))
+	is.Equal(s.pool.reruns.Load()-rerunsBefore, int32(1))
 	is.True(runtimes[0] != runtimes[1]) // the stopped runtime is not used again
 }
 
@@ -102,11 +103,16 @@ func TestOverWallIsRunAgainOnTheCPUClock(t *testing.T) {
 func TestComputingScriptIsStoppedOnBothClocks(t *testing.T) {
 	is := is.New(t)
 	s := MustLoad(withResolve("if (ctx.user !== null && ctx.user.id !== 'sample-user') { for (;;) {} }"), Limits{TimeLimit: 20 * time.Millisecond})
+	rerunsBefore := s.pool.reruns.Load()
 	var err error
 	within(t, watchdog, func() { _, err = s.Resolve(context.Background(), operatorRequest()) })
 	is.True(errors.Is(err, ErrTimeLimit) && errors.Is(err, ErrScriptFailed))
 	is.True(!errors.Is(err, errOverWall))
-	is.Equal(s.pool.again.Load(), map[bool]int32{true: 1, false: 0}[hasThreadClock]) // run again once
+	reruns := int32(0)
+	if hasThreadClock {
+		reruns = 1 // run again once, on the CPU clock
+	}
+	is.Equal(s.pool.reruns.Load()-rerunsBefore, reruns)
 }
 
 // TestTimeLimitWallCeiling: an evaluation that gets no CPU still stops at its time limit plus

@@ -113,13 +113,14 @@
 //     the thread waiting for a CPU does not push an honest script past its limit, and a script
 //     that computes stops there too. In that run the wall clock is the hard bound: TimeLimit
 //     plus [WallSlack] (1 s) stops any evaluation, however little CPU it got. Elsewhere the
-//     limit is wall-clock only.
-//     goja checks the limit only while script code runs, so
-//     every native function a script can reach sits behind a guard that refuses to start once
-//     the evaluation is over its limit: a built-in handed to another built-in as a callback, or
-//     called through call, bind or apply, stops as surely as a loop. The limit counts from the
-//     moment the evaluation holds its slot and its runtime. Recursion stops at
-//     [Limits.MaxCallDepth] (default 256) frames. Go panics are recovered into errors.
+//     limit is wall-clock only. A stopped runtime is not used again, so a script that computes
+//     costs its order about twice the limit and one or two runtimes built anew (below, "Cost").
+//     goja checks the limit only while script code runs, so every native function a script can
+//     reach sits behind a guard that refuses to start once the evaluation is over its limit: a
+//     built-in handed to another built-in as a callback, or called through call, bind or apply,
+//     stops as surely as a loop. The limit counts from the moment the evaluation holds its slot
+//     and its runtime. Recursion stops at [Limits.MaxCallDepth] (default 256) frames. Go panics
+//     are recovered into errors.
 //
 //   - Concurrency: at most [Limits.MaxConcurrent] evaluations run at once (default: the number
 //     of CPUs; per Engine, or per Script loaded alone). Further orders wait for a slot as long

@@ -17,8 +17,8 @@ type Limits struct {
 	// TimeLimit bounds one call of resolve or mapUserToCard for an order (with the top level it
 	// runs on; a call run again on a fresh top level gets the limit again), or one sample run
 	// at load: first on the wall clock, and for an evaluation run again because it passed the
-	// limit there, on the CPU clock (docs/option-script.md, "Limits"). Zero means
-	// [DefaultTimeLimit] (50 ms).
+	// limit there, on the CPU clock (Linux; elsewhere wall clock only, with no second run:
+	// docs/option-script.md, "Limits"). Zero means [DefaultTimeLimit] (50 ms).
 	TimeLimit time.Duration
 	// MaxCallDepth bounds the JavaScript call stack (recursion), and the nesting depth that
 	// JSON.parse and JSON.stringify accept. Zero means [DefaultMaxCallDepth] (256).

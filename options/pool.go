@@ -28,9 +28,9 @@ type pool struct {
 	lim   Limits
 	slots chan struct{}
 	idle  chan *sandbox
-	// waiting counts the evaluations waiting for a slot, built the runtimes built, again the
+	// waiting counts the evaluations waiting for a slot, built the runtimes built, reruns the
 	// runs stopped on the wall clock to be run again on the CPU clock (observable by tests).
-	waiting, built, again atomic.Int32
+	waiting, built, reruns atomic.Int32
 }
 
 func newPool(lim Limits) *pool {

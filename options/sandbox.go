@@ -427,14 +427,15 @@ type limitTimer struct {
 	clock threadClock
 	cpu   bool          // the limit counts CPU time: clock is known
 	base  time.Duration // the thread's CPU time when the call started
-	// again: the limit counts wall time, and a run over it is to be run again on the CPU
-	// clock; overWall: this run was stopped for that.
-	again, overWall bool
+	// rerunOnCPU: the limit counts wall time, and a run over it is to be run again on the
+	// CPU clock; overWall: this run was stopped for that.
+	rerunOnCPU, overWall bool
 
 	mu       sync.Mutex
 	done     bool // the evaluation ended: the timer must neither halt nor re-arm
 	t        *time.Timer
 	rearms   atomic.Int32 // times the wall timer found CPU time left (observable by tests)
+	fires    atomic.Int32 // times the wall timer fired (observable by tests)
 	restarts atomic.Int32 // times a call started the limit again (observable by tests)
 }
 
@@ -460,6 +461,7 @@ func (d *limitTimer) restart() {
 func (d *limitTimer) fire() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.fires.Add(1)
 	if d.done {
 		return
 	}
@@ -475,9 +477,11 @@ func (d *limitTimer) fire() {
 	} else if wall := time.Since(d.start); wall < d.limit {
 		d.t.Reset(d.limit - wall) // restarted since it was armed, or armed by the previous evaluation
 		return
-	} else if d.again {
-		d.overWall = true
-		d.sb.halt(errOverWall)
+	} else if d.rerunOnCPU {
+		if d.sb.stop.Load() == nil { // (not when the caller's context stopped it first)
+			d.overWall = true
+			d.sb.halt(errOverWall)
+		}
 		return
 	}
 	d.sb.halt(ErrTimeLimit)
@@ -495,8 +499,8 @@ var errOverWall = errors.New("over the time limit on the wall clock: to be run a
 // time, and overWall reports afterwards whether the run was stopped to be run again on the CPU
 // clock (limitTimer). Afterwards the runtime is clean for the next evaluation, or marked broken.
 func (sb *sandbox) run(ctx context.Context, cpuClock bool, f func() error) (err error) {
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return &notStarted{cause: context.Cause(ctx)}
 	}
 	sb.uses++
 	sb.calls = 0
@@ -520,7 +524,7 @@ func (sb *sandbox) run(ctx context.Context, cpuClock bool, f func() error) (err 
 	}
 	d.mu.Lock()
 	d.limit, d.clock, d.cpu, d.base, d.start, d.done = sb.lim.TimeLimit, clock, cpu, base, time.Now(), false
-	d.again, d.overWall = !cpuClock && hasThreadClock, false
+	d.rerunOnCPU, d.overWall = !cpuClock && hasThreadClock, false
 	if d.t == nil {
 		d.t = time.AfterFunc(d.limit, d.fire)
 	} else {
@@ -568,6 +572,12 @@ func (sb *sandbox) run(ctx context.Context, cpuClock bool, f func() error) (err 
 	}()
 	return f()
 }
+
+// notStarted is run's error when the caller's context had ended before the run started.
+type notStarted struct{ cause error }
+
+func (e *notStarted) Error() string { return "not run: " + e.cause.Error() }
+func (e *notStarted) Unwrap() error { return e.cause }
 
 // overWall reports whether the last run was stopped on the wall clock to be run again (run).
 func (sb *sandbox) overWall() bool {

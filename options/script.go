@@ -536,17 +536,17 @@ type evalState struct {
 // time limit is run again, once, on another runtime with the limit counting CPU time
 // (limitTimer): body must do again only what the first run did not finish.
 func (s *Script) eval(ctx context.Context, kind error, channel string, body func(*sandbox, *evalState) error) error {
-	again, err := s.attempt(ctx, kind, channel, body, false)
-	if again {
-		s.pool.again.Add(1)
+	rerun, err := s.attempt(ctx, kind, channel, body, false)
+	if rerun {
+		s.pool.reruns.Add(1)
 		_, err = s.attempt(ctx, kind, channel, body, true)
 	}
 	return err
 }
 
-// attempt is one run of eval, on the CPU clock or on the wall clock; again reports a run
+// attempt is one run of eval, on the CPU clock or on the wall clock; rerun reports a run
 // stopped on the wall clock to be run again.
-func (s *Script) attempt(ctx context.Context, kind error, channel string, body func(*sandbox, *evalState) error, cpuClock bool) (again bool, err error) {
+func (s *Script) attempt(ctx context.Context, kind error, channel string, body func(*sandbox, *evalState) error, cpuClock bool) (rerun bool, err error) {
 	st := &evalState{phase: "top level"}
 	sb, err := s.pool.acquire(ctx)
 	if err != nil {
@@ -583,13 +583,23 @@ func (s *Script) attempt(ctx context.Context, kind error, channel string, body f
 	if err == nil {
 		return false, nil
 	}
-	if se == nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		// The context ended before the run started (sandbox.run).
-		cause := context.Cause(ctx)
-		return false, &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: cause, Message: "not run: " + cause.Error()}
+	var ns *notStarted
+	if errors.As(err, &ns) {
+		return false, &ScriptError{Kind: kind, Function: st.phase, Channel: channel, Err: ns.cause, Message: ns.Error()}
 	}
 	if sb.overWall() {
-		return true, err
+		if ctx.Err() == nil {
+			return true, err
+		}
+		// The caller's context ended too: no second run; the order was stopped by it.
+		var he *haltError
+		if errors.As(err, &he) {
+			se = s.describe(sb, he, kind, st, channel)
+		} else if se == nil {
+			se = &ScriptError{Kind: kind, Function: st.phase, Channel: channel}
+		}
+		s.stoppedBy(se, context.Cause(ctx))
+		return false, se
 	}
 	if se != nil && err == error(se) {
 		return false, se

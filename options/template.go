@@ -28,8 +28,9 @@ import (
 // made), and the order's call is answered by mapTemplate.overrides, checked as decodeOverrides
 // checks what JavaScript returned. Where Go and JavaScript could differ (a field that is not
 // valid UTF-8, a change of case or a trim of text that is not ASCII or is longer than
-// Limits.MaxLength, a result the hand check does not pass), overrides declines and the call runs in JavaScript as any other: the answer
-// is the one JavaScript gives, and FuzzMapTemplate compares the two.
+// Limits.MaxLength, a result the hand check does not pass), overrides declines and the call
+// runs in JavaScript as any other: the answer is the one JavaScript gives, and FuzzMapTemplate
+// compares the two.
 
 // mapTemplate is a mapUserToCard compiled from the script: the fields of the overrides it
 // returns (commonName, upn, email, costCentre) and, if it returns elements, theirs.

@@ -138,7 +138,7 @@ func New(cfg *Config) (*Observer, error) {
 		o.names[i] = "extprod." + string(op)
 	}
 	for i, ch := range orderChannels {
-		k := opKind{op: ports.OpOrder, ch: ch}
+		k := opKind{op: ports.OpOrder, ch: ch, i: int8(opIndex(ports.OpOrder))}
 		// The accepted orders of the channel, as record counts them, found once.
 		accepted := sync.OnceValue(func() *measure {
 			return o.set(attrKey{inst: instOrders, a: string(ch)}, func() []attribute.KeyValue {
