@@ -13,7 +13,7 @@ import (
 // answer, with the same client in the same run (httpapitest.BenchOrderOverHTTP, which the
 // OpenTelemetry adapter's benchmark shares). It reports both throughputs, the CPU time per
 // request of each and their ratios (docs/http-api.md's target: at least 0.8). One op is one
-// request to each server. Run it with -benchtime 20000x -count 6 and take the median: a shared
+// request to each server. Run it with -benchtime 60000x -count 6 and take the median: a shared
 // machine makes single runs noisy.
 func BenchmarkOrderOverHTTP(b *testing.B) {
 	h, err := httpapi.New(httpapi.Config{Service: httpapitest.BenchService(b, nil), Auth: httpapitest.BenchAuth()})

@@ -30,7 +30,8 @@ import (
 //
 // Observer.Authenticator is not on: the HTTP API reports its authentications to the Observer
 // itself (see AuthFailed), and on success the wrapper only calls through. Run it with
-// -benchtime 20000x -count 6 and take the median of the ratios (api/bare, api/bare-by-cpu).
+// -benchtime 60000x -count 6 and take the median of the ratios (api/bare-run, the throughputs',
+// and the medians of rounds api/bare and api/bare-by-cpu).
 func BenchmarkOrderOverHTTPHooks(b *testing.B) {
 	for _, tc := range []struct {
 		name string

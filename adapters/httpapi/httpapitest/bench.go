@@ -121,8 +121,8 @@ func bareHandler() http.Handler {
 // (other processes disturb the CPU figure less), which a burst of load or a garbage collection
 // falling in one round moves less. The garbage the API leaves (its in-memory store grows) is
 // the API's cost: the run's ratios count all of it, the medians less when it falls in a bare
-// round. Run it with -benchtime 20000x -count 6 or more, alternating before and
-// after when comparing changes, and take the median.
+// round. Run it with -benchtime 60000x -count 6 or more, alternating before and after when
+// comparing changes, and take the median.
 func BenchOrderOverHTTP(b *testing.B, api http.Handler) {
 	apiSrv := httptest.NewServer(api)
 	defer apiSrv.Close()
