@@ -107,75 +107,62 @@ function mapUserToCard(u) {
 // wallOrder is the order of the tests: testUser, by an operator.
 func wallOrder() ports.OptionsRequest { return operatorRequest() }
 
-// TestRedteamWallRerunFinishesOnlyWhatWasLeft: the first run finishes resolve, then waits in
-// mapUserToCard past the wall limit and is stopped; the second run, on another runtime with the
-// CPU clock, runs mapUserToCard only. The answer is the one an undisturbed evaluation gives, and
-// the memo holds, for each function, the result of the run that finished it (not a half-made
-// one): later orders answered from it get that same answer.
+// TestRedteamWallRerunFinishesOnlyWhatWasLeft: the first run is stopped on the wall clock in
+// mapUserToCard (resolve finished) or in resolve (nothing finished); the second run, on another
+// runtime with the CPU clock, runs what was left: mapUserToCard only, or both. The answer is the
+// one an undisturbed evaluation gives, and the memo holds, for each function, the result of the
+// run that finished it (not a half-made one): later orders answered from it get that answer.
 func TestRedteamWallRerunFinishesOnlyWhatWasLeft(t *testing.T) {
 	if !hasThreadClock {
 		t.Skip("no per-thread CPU clock: no second run")
 	}
-	is := is.New(t)
-	s := MustLoad(wallScript, Limits{TimeLimit: 20 * time.Millisecond, MaxConcurrent: 2})
-	want, err := freshAnswer(MustLoad(wallScript, Limits{}), wallOrder())
-	is.NoErr(err)
-	rts := clockRuntimes(t, s, 2)
-	first, second := rts[0], rts[1]
-	first.wait = func(n int) {
-		if n == 2 { // mapUserToCard's Date.now: wait until the wall clock stops the run
-			offCPUUntil(t, "the wall clock stops the first run", func() bool { return stoppedOnTheWall(first.sb) })
-		}
-	}
-	rerunsBefore := s.pool.reruns.Load()
-	var got ports.Resolved
-	within(t, watchdog, func() { got, err = s.Resolve(context.Background(), wallOrder()) })
-	is.NoErr(err)
-	if d := cmp.Diff(want, got); d != "" {
-		t.Fatalf("answer after the rerun (-undisturbed +got):\n%s", d)
-	}
-	is.Equal(s.pool.reruns.Load()-rerunsBefore, int32(1)) // run again once
-	is.Equal(first.count(), 2)                            // resolve and mapUserToCard ran in the first run
-	is.Equal(second.count(), 1)                           // only mapUserToCard in the second
-	is.True(first.sb.broken && !second.sb.broken)         // the stopped runtime is not used again
+	for _, tc := range []struct {
+		name          string
+		stopAt        int // the Date.now call of the first run that waits: 1 in resolve, 2 in mapUserToCard
+		first, second int // the Date.now calls of each run: resolve's and mapUserToCard's
+	}{
+		{"stopped in mapUserToCard", 2, 2, 1},
+		{"stopped in resolve", 1, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			s := MustLoad(wallScript, Limits{TimeLimit: 20 * time.Millisecond, MaxConcurrent: 2})
+			want, err := freshAnswer(MustLoad(wallScript, Limits{}), wallOrder())
+			is.NoErr(err)
+			rts := clockRuntimes(t, s, 2)
+			first, second := rts[0], rts[1]
+			first.wait = func(n int) {
+				if n == tc.stopAt {
+					offCPUUntil(t, "the wall clock stops the first run", func() bool { return stoppedOnTheWall(first.sb) })
+				}
+			}
+			rerunsBefore := s.pool.reruns.Load()
+			var got ports.Resolved
+			within(t, watchdog, func() { got, err = s.Resolve(context.Background(), wallOrder()) })
+			is.NoErr(err)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Fatalf("answer after the rerun (-undisturbed +got):\n%s", d)
+			}
+			is.Equal(s.pool.reruns.Load()-rerunsBefore, int32(1)) // run again once
+			is.Equal(first.count(), tc.first)
+			is.Equal(second.count(), tc.second)
+			is.True(first.sb.broken && !second.sb.broken) // the stopped runtime is not used again
 
-	// The memos: each holds the finished function's result, equal to the undisturbed answer.
-	r := wallOrder()
-	opts, ok := s.resolveMemo.lookup(&r)
-	is.True(ok)
-	is.Equal(opts.(ports.Options), want.Options)
-	ov, ok := s.mapMemo.lookup(&r)
-	is.True(ok)
-	if d := cmp.Diff(want.Overrides, ov.(*ports.CardOverrides)); d != "" {
-		t.Fatalf("memoized mapping (-undisturbed +memo):\n%s", d)
+			// The memos: each holds the finished function's result, equal to the undisturbed answer.
+			r := wallOrder()
+			opts, ok := s.resolveMemo.lookup(&r)
+			is.True(ok)
+			is.Equal(opts.(ports.Options), want.Options)
+			ov, ok := s.mapMemo.lookup(&r)
+			is.True(ok)
+			if d := cmp.Diff(want.Overrides, ov.(*ports.CardOverrides)); d != "" {
+				t.Fatalf("memoized mapping (-undisturbed +memo):\n%s", d)
+			}
+			again, err := s.Resolve(context.Background(), r)
+			is.NoErr(err)
+			is.Equal(again, want)
+		})
 	}
-	again, err := s.Resolve(context.Background(), r)
-	is.NoErr(err)
-	is.Equal(again, want)
-}
-
-// TestRedteamWallStoppedResolveIsRunAgainWhole: stopped on the wall clock inside resolve, the
-// first run has finished nothing: the second runs resolve and mapUserToCard, and nothing of the
-// first (a half-made result) reaches the answer or the memo.
-func TestRedteamWallStoppedResolveIsRunAgainWhole(t *testing.T) {
-	if !hasThreadClock {
-		t.Skip("no per-thread CPU clock: no second run")
-	}
-	is := is.New(t)
-	s := MustLoad(wallScript, Limits{TimeLimit: 20 * time.Millisecond, MaxConcurrent: 2})
-	want, err := freshAnswer(MustLoad(wallScript, Limits{}), wallOrder())
-	is.NoErr(err)
-	rts := clockRuntimes(t, s, 2)
-	first, second := rts[0], rts[1]
-	first.wait = func(int) {
-		offCPUUntil(t, "the wall clock stops the first run", func() bool { return stoppedOnTheWall(first.sb) })
-	}
-	var got ports.Resolved
-	within(t, watchdog, func() { got, err = s.Resolve(context.Background(), wallOrder()) })
-	is.NoErr(err)
-	is.Equal(got, want)
-	is.Equal(first.count(), 1)  // stopped in resolve
-	is.Equal(second.count(), 2) // both ran in the second
 }
 
 // TestRedteamWallCancelDuringFirstRunIsNotRunAgain: the order's context ends while the first run
