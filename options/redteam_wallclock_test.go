@@ -340,10 +340,10 @@ func TestRedteamWallHostileOrdersStopWithTheTimeLimit(t *testing.T) {
 			reruns := s.pool.reruns.Load() - rerunsBefore
 			is.True(reruns <= 1)
 			if hasThreadClock && errors.Is(err, ErrTimeLimit) {
-				is.Equal(reruns, int32(1)) // stopped on the wall clock, run reruns once
+				is.Equal(reruns, int32(1)) // stopped on the wall clock, run again once
 			}
 			is.True(s.pool.built.Load()-builtBefore <= 2) // at most two runtimes per order
-			t.Logf("%v, run reruns %d, runtimes built %d", elapsed.Round(time.Millisecond), reruns, s.pool.built.Load()-builtBefore)
+			t.Logf("%v, run again %d, runtimes built %d", elapsed.Round(time.Millisecond), reruns, s.pool.built.Load()-builtBefore)
 			// The next honest order on the same pool is answered.
 			_, err = s.Resolve(context.Background(), sampleRequest(ports.ChannelOperator))
 			is.NoErr(err)
